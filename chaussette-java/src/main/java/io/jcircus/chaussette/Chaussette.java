@@ -1,0 +1,1 @@
+package io.jcircus.chaussette; public final class Chaussette { public static void main(String[] a) {} }

@@ -1,0 +1,297 @@
+package io.jcircus.server.arbiter;
+
+import io.jcircus.server.config.CircusConfig;
+import io.jcircus.server.config.SocketConfig;
+import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.internal.posix.Posix;
+import io.jcircus.server.stream.Streams;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * circusd's core: owns the managed sockets, the watchers and their processes. All of that state belongs to
+ * one thread, the arbiter loop (a Netty epoll event loop that also delivers pidfd exits and timers); other
+ * threads post work to it with {@link #execute}. Child output is read on a second loop so a slow disk never
+ * delays process management, and sockets are bound on a third.
+ */
+public final class Arbiter {
+  private static final Logger LOG = LoggerFactory.getLogger(Arbiter.class);
+
+  private final CircusConfig cfg;
+  private MultiThreadIoEventLoopGroup loopGroup;
+  private MultiThreadIoEventLoopGroup streamsGroup;
+  private MultiThreadIoEventLoopGroup socketsGroup;
+  private IoEventLoop loop;
+  private IoEventLoop streamsLoop;
+  private final Map<String, ManagedSocket> sockets = new TreeMap<>();
+  private final List<Watcher> watchers = new ArrayList<>();
+  private final Guardian guardian = new Guardian();
+  private ExitWatch guardianWatch;
+  private final Streams streams = new Streams();
+  private final List<EventListener> listeners = new CopyOnWriteArrayList<>();
+  private Promise<Void> terminated;
+  private boolean stopping;
+  private int euid;
+  private int egid;
+
+  public Arbiter(CircusConfig cfg) {
+    this.cfg = cfg;
+  }
+
+  public CircusConfig config() {
+    return cfg;
+  }
+
+  public void addListener(EventListener l) {
+    listeners.add(l);
+  }
+
+  /** Binds the sockets and starts every autostart watcher; returns once all have started (or failed). */
+  public void start() throws IOException {
+    Epoll.ensureAvailability();
+    Posix.preload();
+    euid = Posix.geteuid();
+    egid = Posix.getegid();
+    loopGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jcircus-arbiter"), EpollIoHandler.newFactory());
+    streamsGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jcircus-streams"), EpollIoHandler.newFactory());
+    socketsGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jcircus-sockets"), EpollIoHandler.newFactory());
+    loop = (IoEventLoop) loopGroup.next();
+    streamsLoop = (IoEventLoop) streamsGroup.next();
+    terminated = loop.newPromise();
+    try {
+      for (SocketConfig sc : cfg.sockets) {
+        ManagedSocket s = new ManagedSocket(sc, socketsGroup);
+        s.bind();
+        sockets.put(sc.name(), s);
+        if (s.isBound()) {
+          LOG.info("socket '{}' listening on {} (fd {})", sc.name(),
+              sc.isUnix() ? sc.path() : s.host() + ":" + s.port(), s.fd());
+        } else {
+          LOG.info("socket '{}' is so_reuseport: bound per process", sc.name());
+        }
+      }
+      loop.submit(() -> {
+        startGuardian();
+        return null;
+      }).sync();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while starting");
+    } catch (Exception e) {
+      closeSockets();
+      shutdownGroups();
+      throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+    }
+    for (WatcherConfig wc : cfg.watchers) {
+      watchers.add(new Watcher(this, wc, loop));
+    }
+    Future<Void> started = loop.submit(this::startAll).syncUninterruptibly().getNow();
+    started.awaitUninterruptibly();
+  }
+
+  private void startGuardian() throws IOException {
+    int pid = guardian.start();
+    guardianWatch = ExitWatch.watch(loop, pid, st -> {
+      if (!stopping) {
+        LOG.error("the child guardian (pid {}) died with code {}; restarting it", pid, st.exitCode());
+        try {
+          startGuardian();
+          for (Watcher w : watchers) {
+            for (int p : w.pids()) {
+              guardian.spawned(p);
+            }
+          }
+        } catch (IOException e) {
+          LOG.error("cannot restart the child guardian: {}", e.getMessage());
+        }
+      }
+    });
+  }
+
+  /** Starts autostart watchers from the highest priority down, each after the previous is active. */
+  private Future<Void> startAll() {
+    List<Watcher> order = new ArrayList<>(watchers);
+    order.sort(Comparator.comparingInt(Watcher::priority).reversed());
+    Promise<Void> done = loop.newPromise();
+    startNext(order, 0, done);
+    return done;
+  }
+
+  private void startNext(List<Watcher> order, int i, Promise<Void> done) {
+    while (i < order.size() && !order.get(i).config().autostart) {
+      i++;
+    }
+    if (i >= order.size() || stopping) {
+      done.trySuccess(null);
+      return;
+    }
+    int next = i + 1;
+    order.get(i).start().addListener(f -> {
+      if (cfg.warmupDelay > 0 && next < order.size()) {
+        loop.schedule(() -> startNext(order, next, done), (long) (cfg.warmupDelay * 1000), TimeUnit.MILLISECONDS);
+      } else {
+        startNext(order, next, done);
+      }
+    });
+  }
+
+  /** Stops every watcher, lowest priority first (equal priorities together), then closes the sockets. */
+  public Future<Void> shutdown() {
+    loop.execute(() -> {
+      if (stopping) {
+        return;
+      }
+      stopping = true;
+      LOG.info("stopping all watchers");
+      TreeMap<Integer, List<Watcher>> byPriority = new TreeMap<>();
+      for (Watcher w : watchers) {
+        byPriority.computeIfAbsent(w.priority(), k -> new ArrayList<>()).add(w);
+      }
+      stopGroups(new ArrayList<>(byPriority.values()), 0);
+    });
+    return terminated;
+  }
+
+  private void stopGroups(List<List<Watcher>> groups, int i) {
+    if (i >= groups.size()) {
+      closeSockets();
+      guardian.close();
+      // Give the guardian a moment to see EOF and exit before the loop goes away.
+      if (guardianWatch != null && !guardianWatch.isReaped()) {
+        loop.schedule(() -> terminated.trySuccess(null), 50, TimeUnit.MILLISECONDS);
+      } else {
+        terminated.trySuccess(null);
+      }
+      return;
+    }
+    List<Watcher> group = groups.get(i);
+    int[] left = {group.size()};
+    for (Watcher w : group) {
+      w.stop().addListener(f -> {
+        if (--left[0] == 0) {
+          stopGroups(groups, i + 1);
+        }
+      });
+    }
+  }
+
+  /** Graceful reload of every watcher (SIGHUP), as Circus's {@code reload}. */
+  public void reloadAll() {
+    loop.execute(() -> {
+      if (stopping) {
+        return;
+      }
+      LOG.info("reloading all watchers");
+      for (Watcher w : watchers) {
+        if (w.state() != Watcher.State.STOPPED) {
+          w.reload(true);
+        }
+      }
+    });
+  }
+
+  /** Waits for the shutdown to finish and releases the event loops. */
+  public void awaitTermination() {
+    terminated.awaitUninterruptibly();
+    shutdownGroups();
+  }
+
+  private void shutdownGroups() {
+    for (MultiThreadIoEventLoopGroup g : new MultiThreadIoEventLoopGroup[] {loopGroup, streamsGroup, socketsGroup}) {
+      if (g != null) {
+        g.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private void closeSockets() {
+    for (ManagedSocket s : sockets.values()) {
+      s.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- for watchers (arbiter loop)
+
+  void publish(String watcherTopic, String event, Map<String, Object> payload) {
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("event watcher.{}.{} {}", watcherTopic, event, payload);
+    }
+    for (EventListener l : listeners) {
+      try {
+        l.event(watcherTopic, event, payload);
+      } catch (RuntimeException e) {
+        LOG.warn("event listener failed on {}.{}: {}", watcherTopic, event, e.toString());
+      }
+    }
+  }
+
+  Guardian guardian() {
+    return guardian;
+  }
+
+  Streams streams() {
+    return streams;
+  }
+
+  IoEventLoop streamsLoop() {
+    return streamsLoop;
+  }
+
+  int euid() {
+    return euid;
+  }
+
+  int egid() {
+    return egid;
+  }
+
+  public ManagedSocket socket(String name) {
+    return sockets.get(name.toLowerCase(Locale.ROOT));
+  }
+
+  public List<ManagedSocket> sockets() {
+    return new ArrayList<>(sockets.values());
+  }
+
+  /** The arbiter loop, for posting work. */
+  public IoEventLoop loop() {
+    return loop;
+  }
+
+  public void execute(Runnable r) {
+    loop.execute(r);
+  }
+
+  public List<Watcher> watchers() {
+    return new ArrayList<>(watchers);
+  }
+
+  public Watcher watcher(String name) {
+    for (Watcher w : watchers) {
+      if (w.name().equalsIgnoreCase(name)) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  public int guardianPid() {
+    return guardian.pid();
+  }
+}

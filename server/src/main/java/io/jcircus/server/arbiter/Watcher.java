@@ -1,0 +1,842 @@
+package io.jcircus.server.arbiter;
+
+import io.jcircus.server.config.Shlex;
+import io.jcircus.server.config.StreamConfig;
+import io.jcircus.server.config.Substitution;
+import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.internal.posix.Posix;
+import io.jcircus.server.internal.posix.Signals;
+import io.jcircus.server.internal.posix.Spawner;
+import io.jcircus.server.stream.OutputSink;
+import io.jcircus.server.stream.PipeReader;
+import io.netty.channel.Channel;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs {@code numprocesses} copies of one command and keeps them running. Every method runs on the arbiter
+ * loop; nothing here blocks: waits are timers, exits arrive as pidfd events.
+ */
+public final class Watcher {
+  private static final Logger LOG = LoggerFactory.getLogger(Watcher.class);
+  /** Spawns per loop turn when there is no warmup_delay, so a large watcher does not stall the loop. */
+  private static final int SPAWN_BATCH = 32;
+
+  /** Circus's watcher states, printed in lower case. */
+  public enum State {
+    STOPPED, STARTING, ACTIVE, STOPPING;
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  private final Arbiter arbiter;
+  private final WatcherConfig cfg;
+  private final IoEventLoop loop;
+  private final String topicName;
+  private State state = State.STOPPED;
+  private int numprocesses;
+  private final LinkedHashMap<Integer, ManagedProcess> procs = new LinkedHashMap<>();
+  private final BitSet wids = new BitSet();
+  private long generation;
+
+  private OutputSink stdoutSink;
+  private OutputSink stderrSink;
+  private int openReaders;
+
+  private int youngDeaths;
+  private long nextSpawnNanos;
+  private ScheduledFuture<?> manageTimer;
+  private int spawnFailures;
+  private int spawnCount;
+
+  private Promise<Void> startPromise;
+  private Promise<Void> stopPromise;
+  private Promise<Void> reloadPromise;
+
+  Watcher(Arbiter arbiter, WatcherConfig cfg, IoEventLoop loop) {
+    this.arbiter = arbiter;
+    this.cfg = cfg;
+    this.loop = loop;
+    this.numprocesses = cfg.numprocesses;
+    this.topicName = cfg.name.toLowerCase(Locale.ROOT).replace(' ', '_');
+  }
+
+  public String name() {
+    return cfg.name;
+  }
+
+  public WatcherConfig config() {
+    return cfg;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  public int priority() {
+    return cfg.priority;
+  }
+
+  public int numprocesses() {
+    return numprocesses;
+  }
+
+  /** Pids of live processes, oldest first. */
+  public List<Integer> pids() {
+    return new ArrayList<>(procs.keySet());
+  }
+
+  public List<ManagedProcess> processes() {
+    return new ArrayList<>(procs.values());
+  }
+
+  /** Spawns so far (for tests and stats). */
+  public int spawnCount() {
+    return spawnCount;
+  }
+
+  private void event(String name, Map<String, Object> payload) {
+    arbiter.publish(topicName, name, payload);
+  }
+
+  private static double now() {
+    return System.currentTimeMillis() / 1000.0;
+  }
+
+  // ---------------------------------------------------------------- start / stop / reload
+
+  /** Starts the processes; the future completes when {@code numprocesses} are running. */
+  public Future<Void> start() {
+    switch (state) {
+      case ACTIVE:
+        return loop.newSucceededFuture(null);
+      case STARTING:
+        return startPromise;
+      case STOPPING: {
+        Promise<Void> p = loop.newPromise();
+        stopPromise.addListener(f -> start().addListener(g -> complete(p, g)));
+        return p;
+      }
+      default:
+        break;
+    }
+    state = State.STARTING;
+    startPromise = loop.newPromise();
+    spawnFailures = 0;
+    youngDeaths = 0;
+    nextSpawnNanos = 0;
+    try {
+      openStreams();
+    } catch (IOException e) {
+      state = State.STOPPED;
+      LOG.error("watcher {}: cannot open output stream: {}", cfg.name, e.getMessage());
+      startPromise.setFailure(e);
+      return startPromise;
+    }
+    LOG.info("watcher {}: starting {} process(es)", cfg.name, numprocesses);
+    manage();
+    return startPromise;
+  }
+
+  private static void complete(Promise<Void> p, Future<?> f) {
+    if (f.isSuccess()) {
+      p.trySuccess(null);
+    } else {
+      p.tryFailure(f.cause());
+    }
+  }
+
+  private void becomeActive() {
+    state = State.ACTIVE;
+    LOG.info("watcher {}: active with {} process(es)", cfg.name, procs.size());
+    event("start", Map.of("time", now()));
+    if (startPromise != null) {
+      startPromise.trySuccess(null);
+    }
+  }
+
+  /** Stops every process gracefully; the future completes when all have been reaped. */
+  public Future<Void> stop() {
+    if (state == State.STOPPED) {
+      return loop.newSucceededFuture(null);
+    }
+    if (state == State.STOPPING) {
+      return stopPromise;
+    }
+    if (state == State.STARTING && startPromise != null) {
+      startPromise.tryFailure(new IOException("watcher " + cfg.name + " was stopped while starting"));
+    }
+    state = State.STOPPING;
+    stopPromise = loop.newPromise();
+    cancelManageTimer();
+    LOG.info("watcher {}: stopping {} process(es)", cfg.name, procs.size());
+    for (ManagedProcess p : new ArrayList<>(procs.values())) {
+      terminate(p, "stop", cfg.gracefulTimeout);
+    }
+    if (procs.isEmpty()) {
+      finishStop();
+    }
+    return stopPromise;
+  }
+
+  private void finishStop() {
+    state = State.STOPPED;
+    cancelManageTimer();
+    if (reloadPromise != null) {
+      reloadPromise.tryFailure(new IOException("watcher " + cfg.name + " stopped during reload"));
+      reloadPromise = null;
+    }
+    maybeCloseStreams();
+    LOG.info("watcher {}: stopped", cfg.name);
+    event("stop", Map.of("time", now()));
+    stopPromise.trySuccess(null);
+  }
+
+  public Future<Void> restart() {
+    Promise<Void> p = loop.newPromise();
+    stop().addListener(f -> start().addListener(g -> complete(p, g)));
+    return p;
+  }
+
+  /**
+   * Circus's reload: not graceful → stop and start; stopped → start; send_hup → SIGHUP every process;
+   * otherwise start a new generation of processes, then stop the old ones.
+   */
+  public Future<Void> reload(boolean graceful) {
+    if (state == State.STOPPED || state == State.STOPPING) {
+      return start();
+    }
+    if (!graceful) {
+      return restart();
+    }
+    if (cfg.sendHup) {
+      for (ManagedProcess p : procs.values()) {
+        p.signal(Signals.SIGHUP);
+        event("kill", Map.of("process_pid", p.pid, "time", now()));
+      }
+      event("reload", Map.of("time", now()));
+      return loop.newSucceededFuture(null);
+    }
+    generation++;
+    if (reloadPromise == null) {
+      reloadPromise = loop.newPromise();
+    }
+    Promise<Void> p = reloadPromise;
+    manage();
+    return p;
+  }
+
+  // ---------------------------------------------------------------- the management step
+
+  /** Brings the number of processes to the target: spawns missing ones (with backoff), stops surplus ones. */
+  void manage() {
+    if (state != State.STARTING && state != State.ACTIVE) {
+      return;
+    }
+    if (manageTimer != null) {
+      return; // a timer will come back here
+    }
+    List<ManagedProcess> current = new ArrayList<>();
+    List<ManagedProcess> old = new ArrayList<>();
+    for (ManagedProcess p : procs.values()) {
+      if (!p.stopping) {
+        (p.generation == generation ? current : old).add(p);
+      }
+    }
+    // Surplus of the current generation: the oldest go first.
+    for (int i = 0; i < current.size() - numprocesses; i++) {
+      terminate(current.get(i), "surplus", cfg.gracefulTimeout);
+    }
+    int missing = numprocesses - current.size();
+    if (missing <= 0) {
+      for (ManagedProcess p : old) {
+        terminate(p, "reload", cfg.gracefulTimeout);
+      }
+      if (state == State.STARTING) {
+        becomeActive();
+      }
+      checkReloadDone();
+      return;
+    }
+    if (state == State.ACTIVE && !cfg.respawn && reloadPromise == null) {
+      if (procs.isEmpty()) {
+        LOG.info("watcher {}: no process left and respawn is off", cfg.name);
+        stop();
+      }
+      return;
+    }
+    long now = System.nanoTime();
+    if (now < nextSpawnNanos) {
+      scheduleManage(nextSpawnNanos - now);
+      return;
+    }
+    int n = cfg.warmupDelay > 0 ? 1 : Math.min(missing, SPAWN_BATCH);
+    for (int i = 0; i < n; i++) {
+      try {
+        spawn();
+        spawnFailures = 0;
+      } catch (IOException e) {
+        onSpawnFailure(e);
+        return;
+      }
+    }
+    if (missing > n) {
+      if (cfg.warmupDelay > 0) {
+        scheduleManage((long) (cfg.warmupDelay * 1e9));
+      } else {
+        loop.execute(this::manage);
+      }
+    } else {
+      manage(); // completes the start or the reload
+    }
+  }
+
+  private void checkReloadDone() {
+    if (reloadPromise == null) {
+      return;
+    }
+    for (ManagedProcess p : procs.values()) {
+      if (p.generation != generation) {
+        return;
+      }
+    }
+    Promise<Void> p = reloadPromise;
+    reloadPromise = null;
+    event("reload", Map.of("time", now()));
+    p.trySuccess(null);
+  }
+
+  private void scheduleManage(long nanos) {
+    manageTimer = loop.schedule(() -> {
+      manageTimer = null;
+      manage();
+    }, Math.max(0, nanos), TimeUnit.NANOSECONDS);
+  }
+
+  private void cancelManageTimer() {
+    if (manageTimer != null) {
+      manageTimer.cancel(false);
+      manageTimer = null;
+    }
+  }
+
+  /** The delay before the next spawn after {@code youngDeaths} quick deaths in a row. */
+  long backoffNanos() {
+    if (youngDeaths <= 0) {
+      return 0;
+    }
+    double d = cfg.backoffInitial * Math.pow(cfg.backoffFactor, Math.min(youngDeaths - 1, 60));
+    return (long) (Math.min(d, cfg.backoffMax) * 1e9);
+  }
+
+  private void onSpawnFailure(IOException e) {
+    spawnFailures++;
+    youngDeaths++;
+    long delay = backoffNanos();
+    nextSpawnNanos = System.nanoTime() + delay;
+    if (cfg.maxRetry >= 0 && spawnFailures > cfg.maxRetry) {
+      LOG.error("watcher {}: {}; giving up after {} failed attempt(s) (max_retry = {}), stopping the watcher",
+          cfg.name, e.getMessage(), spawnFailures, cfg.maxRetry);
+      if (startPromise != null && !startPromise.isDone()) {
+        startPromise.tryFailure(e);
+      }
+      stop();
+      return;
+    }
+    LOG.error("watcher {}: {}; retrying in {} ms", cfg.name, e.getMessage(), delay / 1_000_000);
+    scheduleManage(delay);
+  }
+
+  // ---------------------------------------------------------------- spawning
+
+  private void spawn() throws IOException {
+    int wid = wids.nextClearBit(1);
+    Map<String, String> env = childEnv();
+    Map<String, Integer> socketFds = new HashMap<>();
+    List<Channel> perProcess = new ArrayList<>();
+    List<ManagedSocket> passed = socketsToPass();
+    try {
+      for (ManagedSocket s : passed) {
+        if (s.config().reusePort()) {
+          Channel ch = s.bindForProcess();
+          perProcess.add(ch);
+          socketFds.put(s.name(), ManagedSocket.fdOf(ch));
+        } else {
+          socketFds.put(s.name(), s.fd());
+        }
+      }
+      java.util.function.Function<String, String> lookup = key -> lookup(key, wid, env, socketFds);
+      for (Map.Entry<String, String> e : env.entrySet()) {
+        e.setValue(Substitution.expand(e.getValue(), lookup));
+      }
+      String cmd = Substitution.expand(cfg.cmd, lookup);
+      String args = Substitution.expand(cfg.args, lookup);
+      List<String> argv = new ArrayList<>();
+      if (cfg.shell) {
+        argv.add("/bin/sh");
+        argv.add("-c");
+        argv.add(args.isEmpty() ? cmd : cmd + " " + args);
+        if (cfg.shellArgs != null) {
+          argv.addAll(Shlex.split(Substitution.expand(cfg.shellArgs, lookup)));
+        }
+      } else {
+        argv.addAll(Shlex.split(cmd));
+        argv.addAll(Shlex.split(args));
+      }
+      if (argv.isEmpty()) {
+        throw new IOException("cmd is empty after substitution");
+      }
+      String program = cfg.executable != null ? Substitution.expand(cfg.executable, lookup) : argv.get(0);
+      String path = resolveExecutable(program, env);
+      List<String> prefix = execPrefix();
+      Spawner.Request req;
+      if (prefix.isEmpty()) {
+        req = new Spawner.Request(path, argv, envList(env));
+      } else {
+        List<String> full = new ArrayList<>(prefix);
+        full.add(path);
+        full.addAll(argv.subList(1, argv.size()));
+        req = new Spawner.Request(prefix.get(0), full, envList(env));
+      }
+      if (cfg.workingDir != null) {
+        req.workingDir(cfg.workingDir);
+      }
+      // stdin
+      if (cfg.stdinSocket != null) {
+        req.fd(0, socketFds.getOrDefault(cfg.stdinSocket, arbiter.socket(cfg.stdinSocket).fd()));
+      } else if (cfg.closeChildStdin) {
+        req.devNull(0, Posix.O_RDONLY);
+      } else {
+        req.fd(0, 0);
+      }
+      for (int s : socketFds.values()) {
+        req.fd(s, s);
+      }
+      int[] outPipe = null;
+      int[] errPipe = null;
+      try {
+        outPipe = setupOutput(req, 1, cfg.closeChildStdout, stdoutSink);
+        errPipe = setupOutput(req, 2, cfg.closeChildStderr, stderrSink);
+        int pid = Spawner.spawn(req);
+        spawnCount++;
+        Posix.closeQuietly(outPipe == null ? -1 : outPipe[1]);
+        Posix.closeQuietly(errPipe == null ? -1 : errPipe[1]);
+        int outRead = outPipe == null ? -1 : outPipe[0];
+        int errRead = errPipe == null ? -1 : errPipe[0];
+        outPipe = null;
+        errPipe = null;
+        adopt(pid, wid, outRead, errRead);
+      } finally {
+        if (outPipe != null) {
+          Posix.closeQuietly(outPipe[0]);
+          Posix.closeQuietly(outPipe[1]);
+        }
+        if (errPipe != null) {
+          Posix.closeQuietly(errPipe[0]);
+          Posix.closeQuietly(errPipe[1]);
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      throw new IOException("cannot build the command line: " + e.getMessage(), e);
+    } finally {
+      for (Channel ch : perProcess) {
+        ch.close(); // the child holds its own reference now
+      }
+    }
+  }
+
+  private int[] setupOutput(Spawner.Request req, int fd, boolean close, OutputSink sink) throws IOException {
+    if (close) {
+      req.devNull(fd, Posix.O_WRONLY);
+      return null;
+    }
+    if (sink == null) {
+      req.fd(fd, fd); // Circus: without a stream the child writes to circusd's own stdout/stderr
+      return null;
+    }
+    int[] p = Posix.pipeCloexec();
+    Posix.setNonBlocking(p[0], true);
+    Posix.trySetPipeSize(p[0], 1 << 20);
+    req.fd(fd, p[1]);
+    return p;
+  }
+
+  private void adopt(int pid, int wid, int outRead, int errRead) throws IOException {
+    ExitWatch watch;
+    try {
+      watch = ExitWatch.watch(loop, pid, st -> onExit(pid, st));
+    } catch (IOException e) {
+      Posix.kill(pid, Signals.SIGKILL);
+      Posix.closeQuietly(outRead);
+      Posix.closeQuietly(errRead);
+      throw e;
+    }
+    ManagedProcess p = new ManagedProcess(pid, wid, watch, generation);
+    procs.put(pid, p);
+    wids.set(wid);
+    arbiter.guardian().spawned(pid);
+    if (outRead >= 0) {
+      attachReader(p, outRead, stdoutSink, "stdout");
+    }
+    if (errRead >= 0) {
+      attachReader(p, errRead, stderrSink, "stderr");
+    }
+    if (cfg.maxAge > 0) {
+      long delay = cfg.maxAge * 1000L + (cfg.maxAgeVariance > 0
+          ? ThreadLocalRandom.current().nextLong(cfg.maxAgeVariance * 1000L + 1) : 0);
+      p.maxAgeTimer = loop.schedule(() -> {
+        p.maxAgeTimer = null;
+        if (procs.containsKey(pid) && !p.stopping) {
+          LOG.info("watcher {}: pid {} reached max_age, replacing it", cfg.name, pid);
+          terminate(p, "max_age", cfg.gracefulTimeout);
+          manage();
+        }
+      }, delay, TimeUnit.MILLISECONDS);
+    }
+    LOG.debug("watcher {}: spawned pid {} (wid {})", cfg.name, pid, wid);
+    event("spawn", Map.of("process_pid", pid, "time", p.started));
+  }
+
+  private void attachReader(ManagedProcess p, int fd, OutputSink sink, String what) {
+    openReaders++;
+    PipeReader r = new PipeReader(fd, sink, p.pid, what, () -> loop.execute(this::readerClosed));
+    p.pipes.add(r);
+    IoEventLoop streams = arbiter.streamsLoop();
+    streams.execute(() -> {
+      io.netty.util.concurrent.Future<IoRegistration> f = streams.register(r);
+      f.addListener(x -> {
+        if (x.isSuccess()) {
+          r.registered((IoRegistration) x.getNow());
+        } else {
+          LOG.warn("watcher {}: cannot read {} of pid {}: {}", cfg.name, what, p.pid, x.cause().toString());
+          r.close();
+          loop.execute(this::readerClosed);
+        }
+      });
+    });
+  }
+
+  private void readerClosed() {
+    openReaders--;
+    maybeCloseStreams();
+  }
+
+  private List<ManagedSocket> socketsToPass() {
+    List<ManagedSocket> out = new ArrayList<>();
+    if (cfg.useSockets) {
+      // Only the sockets the command names; with no reference at all, every socket (as Circus does).
+      if (cfg.socketRefs.isEmpty()) {
+        out.addAll(arbiter.sockets());
+      } else {
+        for (String n : cfg.socketRefs) {
+          out.add(arbiter.socket(n));
+        }
+      }
+    }
+    if (cfg.stdinSocket != null) {
+      ManagedSocket s = arbiter.socket(cfg.stdinSocket);
+      if (!out.contains(s) && s.config().reusePort()) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  private Map<String, String> childEnv() {
+    Map<String, String> env = new LinkedHashMap<>();
+    if (cfg.copyEnv) {
+      env.putAll(System.getenv());
+      if (cfg.uid >= 0 && cfg.uidName != null) {
+        env.put("USER", cfg.uidName);
+        env.put("LOGNAME", cfg.uidName);
+        if (cfg.userHome != null) {
+          env.put("HOME", cfg.userHome);
+        }
+      }
+    }
+    env.putAll(cfg.env);
+    if (cfg.copyEnv && cfg.raw.containsKey("virtualenv")) {
+      String venv = cfg.raw.get("virtualenv");
+      env.put("VIRTUAL_ENV", venv);
+      env.put("PATH", venv + "/bin" + (env.containsKey("PATH") ? ":" + env.get("PATH") : ""));
+    }
+    return env;
+  }
+
+  private static List<String> envList(Map<String, String> env) {
+    List<String> out = new ArrayList<>(env.size());
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      out.add(e.getKey() + "=" + e.getValue());
+    }
+    return out;
+  }
+
+  private String lookup(String key, int wid, Map<String, String> env, Map<String, Integer> socketFds) {
+    if (key.equals("wid")) {
+      return Integer.toString(wid);
+    }
+    if (key.startsWith("sockets.")) {
+      Integer fd = socketFds.get(key.substring(8));
+      return fd == null ? null : fd.toString();
+    }
+    if (key.startsWith("env.")) {
+      return Substitution.env(env, key.substring(4));
+    }
+    if (key.startsWith("rlimits.")) {
+      Long v = cfg.rlimits.get(key.substring(8));
+      return v == null ? null : v < 0 ? "unlimited" : v.toString();
+    }
+    switch (key) {
+      case "name": return cfg.name;
+      case "numprocesses": return Integer.toString(numprocesses);
+      case "working_dir": return cfg.workingDir == null ? System.getProperty("user.dir") : cfg.workingDir;
+      case "uid": return cfg.uid < 0 ? null : Integer.toString(cfg.uid);
+      case "gid": return cfg.gid < 0 ? null : Integer.toString(cfg.gid);
+      case "use_fds": return Boolean.toString(cfg.useSockets);
+      default:
+        return cfg.raw.get(key);
+    }
+  }
+
+  private String resolveExecutable(String program, Map<String, String> env) throws IOException {
+    if (program.contains("/")) {
+      Path p = Path.of(program);
+      if (!p.isAbsolute() && cfg.workingDir != null) {
+        p = Path.of(cfg.workingDir).resolve(p);
+      }
+      return p.toString(); // posix_spawn reports ENOENT/EACCES with the path
+    }
+    String pathVar = env.get("PATH");
+    if (pathVar == null) {
+      pathVar = System.getenv("PATH");
+    }
+    if (pathVar == null) {
+      pathVar = "/usr/local/bin:/usr/bin:/bin";
+    }
+    for (String dir : pathVar.split(":")) {
+      if (dir.isEmpty()) {
+        dir = ".";
+      }
+      Path c = Path.of(dir).resolve(program);
+      if (!c.isAbsolute() && cfg.workingDir != null) {
+        c = Path.of(cfg.workingDir).resolve(c);
+      }
+      if (Files.isRegularFile(c) && Files.isExecutable(c)) {
+        return c.toString();
+      }
+    }
+    throw new IOException("posix_spawn(" + program + "): ENOENT (not found in PATH=" + pathVar + ")");
+  }
+
+  /** util-linux helpers that exec the command (same pid) after setting limits and credentials. */
+  private List<String> execPrefix() {
+    List<String> prefix = new ArrayList<>();
+    if (!cfg.rlimits.isEmpty()) {
+      prefix.add("/usr/bin/prlimit");
+      for (Map.Entry<String, Long> e : cfg.rlimits.entrySet()) {
+        String v = e.getValue() < 0 ? "unlimited" : e.getValue().toString();
+        prefix.add("--" + e.getKey() + "=" + v + ":" + v);
+      }
+      prefix.add("--");
+    }
+    boolean changeUid = cfg.uid >= 0 && cfg.uid != arbiter.euid();
+    boolean changeGid = cfg.gid >= 0 && cfg.gid != arbiter.egid();
+    if (changeUid || changeGid) {
+      prefix.add("/usr/bin/setpriv");
+      if (changeUid) {
+        prefix.add("--reuid=" + cfg.uid);
+      }
+      if (cfg.gid >= 0) {
+        prefix.add("--regid=" + cfg.gid);
+      }
+      prefix.add(changeUid && cfg.uidName != null ? "--init-groups" : "--clear-groups");
+      prefix.add("--");
+    }
+    return prefix;
+  }
+
+  // ---------------------------------------------------------------- stopping processes
+
+  /** Asks a process to stop: stop_signal now, SIGKILL to its group after {@code timeout} seconds. */
+  void terminate(ManagedProcess p, String reason, double timeout) {
+    if (p.stopping) {
+      return;
+    }
+    p.stopping = true;
+    p.stopReason = reason;
+    if (p.maxAgeTimer != null) {
+      p.maxAgeTimer.cancel(false);
+      p.maxAgeTimer = null;
+    }
+    if (cfg.stopChildren) {
+      p.descendants = ProcFs.descendants(p.pid);
+    }
+    int sig = cfg.stopSignal;
+    p.signal(sig);
+    event("kill", Map.of("process_pid", p.pid, "time", now()));
+    if (cfg.stopChildren) {
+      for (long[] d : p.descendants) {
+        if (ProcFs.startTime((int) d[0]) == d[1]) {
+          Posix.kill((int) d[0], sig);
+          event("kill", Map.of("process_pid", (int) d[0], "time", now()));
+        }
+      }
+    }
+    long ms = (long) (timeout * 1000);
+    p.killTimer = loop.schedule(() -> hardKill(p), ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void hardKill(ManagedProcess p) {
+    p.killTimer = null;
+    if (!p.exitWatch.isReaped()) {
+      LOG.info("watcher {}: pid {} still alive after graceful_timeout ({} s), sending SIGKILL",
+          cfg.name, p.pid, cfg.gracefulTimeout);
+      event("kill", Map.of("process_pid", p.pid, "time", now()));
+    }
+    List<long[]> victims = new ArrayList<>(p.descendants);
+    if (cfg.stopChildren && !p.exitWatch.isReaped()) {
+      victims.addAll(ProcFs.descendants(p.pid));
+    }
+    // The group is pinned while any member lives, so this cannot hit a stranger.
+    p.signalGroup(Signals.SIGKILL);
+    p.signal(Signals.SIGKILL);
+    for (long[] d : victims) {
+      if (ProcFs.startTime((int) d[0]) == d[1]) {
+        Posix.kill((int) d[0], Signals.SIGKILL);
+      }
+    }
+  }
+
+  /** Sends {@code sig} to one process, or to all; returns how many were signalled. */
+  public int signal(int sig, Integer pid, boolean children) {
+    int n = 0;
+    for (ManagedProcess p : procs.values()) {
+      if (pid != null && p.pid != pid) {
+        continue;
+      }
+      if (p.signal(sig) == 0) {
+        n++;
+        event("kill", Map.of("process_pid", p.pid, "time", now()));
+      }
+      if (children) {
+        for (long[] d : ProcFs.descendants(p.pid)) {
+          Posix.kill((int) d[0], sig);
+        }
+      }
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- exits
+
+  private void onExit(int pid, Posix.ExitStatus st) {
+    ManagedProcess p = procs.remove(pid);
+    if (p == null) {
+      return;
+    }
+    wids.clear(p.wid);
+    arbiter.guardian().reaped(pid);
+    if (p.maxAgeTimer != null) {
+      p.maxAgeTimer.cancel(false);
+    }
+    if (p.killTimer != null && !(cfg.stopChildren && p.stopping)) {
+      p.killTimer.cancel(false); // with stop_children it stays armed for descendants left behind (#1044)
+    }
+    double uptime = p.uptimeSeconds();
+    Map<String, Object> payload = new LinkedHashMap<>();
+    payload.put("process_pid", pid);
+    payload.put("time", now());
+    payload.put("exit_code", st.exitCode());
+    payload.put("commanded", p.stopping);
+    if (p.stopping) {
+      payload.put("reason", p.stopReason);
+    }
+    event("reap", payload);
+    if (p.stopping) {
+      LOG.debug("watcher {}: pid {} stopped ({}), exit code {}", cfg.name, pid, p.stopReason, st.exitCode());
+    } else {
+      if (uptime < cfg.backoffMinUptime) {
+        youngDeaths++;
+      } else {
+        youngDeaths = 0;
+      }
+      long delay = backoffNanos();
+      nextSpawnNanos = System.nanoTime() + delay;
+      String how = st.signalled() ? "killed by " + Signals.name(-st.exitCode()) : "exited with code " + st.exitCode();
+      if (delay > 0) {
+        LOG.warn("watcher {}: pid {} {} after {} s; {} quick exit(s) in a row, next spawn in {} ms",
+            cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime), youngDeaths, delay / 1_000_000);
+      } else {
+        LOG.info("watcher {}: pid {} {} after {} s", cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime));
+      }
+    }
+    if (state == State.STOPPING) {
+      if (procs.isEmpty()) {
+        finishStop();
+      }
+      return;
+    }
+    manage();
+    checkReloadDone();
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  private void openStreams() throws IOException {
+    if (stdoutSink == null && cfg.stdoutStream != null && !cfg.closeChildStdout) {
+      stdoutSink = open(cfg.stdoutStream);
+    }
+    if (stderrSink == null && cfg.stderrStream != null && !cfg.closeChildStderr) {
+      stderrSink = open(cfg.stderrStream);
+    }
+  }
+
+  private OutputSink open(StreamConfig sc) throws IOException {
+    return arbiter.streams().open(sc, cfg.name.hashCode());
+  }
+
+  private void maybeCloseStreams() {
+    if (state != State.STOPPED || openReaders > 0) {
+      return;
+    }
+    OutputSink out = stdoutSink;
+    OutputSink err = stderrSink;
+    stdoutSink = null;
+    stderrSink = null;
+    if (out != null || err != null) {
+      arbiter.streamsLoop().execute(() -> {
+        if (out != null) {
+          out.close();
+        }
+        if (err != null) {
+          err.close();
+        }
+      });
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "watcher " + cfg.name + " (" + state + ", " + procs.size() + " process(es))";
+  }
+}

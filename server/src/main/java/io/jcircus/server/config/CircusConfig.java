@@ -1,0 +1,42 @@
+package io.jcircus.server.config;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The whole of a circus.ini after includes, substitution and checks. */
+public final class CircusConfig {
+  public Path file;
+  public String endpoint = "tcp://127.0.0.1:5555";
+  public String endpointOwner;
+  public String pubsubEndpoint = "tcp://127.0.0.1:5556";
+  public String statsEndpoint = "tcp://127.0.0.1:5557";
+  public String multicastEndpoint = "udp://237.219.251.97:12027";
+  public boolean statsd;
+  public double checkDelay = 5.0;
+  public double warmupDelay;
+  public boolean httpd;
+  public String httpdHost = "localhost";
+  public int httpdPort = 8080;
+  public boolean debug;
+  public String pidfile;
+  public Integer umask;
+  public String loglevel;
+  public String logoutput;
+  public final List<WatcherConfig> watchers = new ArrayList<>();
+  public final List<SocketConfig> sockets = new ArrayList<>();
+  /** [plugin:NAME] sections, kept for the plugin issue. */
+  public final Map<String, Map<String, String>> plugins = new TreeMap<>();
+  public final List<String> warnings = new ArrayList<>();
+
+  public SocketConfig socket(String name) {
+    for (SocketConfig s : sockets) {
+      if (s.name().equals(name)) {
+        return s;
+      }
+    }
+    return null;
+  }
+}

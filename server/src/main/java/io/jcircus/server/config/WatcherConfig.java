@@ -1,0 +1,66 @@
+package io.jcircus.server.config;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** A {@code [watcher:NAME]} section with every value parsed and checked. Not modified after load. */
+public final class WatcherConfig {
+  public String name;
+  public String cmd;
+  public String args = "";
+  public String executable;
+  public int numprocesses = 1;
+  public double warmupDelay;
+  public String workingDir;
+  public boolean shell;
+  public String shellArgs;
+  /** Resolved numeric ids, or -1. */
+  public int uid = -1;
+  public int gid = -1;
+  public String uidName;
+  public String userHome;
+  public boolean copyEnv;
+  public boolean copyPath;
+  /** [env] and matching [env:…] sections, merged in order. */
+  public Map<String, String> env = new LinkedHashMap<>();
+  public boolean sendHup;
+  public int stopSignal = 15;
+  public boolean stopChildren;
+  public double gracefulTimeout = 30;
+  public int maxRetry = 5;
+  public boolean respawn = true;
+  public boolean autostart = true;
+  public int priority;
+  public boolean singleton;
+  public boolean useSockets;
+  public boolean onDemand;
+  public String stdinSocket;
+  public boolean closeChildStdin = true;
+  public boolean closeChildStdout;
+  public boolean closeChildStderr;
+  public int maxAge;
+  public int maxAgeVariance = 30;
+  /** rlimit name (lower case, e.g. "nofile") → value; -1 means unlimited. */
+  public Map<String, Long> rlimits = new TreeMap<>();
+  public StreamConfig stdoutStream;
+  public StreamConfig stderrStream;
+  public Map<String, String> hooks = new TreeMap<>();
+  /** Crash-loop backoff: a process that lived less than minUptime seconds died young. */
+  public double backoffMinUptime = 1.0;
+  public double backoffInitial = 0.1;
+  public double backoffFactor = 2.0;
+  public double backoffMax = 30.0;
+  /** Keys Circus does not know, kept as written (plugins read them). */
+  public Map<String, String> freeform = new TreeMap<>();
+  /** Every key of the section as written (after config-time substitution), for {@code options}. */
+  public Map<String, String> raw = new TreeMap<>();
+  /** Sockets the command refers to with $(circus.sockets.NAME). */
+  public List<String> socketRefs = List.of();
+
+  @Override
+  public String toString() {
+    return "watcher:" + name;
+  }
+}
