@@ -678,7 +678,7 @@ public final class ConfigLoader {
         best = k;
       }
     }
-    return bestD <= Math.min(2, Math.max(1, key.length() / 3)) ? best : null;
+    return bestD <= (key.length() >= 3 ? 2 : 1) ? best : null;
   }
 
   static int distance(String a, String b) {

@@ -1,0 +1,127 @@
+package io.jcircus.it;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Logs STARTING/FINISHED, gives each test a temp dir and reaps every daemon (and its children) it started. */
+abstract class ItBase {
+  @TempDir Path dir;
+  private final List<Daemon> daemons = new ArrayList<>();
+  private String name;
+
+  @BeforeEach
+  void starting(TestInfo info) {
+    name = getClass().getSimpleName() + "." + info.getDisplayName();
+    System.out.println("STARTING " + name);
+  }
+
+  @AfterEach
+  void finished() throws Exception {
+    List<Long> leaked = new ArrayList<>();
+    for (Daemon d : daemons) {
+      boolean cleanExit = !d.process.isAlive();
+      if (cleanExit) {
+        for (long p : d.seen) {
+          if (Proc.alive(p)) {
+            leaked.add(p);
+          }
+        }
+      }
+      d.close();
+    }
+    System.out.println("FINISHED " + name);
+    if (!leaked.isEmpty()) {
+      throw new AssertionError("processes outlived their circusd: " + leaked);
+    }
+  }
+
+  Daemon start(String config, String... args) throws Exception {
+    Path p = dir.resolve("circus.ini");
+    Files.writeString(p, config);
+    Daemon d = Daemon.start(p, args);
+    daemons.add(d);
+    return d;
+  }
+
+  Path worker(String name) throws IOException {
+    Path p = dir.resolve(name);
+    try (InputStream in = ItBase.class.getResourceAsStream("/workers/" + name)) {
+      Files.copy(in, p);
+    }
+    return p;
+  }
+
+  /** Connects to 127.0.0.1:port and returns the first line of the reply. */
+  static String ask(int port) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+      s.setSoTimeout(5000);
+      return readLine(s.getInputStream());
+    }
+  }
+
+  static String askUnix(Path path) throws IOException {
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.connect(UnixDomainSocketAddress.of(path));
+      ByteBuffer buf = ByteBuffer.allocate(64);
+      while (ch.read(buf) > 0 && buf.get(buf.position() - 1) != '\n') {
+        // read the line
+      }
+      return new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII).strip();
+    }
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    int c;
+    while ((c = in.read()) >= 0 && c != '\n') {
+      sb.append((char) c);
+    }
+    return sb.toString();
+  }
+
+  static void send(OutputStream out, String s) throws IOException {
+    out.write(s.getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  /** Polls {@code cond} every few ms until it holds; fails after {@code timeout}. */
+  static long await(Duration timeout, String what, BooleanSupplier cond) throws InterruptedException {
+    long t0 = System.nanoTime();
+    long deadline = t0 + timeout.toNanos();
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+      }
+      Thread.sleep(2);
+    }
+    return System.nanoTime() - t0;
+  }
+
+  static String python() {
+    for (String p : new String[] {"/usr/bin/python3", "/usr/local/bin/python3"}) {
+      if (Files.isExecutable(Path.of(p))) {
+        return p;
+      }
+    }
+    return "python3";
+  }
+}
