@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** circusd core behaviour, verified from outside: /proc, real sockets, real signals. */
 class CoreIT extends ItBase {
@@ -267,5 +269,34 @@ class CoreIT extends ItBase {
     Daemon.Result r = Daemon.run(cfg, Duration.ofSeconds(30));
     assertThat(r.exitCode()).isNotZero();
     assertThat(r.output()).contains(cfg + ":3: [watcher:web] numprocesses: expected an integer; got 'lots'");
+  }
+
+  @ParameterizedTest(name = "SIG{0}")
+  @ValueSource(strings = {"INT", "QUIT"})
+  void sigintAndSigquitStopCircusdToo(String sig) throws Exception {
+    Daemon d = start("[watcher:plain]\ncmd = sleep 1000\nnumprocesses = 2\n");
+    await(Duration.ofSeconds(10), "2 children", () -> d.children().size() == 2);
+    List<Long> kids = d.children();
+    d.signal(sig.equals("INT") ? 2 : 3);
+    assertThat(d.awaitExit(Duration.ofSeconds(20))).isZero();
+    assertThat(d.logText()).contains("received SIG" + sig + ", shutting down").doesNotContain("Full thread dump");
+    for (long k : kids) {
+      assertThat(Proc.alive(k)).isFalse();
+    }
+  }
+
+  @Test
+  void sighupReloadsGracefullyWithNewProcesses() throws Exception {
+    Daemon d = start("[watcher:plain]\ncmd = sleep 1000\nnumprocesses = 3\n");
+    await(Duration.ofSeconds(10), "3 children", () -> d.children().size() == 3);
+    List<Long> before = d.children();
+    d.signal(1);
+    await(Duration.ofSeconds(10), "3 new children", () -> {
+      List<Long> now = d.children();
+      return now.size() == 3 && now.stream().noneMatch(before::contains);
+    });
+    await(Duration.ofSeconds(5), "old ones reaped", () -> before.stream().noneMatch(Proc::alive));
+    assertThat(d.logText()).contains("received SIGHUP, reloading").contains("watcher.plain.reload");
+    assertThat(d.process.isAlive()).isTrue();
   }
 }

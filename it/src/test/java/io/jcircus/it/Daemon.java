@@ -32,7 +32,11 @@ final class Daemon implements AutoCloseable {
 
   static List<String> javaCommand() {
     List<String> cmd = new ArrayList<>();
+    // As bin/circusd does: signals blocked for circusd's signalfd, -Xrs so the JVM leaves them alone.
+    cmd.add("env");
+    cmd.add("--block-signal=HUP,INT,QUIT,TERM");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xrs");
     cmd.add("-XX:+UseSerialGC");
     cmd.add("-Xmx96m");
     cmd.add("-XX:TieredStopAtLevel=1");

@@ -5,6 +5,7 @@ import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.ConfigException;
 import io.jcircus.server.config.ConfigLoader;
 import io.jcircus.server.internal.posix.Posix;
+import io.jcircus.server.internal.posix.Signals;
 import io.jcircus.server.internal.posix.Spawner;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -110,8 +111,8 @@ public final class Circusd implements Callable<Integer> {
     log.info("circusd (jcircus {}) starting: pid {}, config {}", version(), self, cfg.file);
     Arbiter arbiter = new Arbiter(cfg);
     try {
-      installSignals(arbiter, log);
       arbiter.start();
+      installSignals(arbiter, log);
     } catch (IOException e) {
       log.error("cannot start: {}", e.getMessage());
       removePidfile(pid, self);
@@ -124,21 +125,44 @@ public final class Circusd implements Callable<Integer> {
     return 0;
   }
 
-  private static void installSignals(Arbiter arbiter, org.slf4j.Logger log) {
-    for (String name : new String[] {"TERM", "INT", "QUIT"}) {
+  /**
+   * SIGTERM, SIGINT and SIGQUIT stop circusd, SIGHUP reloads. Under bin/circusd the four are blocked in every
+   * thread and read from a signalfd on the arbiter loop; a JVM started some other way gets JVM signal
+   * handlers for TERM, INT and HUP (HotSpot keeps SIGQUIT for thread dumps there).
+   */
+  private static void installSignals(Arbiter arbiter, org.slf4j.Logger log) throws IOException {
+    int[] sigs = {Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM};
+    if (Posix.blockedInThisThread(sigs)) {
+      arbiter.onSignals(sig -> {
+        if (sig == Signals.SIGHUP) {
+          log.info("received SIGHUP, reloading");
+          arbiter.reloadAll();
+        } else {
+          log.info("received {}, shutting down", Signals.name(sig));
+          arbiter.shutdown();
+        }
+      }, sigs);
+      return;
+    }
+    log.debug("signals are not blocked (not started through bin/circusd): using JVM signal handlers");
+    for (String name : new String[] {"TERM", "INT"}) {
       try {
         sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
           log.info("received SIG{}, shutting down", name);
           arbiter.shutdown();
         });
       } catch (IllegalArgumentException e) {
-        log.debug("cannot handle SIG{}: {}", name, e.getMessage());
+        log.warn("cannot handle SIG{}: {}", name, e.getMessage());
       }
     }
-    sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
-      log.info("received SIGHUP, reloading");
-      arbiter.reloadAll();
-    });
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
+        log.info("received SIGHUP, reloading");
+        arbiter.reloadAll();
+      });
+    } catch (IllegalArgumentException e) {
+      log.warn("cannot handle SIGHUP: {}", e.getMessage());
+    }
   }
 
   /** slf4j-simple is configured through system properties, which must be set before the first logger. */
@@ -230,6 +254,10 @@ public final class Circusd implements Callable<Integer> {
     System.getenv().forEach((k, v) -> env.add(k + "=" + v));
     Spawner.Request r = new Spawner.Request(java, argv, env)
         .devNull(0, Posix.O_RDONLY).devNull(1, Posix.O_WRONLY).devNull(2, Posix.O_WRONLY);
+    int[] sigs = {Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM};
+    if (Posix.blockedInThisThread(sigs)) {
+      r.blockSignals(sigs); // keep bin/circusd's arrangement in the detached daemon
+    }
     try {
       int pid = Spawner.spawn(r);
       err.println("circusd: running in the background, pid " + pid);

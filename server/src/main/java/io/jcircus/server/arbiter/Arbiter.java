@@ -43,6 +43,7 @@ public final class Arbiter {
   private final List<Watcher> watchers = new ArrayList<>();
   private final Guardian guardian = new Guardian();
   private ExitWatch guardianWatch;
+  private SignalWatch signalWatch;
   private final Streams streams = new Streams();
   private final List<EventListener> listeners = new CopyOnWriteArrayList<>();
   private Promise<Void> terminated;
@@ -204,6 +205,18 @@ public final class Arbiter {
         }
       }
     });
+  }
+
+  /** Delivers {@code signals} (blocked in every thread) to {@code handler} on the arbiter loop. */
+  public void onSignals(java.util.function.IntConsumer handler, int... signals) throws IOException {
+    try {
+      signalWatch = loop.submit(() -> SignalWatch.watch(loop, handler, signals)).sync().getNow();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted");
+    } catch (Exception e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getMessage(), e);
+    }
   }
 
   /** Waits for the shutdown to finish and releases the event loops. */

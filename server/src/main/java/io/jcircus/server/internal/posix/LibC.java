@@ -55,6 +55,12 @@ public interface LibC {
   int sigfillset(Pointer set);
 
   @IgnoreError
+  int sigaddset(Pointer set, int signum);
+
+  @SaveError
+  int signalfd(int fd, Pointer mask, int flags);
+
+  @IgnoreError
   int posix_spawn(IntByReference pid, String path, Pointer fa, Pointer attr, Pointer argv, Pointer envp);
 
   @SaveError

@@ -189,6 +189,40 @@ public final class Posix {
     return new ExitStatus(pid, info.getInt(8), info.getInt(24));
   }
 
+  /** A non-blocking, close-on-exec signalfd for {@code signals} (which must be blocked in every thread). */
+  public static int signalfd(int... signals) throws IOException {
+    Pointer set = Memory.allocateDirect(Holder.RT, 128, true);
+    Holder.C.sigemptyset(set);
+    for (int s : signals) {
+      Holder.C.sigaddset(set, s);
+    }
+    int fd = Holder.C.signalfd(-1, set, O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      throw error("signalfd", errno());
+    }
+    return fd;
+  }
+
+  /** Whether every one of {@code signals} is blocked in the calling thread (read from /proc). */
+  public static boolean blockedInThisThread(int... signals) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/status"))) {
+        if (line.startsWith("SigBlk:")) {
+          long mask = Long.parseUnsignedLong(line.substring(7).strip(), 16);
+          for (int s : signals) {
+            if ((mask & (1L << (s - 1))) == 0) {
+              return false;
+            }
+          }
+          return true;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return false;
+    }
+    return false;
+  }
+
   /** SO_BINDTODEVICE. */
   public static void bindToDevice(int fd, String iface) throws IOException {
     byte[] name = (iface + "\0").getBytes(StandardCharsets.US_ASCII);

@@ -25,6 +25,7 @@ public final class Spawner {
     final List<String> argv;
     final List<String> env;
     String workingDir;
+    int[] blocked = new int[0];
     /** child fd → parent fd to dup onto it. */
     final TreeMap<Integer, Integer> fds = new TreeMap<>();
     /** child fds that get /dev/null. */
@@ -34,6 +35,12 @@ public final class Spawner {
       this.path = path;
       this.argv = argv;
       this.env = env;
+    }
+
+    /** Signals left blocked in the child (default: none). */
+    public Request blockSignals(int... signals) {
+      this.blocked = signals;
+      return this;
     }
 
     public Request workingDir(String dir) {
@@ -120,6 +127,9 @@ public final class Spawner {
         check(c.posix_spawn_file_actions_addchdir_np(fa, r.workingDir), "addchdir_np", r);
       }
       c.sigemptyset(set);
+      for (int sig : r.blocked) {
+        c.sigaddset(set, sig);
+      }
       check(c.posix_spawnattr_setsigmask(attr, set), "setsigmask", r);
       c.sigfillset(set);
       check(c.posix_spawnattr_setsigdefault(attr, set), "setsigdefault", r);
