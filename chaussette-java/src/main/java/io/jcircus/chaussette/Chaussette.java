@@ -1,1 +1,154 @@
-package io.jcircus.chaussette; public final class Chaussette { public static void main(String[] a) {} }
+package io.jcircus.chaussette;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * chaussette-java: serves an {@link HttpApp} on a socket circusd hands over ({@code fd://N}), on a unix
+ * socket it binds ({@code unix:///path}) or on a TCP address it binds ({@code tcp://host:port}, for
+ * development). On SIGTERM it stops accepting, lets in-flight requests finish and exits.
+ *
+ * <pre>chaussette-java [--app CLASS] [--threads N] URI</pre>
+ */
+public final class Chaussette {
+  private Chaussette() {}
+
+  public static void main(String[] args) throws Exception {
+    String app = DemoApp.class.getName();
+    int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    String uri = null;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--app": app = args[++i]; break;
+        case "--threads": threads = Integer.parseInt(args[++i]); break;
+        case "--backend":
+          if (!args[++i].equals("netty")) {
+            usage("only the netty backend is available in this version");
+          }
+          break;
+        case "-h": case "--help": usage(null); break;
+        default:
+          if (args[i].startsWith("--")) {
+            usage("unknown option " + args[i]);
+          }
+          uri = args[i];
+      }
+    }
+    if (uri == null) {
+      usage("missing URI (fd://N, unix:///path or tcp://host:port)");
+    }
+    HttpApp handler = (HttpApp) Class.forName(app).getDeclaredConstructor().newInstance();
+    serve(uri, handler, threads);
+  }
+
+  private static void usage(String error) {
+    System.err.println((error == null ? "" : "chaussette-java: " + error + "\n")
+        + "usage: chaussette-java [--backend netty] [--app CLASS] [--threads N] fd://N | unix:///path | tcp://host:port");
+    System.exit(error == null ? 0 : 2);
+  }
+
+  /** Serves until SIGTERM (or JVM shutdown), then drains. */
+  public static void serve(String uri, HttpApp app, int threads) throws Exception {
+    MultiThreadIoEventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
+    ServerBootstrap b = new ServerBootstrap().group(boss, workers)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app));
+          }
+        });
+    Channel server;
+    URI u = URI.create(uri);
+    switch (u.getScheme()) {
+      case "fd": {
+        int fd = Integer.parseInt(uri.substring("fd://".length()));
+        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
+        server = b.register().sync().channel(); // already bound and listening: register, do not bind
+        break;
+      }
+      case "unix":
+        b.channel(EpollServerDomainSocketChannel.class);
+        java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
+        server = b.bind(new DomainSocketAddress(u.getPath())).sync().channel();
+        break;
+      case "tcp":
+        b.channel(EpollServerSocketChannel.class).option(ChannelOption.SO_REUSEADDR, true);
+        server = b.bind(new InetSocketAddress(u.getHost(), u.getPort())).sync().channel();
+        break;
+      default:
+        throw new IllegalArgumentException("unsupported URI " + uri);
+    }
+    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving on " + uri
+        + " (" + server.localAddress() + ")");
+    Channel s = server;
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      s.close().awaitUninterruptibly(); // stop accepting; the listening socket stays open in circusd
+      workers.shutdownGracefully(100, 10_000, TimeUnit.MILLISECONDS).awaitUninterruptibly();
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    }, "chaussette-drain"));
+    server.closeFuture().sync();
+  }
+
+  private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final HttpApp app;
+
+    Handler(HttpApp app) {
+      this.app = app;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+      FullHttpResponse resp;
+      try {
+        resp = app.handle(req);
+      } catch (Exception e) {
+        resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.INTERNAL_SERVER_ERROR,
+            Unpooled.copiedBuffer("internal error\n", StandardCharsets.US_ASCII));
+      }
+      boolean keepAlive = HttpUtil.isKeepAlive(req);
+      HttpUtil.setContentLength(resp, resp.content().readableBytes());
+      if (keepAlive) {
+        if (!req.protocolVersion().isKeepAliveDefault()) {
+          resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        ctx.writeAndFlush(resp);
+      } else {
+        resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+}
