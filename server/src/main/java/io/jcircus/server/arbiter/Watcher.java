@@ -774,6 +774,8 @@ public final class Watcher {
     event("reap", payload);
     if (p.stopping) {
       LOG.debug("watcher {}: pid {} stopped ({}), exit code {}", cfg.name, pid, p.stopReason, st.exitCode());
+    } else if (!cfg.respawn) {
+      LOG.info("watcher {}: pid {} exited with code {} (respawn is off)", cfg.name, pid, st.exitCode());
     } else {
       if (uptime < cfg.backoffMinUptime) {
         youngDeaths++;
