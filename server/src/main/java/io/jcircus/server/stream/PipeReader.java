@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class PipeReader implements EpollIoHandle {
   private static final Logger LOG = LoggerFactory.getLogger(PipeReader.class);
-  private static final int READ_SIZE = 256 * 1024;
+  private static final int READ_SIZE = 512 * 1024;
   /** A "line" longer than this is written out without waiting for its newline. */
   private static final int MAX_PENDING = 1024 * 1024;
   /** Reads per wake-up, so one chatty child cannot starve the others. */
@@ -64,18 +64,29 @@ public final class PipeReader implements EpollIoHandle {
     ByteBuffer buf = BUFFER.get();
     try {
       for (int i = 0; i < READS_PER_EVENT; i++) {
+        // The unfinished line from last time goes first, so a read needs exactly one write.
         buf.clear();
-        int n = fd.read(buf, 0, buf.capacity());
-        if (n == 0) {
-          return; // EAGAIN
+        int carried = 0;
+        if (pending.position() > 0 && pending.position() < buf.capacity() / 2) {
+          pending.flip();
+          carried = pending.remaining();
+          buf.put(pending);
+          pending.clear();
         }
-        if (n < 0) {
-          finish();
-          return;
+        int n = fd.read(buf, carried, buf.capacity());
+        if (n <= 0) {
+          if (carried > 0) {
+            buf.position(0).limit(carried);
+            append(buf);
+          }
+          if (n < 0) {
+            finish();
+          }
+          return; // 0 is EAGAIN
         }
         bytes += n;
-        buf.position(0).limit(n);
-        consume(buf);
+        buf.position(0).limit(carried + n);
+        consume(buf, carried);
       }
     } catch (IOException e) {
       LOG.warn("reading {} of pid {}: {}", what, pid, e.toString());
@@ -83,11 +94,11 @@ public final class PipeReader implements EpollIoHandle {
     }
   }
 
-  /** {@code buf} holds [0, n) fresh bytes. */
-  private void consume(ByteBuffer buf) throws IOException {
+  /** {@code buf} holds [0, limit): a carried partial line in [0, from), then fresh bytes. */
+  private void consume(ByteBuffer buf, int from) throws IOException {
     int n = buf.limit();
     int last = -1;
-    for (int i = n - 1; i >= 0; i--) {
+    for (int i = n - 1; i >= from; i--) {
       if (buf.get(i) == '\n') {
         last = i;
         break;
@@ -100,21 +111,11 @@ public final class PipeReader implements EpollIoHandle {
       }
       return;
     }
-    int start = 0;
     if (pending.position() > 0) {
-      int first = 0;
-      while (buf.get(first) != '\n') {
-        first++;
-      }
-      buf.position(0).limit(first + 1);
-      append(buf);
-      flushPending();
-      start = first + 1;
+      flushPending(); // an over-long line kept outside the buffer precedes everything here
     }
-    if (last + 1 > start) {
-      buf.position(start).limit(last + 1);
-      write(buf);
-    }
+    buf.position(0).limit(last + 1);
+    write(buf);
     if (last + 1 < n) {
       buf.limit(n).position(last + 1);
       append(buf);
