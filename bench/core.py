@@ -48,6 +48,19 @@ def rss_mib(pid):
     return 0
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def endpoints():
+    return "[circus]\nendpoint = tcp://127.0.0.1:%d\npubsub_endpoint = tcp://127.0.0.1:%d\n" % (free_port(), free_port())
+
+
 def start_circusd(config, log):
     p = subprocess.Popen([CIRCUSD, config], stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -93,7 +106,7 @@ def main():
         # ---- circusd with N sleeps
         cfg = os.path.join(tmp, "sleepers.ini")
         with open(cfg, "w") as f:
-            f.write("[watcher:sleepers]\ncmd = sleep 1000\nnumprocesses = %d\n" % n)
+            f.write(endpoints() + "[watcher:sleepers]\ncmd = sleep 1000\nnumprocesses = %d\n" % n)
         log = os.path.join(tmp, "sleepers.log")
         p = start_circusd(cfg, log)
         t0 = log_time(log, "watcher sleepers: starting")
@@ -149,6 +162,7 @@ def main():
         os.mkdir(outdir)
         cfg2 = os.path.join(tmp, "writer.ini")
         with open(cfg2, "w") as f:
+            f.write(endpoints())
             f.write("[watcher:writer]\ncmd = sh -c \"%s; exec sleep 1000\"\n" % gen.replace('"', '\\"'))
             f.write("stdout_stream.class = FileStream\nstdout_stream.filename = %s/w.log\n" % outdir)
             f.write("stdout_stream.max_bytes = 50000000\nstdout_stream.backup_count = 10\n")

@@ -53,9 +53,20 @@ abstract class ItBase {
     }
   }
 
+  /** Control and event endpoints on free loopback ports, so tests never meet another circusd. */
+  static String endpoints() throws IOException {
+    return "[circus]\nendpoint = tcp://127.0.0.1:" + freePort() + "\npubsub_endpoint = tcp://127.0.0.1:" + freePort() + "\n";
+  }
+
+  static int freePort() throws IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      return s.getLocalPort();
+    }
+  }
+
   Daemon start(String config, String... args) throws Exception {
     Path p = dir.resolve("circus.ini");
-    Files.writeString(p, config);
+    Files.writeString(p, endpoints() + config);
     Daemon d = Daemon.start(p, args);
     daemons.add(d);
     return d;

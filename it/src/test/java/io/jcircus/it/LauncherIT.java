@@ -21,7 +21,7 @@ class LauncherIT extends ItBase {
     Path java = home.resolve("bin/java");
     assumeTrue(Files.isExecutable(java), "no JDK at " + home);
     Path cfg = dir.resolve("c.ini");
-    Files.writeString(cfg, "[socket:s]\nhost = 127.0.0.1\nport = 0\n[watcher:w]\ncmd = sleep 1000\n"
+    Files.writeString(cfg, endpoints() + "[socket:s]\nhost = 127.0.0.1\nport = 0\n[watcher:w]\ncmd = sleep 1000\n"
         + "[watcher:chaussette]\ncmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " fd://$(circus.sockets.s)\n"
         + "use_sockets = true\ncopy_env = true\n");
     Path out = dir.resolve("out.txt");
@@ -47,7 +47,7 @@ class LauncherIT extends ItBase {
     Path cfg = dir.resolve("d.ini");
     Path pidfile = dir.resolve("d.pid");
     Path log = dir.resolve("d.log");
-    Files.writeString(cfg, "[watcher:w]\ncmd = sleep 1000\n");
+    Files.writeString(cfg, endpoints() + "[watcher:w]\ncmd = sleep 1000\n");
     Process p = new ProcessBuilder(Daemon.HOME.resolve("bin/circusd").toString(), "--daemon",
         "--pidfile=" + pidfile, "--log-output=" + log, cfg.toString()).redirectErrorStream(true).start();
     String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

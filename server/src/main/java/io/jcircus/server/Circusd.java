@@ -4,6 +4,7 @@ import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.ConfigException;
 import io.jcircus.server.config.ConfigLoader;
+import io.jcircus.server.control.Controller;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Signals;
 import io.jcircus.server.internal.posix.Spawner;
@@ -110,16 +111,24 @@ public final class Circusd implements Callable<Integer> {
     }
     log.info("circusd (jcircus {}) starting: pid {}, config {}", version(), self, cfg.file);
     Arbiter arbiter = new Arbiter(cfg);
+    Controller controller = null;
     try {
       arbiter.start();
+      controller = new Controller(cfg, arbiter);
+      controller.start();
       installSignals(arbiter, log);
     } catch (IOException e) {
       log.error("cannot start: {}", e.getMessage());
+      if (arbiter.isRunning()) {
+        arbiter.shutdown();
+        arbiter.awaitTermination();
+      }
       removePidfile(pid, self);
       return 1;
     }
     log.info("circusd running");
     arbiter.awaitTermination();
+    controller.stop();
     removePidfile(pid, self);
     log.info("circusd stopped");
     return 0;

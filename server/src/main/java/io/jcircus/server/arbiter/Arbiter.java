@@ -153,7 +153,15 @@ public final class Arbiter {
   }
 
   /** Stops every watcher, lowest priority first (equal priorities together), then closes the sockets. */
+  /** True between a successful {@link #start} and the end of the shutdown. */
+  public boolean isRunning() {
+    return loop != null && !loop.isShuttingDown();
+  }
+
   public Future<Void> shutdown() {
+    if (!isRunning()) {
+      return terminated;
+    }
     loop.execute(() -> {
       if (stopping) {
         return;

@@ -8,6 +8,8 @@ import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,6 +65,20 @@ final class ExitWatch implements EpollIoHandle {
     return Posix.pidfdSendSignal(pidfd.intValue(), sig);
   }
 
+  private List<Runnable> onReaped;
+
+  /** Runs {@code r} on the loop once the child has been reaped (at once if it already has). */
+  void onReaped(Runnable r) {
+    if (reaped) {
+      r.run();
+      return;
+    }
+    if (onReaped == null) {
+      onReaped = new ArrayList<>(1);
+    }
+    onReaped.add(r);
+  }
+
   boolean isReaped() {
     return reaped;
   }
@@ -92,6 +108,11 @@ final class ExitWatch implements EpollIoHandle {
     reg.cancel();
     close();
     onExit.accept(st);
+    if (onReaped != null) {
+      for (Runnable r : onReaped) {
+        r.run();
+      }
+    }
   }
 
   @Override

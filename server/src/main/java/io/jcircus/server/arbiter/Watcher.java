@@ -72,6 +72,8 @@ public final class Watcher {
   private Promise<Void> startPromise;
   private Promise<Void> stopPromise;
   private Promise<Void> reloadPromise;
+  private Promise<Void> resizePromise;
+  private Future<?> lastOp;
 
   Watcher(Arbiter arbiter, WatcherConfig cfg, IoEventLoop loop) {
     this.arbiter = arbiter;
@@ -117,6 +119,15 @@ public final class Watcher {
 
   private void event(String name, Map<String, Object> payload) {
     arbiter.publish(topicName, name, payload);
+  }
+
+  /** An ordered payload, as Circus's dicts are. */
+  static Map<String, Object> kv(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put((String) kv[i], kv[i + 1]);
+    }
+    return m;
   }
 
   private static double now() {
@@ -169,7 +180,7 @@ public final class Watcher {
   private void becomeActive() {
     state = State.ACTIVE;
     LOG.info("watcher {}: active with {} process(es)", cfg.name, procs.size());
-    event("start", Map.of("time", now()));
+    event("start", kv("time", now()));
     if (startPromise != null) {
       startPromise.trySuccess(null);
     }
@@ -208,7 +219,7 @@ public final class Watcher {
     }
     maybeCloseStreams();
     LOG.info("watcher {}: stopped", cfg.name);
-    event("stop", Map.of("time", now()));
+    event("stop", kv("time", now()));
     stopPromise.trySuccess(null);
   }
 
@@ -232,9 +243,9 @@ public final class Watcher {
     if (cfg.sendHup) {
       for (ManagedProcess p : procs.values()) {
         p.signal(Signals.SIGHUP);
-        event("kill", Map.of("process_pid", p.pid, "time", now()));
+        event("kill", kv("process_pid", p.pid, "time", now()));
       }
-      event("reload", Map.of("time", now()));
+      event("reload", kv("time", now()));
       return loop.newSucceededFuture(null);
     }
     generation++;
@@ -244,6 +255,109 @@ public final class Watcher {
     Promise<Void> p = reloadPromise;
     manage();
     return p;
+  }
+
+  /**
+   * Runs {@code op} once every earlier operation on this watcher has finished: operations on one watcher
+   * are queued, operations on different watchers run concurrently (no global lock, unlike Circus).
+   */
+  public <T> Future<T> serialize(java.util.function.Supplier<Future<T>> op) {
+    Promise<T> p = loop.newPromise();
+    Runnable run = () -> {
+      Future<T> f;
+      try {
+        f = op.get();
+      } catch (RuntimeException e) {
+        p.tryFailure(e);
+        return;
+      }
+      f.addListener(x -> {
+        if (x.isSuccess()) {
+          p.trySuccess(f.getNow());
+        } else {
+          p.tryFailure(x.cause());
+        }
+      });
+    };
+    Future<?> prev = lastOp;
+    lastOp = p;
+    if (prev == null || prev.isDone()) {
+      run.run();
+    } else {
+      prev.addListener(x -> run.run());
+    }
+    return p;
+  }
+
+  /** Changes the target number of processes; completes when it is reached. */
+  public Future<Void> setNumprocesses(int n) {
+    numprocesses = Math.max(0, n);
+    if (resizePromise == null) {
+      resizePromise = loop.newPromise();
+    }
+    Promise<Void> p = resizePromise;
+    if (state == State.ACTIVE || state == State.STARTING) {
+      manage();
+    }
+    checkResizeDone();
+    return p;
+  }
+
+  private void checkResizeDone() {
+    if (resizePromise == null) {
+      return;
+    }
+    if (state != State.ACTIVE && state != State.STARTING) {
+      Promise<Void> p = resizePromise;
+      resizePromise = null;
+      p.trySuccess(null);
+      return;
+    }
+    int live = 0;
+    for (ManagedProcess p : procs.values()) {
+      if (p.stopping) {
+        return;
+      }
+      live++;
+    }
+    if (live == numprocesses) {
+      Promise<Void> p = resizePromise;
+      resizePromise = null;
+      p.trySuccess(null);
+    }
+  }
+
+  /**
+   * Circus's {@code kill}: stops one process (or all) with {@code sig}, then SIGKILL after
+   * {@code timeout}; the watcher respawns them as usual. Completes when they have been reaped.
+   */
+  public Future<Void> kill(Integer pid, int sig, double timeout) {
+    List<ManagedProcess> targets = new ArrayList<>();
+    for (ManagedProcess p : procs.values()) {
+      if (pid == null || p.pid == pid) {
+        targets.add(p);
+      }
+    }
+    Promise<Void> done = loop.newPromise();
+    if (targets.isEmpty()) {
+      done.setSuccess(null);
+      return done;
+    }
+    int[] left = {targets.size()};
+    for (ManagedProcess p : targets) {
+      p.exitWatch.onReaped(() -> {
+        if (--left[0] == 0) {
+          done.trySuccess(null);
+        }
+      });
+      terminate(p, "kill", timeout, sig);
+    }
+    manage();
+    return done;
+  }
+
+  public boolean hasProcess(int pid) {
+    return procs.containsKey(pid);
   }
 
   // ---------------------------------------------------------------- the management step
@@ -276,6 +390,7 @@ public final class Watcher {
         becomeActive();
       }
       checkReloadDone();
+      checkResizeDone();
       return;
     }
     if (state == State.ACTIVE && !cfg.respawn && reloadPromise == null) {
@@ -322,7 +437,7 @@ public final class Watcher {
     }
     Promise<Void> p = reloadPromise;
     reloadPromise = null;
-    event("reload", Map.of("time", now()));
+    event("reload", kv("time", now()));
     p.trySuccess(null);
   }
 
@@ -514,7 +629,7 @@ public final class Watcher {
       }, delay, TimeUnit.MILLISECONDS);
     }
     LOG.debug("watcher {}: spawned pid {} (wid {})", cfg.name, pid, wid);
-    event("spawn", Map.of("process_pid", pid, "time", p.started));
+    event("spawn", kv("process_pid", pid, "time", p.started));
   }
 
   private void attachReader(ManagedProcess p, int fd, OutputSink sink, String what) {
@@ -679,6 +794,10 @@ public final class Watcher {
 
   /** Asks a process to stop: stop_signal now, SIGKILL to its group after {@code timeout} seconds. */
   void terminate(ManagedProcess p, String reason, double timeout) {
+    terminate(p, reason, timeout, cfg.stopSignal);
+  }
+
+  void terminate(ManagedProcess p, String reason, double timeout, int sig) {
     if (p.stopping) {
       return;
     }
@@ -691,14 +810,13 @@ public final class Watcher {
     if (cfg.stopChildren) {
       p.descendants = ProcFs.descendants(p.pid);
     }
-    int sig = cfg.stopSignal;
     p.signal(sig);
-    event("kill", Map.of("process_pid", p.pid, "time", now()));
+    event("kill", kv("process_pid", p.pid, "time", now()));
     if (cfg.stopChildren) {
       for (long[] d : p.descendants) {
         if (ProcFs.startTime((int) d[0]) == d[1]) {
           Posix.kill((int) d[0], sig);
-          event("kill", Map.of("process_pid", (int) d[0], "time", now()));
+          event("kill", kv("process_pid", (int) d[0], "time", now()));
         }
       }
     }
@@ -711,7 +829,7 @@ public final class Watcher {
     if (!p.exitWatch.isReaped()) {
       LOG.info("watcher {}: pid {} still alive after graceful_timeout ({} s), sending SIGKILL",
           cfg.name, p.pid, cfg.gracefulTimeout);
-      event("kill", Map.of("process_pid", p.pid, "time", now()));
+      event("kill", kv("process_pid", p.pid, "time", now()));
     }
     List<long[]> victims = new ArrayList<>(p.descendants);
     if (cfg.stopChildren && !p.exitWatch.isReaped()) {
@@ -736,7 +854,7 @@ public final class Watcher {
       }
       if (p.signal(sig) == 0) {
         n++;
-        event("kill", Map.of("process_pid", p.pid, "time", now()));
+        event("kill", kv("process_pid", p.pid, "time", now()));
       }
       if (children) {
         for (long[] d : ProcFs.descendants(p.pid)) {
@@ -800,6 +918,7 @@ public final class Watcher {
     }
     manage();
     checkReloadDone();
+    checkResizeDone();
   }
 
   // ---------------------------------------------------------------- streams

@@ -1,0 +1,265 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+import org.zeromq.ZMsg;
+
+/** Circus's ZeroMQ protocol against a real circusd, through a JeroMQ DEALER (as circusctl uses) and a SUB. */
+class ControlIT extends ItBase {
+  private final ZContext zmq = new ZContext();
+
+  @AfterEach
+  void closeZmq() {
+    zmq.close();
+  }
+
+  private String endpoint(Daemon d, String key) throws Exception {
+    Matcher m = Pattern.compile(key + " = (tcp://\\S+)").matcher(java.nio.file.Files.readString(d.config));
+    assertThat(m.find()).isTrue();
+    return m.group(1);
+  }
+
+  private ZMQ.Socket dealer(Daemon d) throws Exception {
+    ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
+    s.setIdentity(UUID.randomUUID().toString().replace("-", "").getBytes(StandardCharsets.US_ASCII));
+    s.setLinger(0);
+    s.setReceiveTimeOut(5000);
+    String ep = endpoint(d, "endpoint");
+    System.out.println("dealer connects to " + ep);
+    s.connect(ep);
+    return s;
+  }
+
+  /** Sends one frame, returns the single reply frame as text. */
+  private static Daemon current;
+
+  private static String raw(ZMQ.Socket s, String request) {
+    s.send(request);
+    ZMsg m = ZMsg.recvMsg(s);
+    if (m == null) {
+      try {
+        Process p = new ProcessBuilder("ss", "-tanp").redirectErrorStream(true).start();
+        System.out.println("SS:\n" + new String(p.getInputStream().readAllBytes()));
+      } catch (Exception e) {
+        // diagnostics only
+      }
+    }
+    assertThat(m).as("reply to " + request + "\n" + (current == null ? "" : current.logText())).isNotNull();
+    assertThat(m.size()).as("reply frames").isEqualTo(1);
+    return m.popString();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> call(ZMQ.Socket s, String command, String props) {
+    String id = UUID.randomUUID().toString().replace("-", "");
+    String reply = raw(s, "{\"id\": \"" + id + "\", \"command\": \"" + command + "\", \"properties\": " + props + "}");
+    Map<String, Object> r = (Map<String, Object>) io.jcircus.server.control.Json.parse(reply);
+    assertThat(r.get("id")).isEqualTo(id);
+    return r;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> map(Object o) {
+    return (Map<String, Object>) o;
+  }
+
+  private Daemon daemon() throws Exception {
+    return daemon(1);
+  }
+
+  /** web (2 socket workers), sleeper, and stubborn (ignores SIGTERM, so it needs its graceful timeout). */
+  private Daemon daemon(int stubbornTimeout) throws Exception {
+    Path w = worker("pidserver.py");
+    return current = start(String.join("\n",
+        "[socket:web]",
+        "host = 127.0.0.1",
+        "port = 0",
+        "[watcher:web]",
+        "cmd = " + python() + " " + w + " $(circus.sockets.web)",
+        "numprocesses = 2",
+        "use_sockets = true",
+        "graceful_timeout = 3",
+        "[watcher:sleeper]",
+        "cmd = sleep 1000",
+        "[watcher:stubborn]",
+        "cmd = sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'",
+        "graceful_timeout = " + stubbornTimeout,
+        "priority = 5",
+        ""));
+  }
+
+  @Test
+  void readOnlyCommandsHaveCircusShapes() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+
+    String reply = raw(s, "{\"id\": \"a1\", \"command\": \"list\", \"properties\": {}}");
+    assertThat(reply).matches("\\{\"status\": \"ok\", \"time\": \\d+\\.\\d+, \"watchers\": \\[\"sleeper\", \"stubborn\", \"web\"\\], \"id\": \"a1\"\\}");
+    Map<String, Object> r = call(s, "list", "{\"name\": \"web\"}");
+    assertThat((List<?>) r.get("pids")).hasSize(2);
+    r = call(s, "status", "{}");
+    assertThat(r.get("statuses")).isEqualTo(Map.of("sleeper", "active", "stubborn", "active", "web", "active"));
+    r = call(s, "status", "{\"name\": \"web\"}");
+    assertThat(r.get("status")).isEqualTo("active");
+    assertThat(call(s, "numwatchers", "{}").get("numwatchers")).isEqualTo(3L);
+    assertThat(call(s, "numprocesses", "{}").get("numprocesses")).isEqualTo(4L);
+    r = call(s, "numprocesses", "{\"name\": \"web\"}");
+    assertThat(r).containsEntry("numprocesses", 2L).containsEntry("watcher_name", "web");
+    r = call(s, "globaloptions", "{}");
+    assertThat(new ArrayList<Object>(((Map<?, ?>) r.get("options")).keySet()))
+        .containsExactly((Object) "endpoint", "stats_endpoint", "pubsub_endpoint", "check_delay", "multicast_endpoint");
+    assertThat(((Map<?, ?>) call(s, "globaloptions", "{\"option\": \"check_delay\"}").get("options")))
+        .isEqualTo(Map.of("check_delay", 5.0));
+    r = call(s, "listsockets", "{}");
+    List<?> socks = (List<?>) r.get("sockets");
+    assertThat(socks).hasSize(1);
+    assertThat(new ArrayList<Object>(((Map<?, ?>) socks.get(0)).keySet())).containsExactly((Object) "fd", "name", "backlog", "host", "port");
+    assertThat(((Map<?, ?>) socks.get(0)).get("port")).isEqualTo((long) d.port("web"));
+    r = call(s, "options", "{\"name\": \"web\"}");
+    Map<?, ?> opts = (Map<?, ?>) r.get("options");
+    assertThat(new ArrayList<>(opts.keySet())).isSorted();
+    assertThat(opts.get("numprocesses")).isEqualTo(2L);
+    assertThat(opts.get("use_sockets")).isEqualTo(true);
+    assertThat(opts.get("graceful_timeout")).isEqualTo(3.0);
+    r = call(s, "get", "{\"name\": \"web\", \"keys\": [\"numprocesses\", \"graceful_timeout\"]}");
+    assertThat(r.get("options")).isEqualTo(Map.of("numprocesses", 2L, "graceful_timeout", 3.0));
+    r = call(s, "get", "{\"name\": \"web\", \"keys\": [\"nope\"]}");
+    assertThat(r).containsEntry("status", "error").containsEntry("errno", 3L).containsEntry("reason", "'nope' option not found");
+  }
+
+  @Test
+  void malformedInputGetsCircusErrorsAndNeverTheDaemonDown() throws Exception {
+    Daemon d = daemon();
+    ZMQ.Socket s = dealer(d);
+    Map<String, Object> r = map(io.jcircus.server.control.Json.parse(raw(s, "not json")));
+    assertThat(r).containsEntry("status", "error").containsEntry("errno", 1L).containsEntry("reason", "json invalid")
+        .containsEntry("id", null).containsKey("tb");
+    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"command\": \"list\"}")));
+    assertThat(r).containsEntry("status", "ok").containsEntry("id", null);
+    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": 42, \"command\": \"LIST\"}")));
+    assertThat(r).containsEntry("status", "ok").containsEntry("id", 42L);
+    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": \"x\", \"command\": \"nosuch\"}")));
+    assertThat(r).containsEntry("errno", 2L).containsEntry("reason", "unknown command: 'nosuch'");
+    r = map(io.jcircus.server.control.Json.parse(raw(s, "   ")));
+    assertThat(r).containsEntry("status", "error").containsEntry("errno", 3L);
+    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": \"n\", \"properties\": {}}")));
+    assertThat(r).containsEntry("errno", 3L).containsEntry("id", "n");
+    Map<String, Object> e = call(s, "stop", "{\"name\": \"nosuch\", \"match\": \"simple\"}");
+    assertThat(e).containsEntry("errno", 3L).containsEntry("reason", "program nosuch not found");
+    e = call(s, "signal", "{\"name\": \"sleeper\", \"signum\": \"NOPE\"}");
+    assertThat(e).containsEntry("errno", 3L);
+    e = call(s, "incr", "{}");
+    assertThat(e).containsEntry("errno", 3L).containsEntry("reason", "message invalid 'name' is missing");
+    e = call(s, "listen", "{}");
+    assertThat(e).containsEntry("errno", 3L).containsEntry("reason", "invalid message. use a pub/sub socket");
+    // cast: no reply at all, but the command runs
+    s.send("{\"id\": \"c\", \"command\": \"incr\", \"properties\": {\"name\": \"sleeper\"}, \"msg_type\": \"cast\"}");
+    await(Duration.ofSeconds(5), "cast incr", () -> d.children("sleep 1000").size() == 2);
+    assertThat(call(s, "numwatchers", "{}").get("numwatchers")).isEqualTo(3L);
+    // A REQ client (empty delimiter frame) is answered with the same envelope.
+    try (ZMQ.Socket req = zmq.createSocket(SocketType.REQ)) {
+      req.setReceiveTimeOut(5000);
+      req.connect(endpoint(d, "endpoint"));
+      req.send("{\"id\": \"r\", \"command\": \"numwatchers\"}");
+      assertThat(req.recvStr()).contains("\"numwatchers\": 3");
+    }
+    assertThat(d.process.isAlive()).isTrue();
+  }
+
+  @Test
+  void lifecycleCommandsAndTheirEvents() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    ZMQ.Socket sub = zmq.createSocket(SocketType.SUB);
+    sub.setReceiveTimeOut(5000);
+    sub.subscribe("watcher.sleeper.".getBytes());
+    sub.connect(endpoint(d, "pubsub_endpoint"));
+    Thread.sleep(300); // slow joiner
+
+    long old = d.children("sleep 1000").get(0);
+    Map<String, Object> r = call(s, "stop", "{\"name\": \"sleeper\", \"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok").containsEntry("info", null);
+    assertThat(call(s, "status", "{\"name\": \"sleeper\"}").get("status")).isEqualTo("stopped");
+    r = call(s, "start", "{\"name\": \"sleeper\", \"waiting\": true}");
+    Map<?, ?> info = (Map<?, ?>) r.get("info");
+    assertThat((List<?>) info.get("started")).hasSize(1);
+    assertThat((List<?>) info.get("kept")).isEmpty();
+    List<String> events = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ZMsg m = ZMsg.recvMsg(sub);
+      assertThat(m).isNotNull();
+      assertThat(m.size()).isEqualTo(2);
+      String topic = m.popString();
+      String payload = m.popString();
+      events.add(topic.substring("watcher.sleeper.".length()));
+      if (topic.endsWith(".reap")) {
+        assertThat(payload).contains("\"process_pid\": " + old).contains("\"exit_code\": -15").contains("\"commanded\": true");
+      }
+    }
+    assertThat(events).containsExactly("kill", "reap", "stop", "spawn", "start");
+
+    r = call(s, "incr", "{\"name\": \"web\", \"nb\": 2, \"waiting\": true}");
+    assertThat(r.get("numprocesses")).isEqualTo(4L);
+    assertThat(d.children("pidserver.py")).hasSize(4);
+    r = call(s, "decr", "{\"name\": \"web\", \"nb\": 3, \"waiting\": true}");
+    assertThat(r.get("numprocesses")).isEqualTo(1L);
+    await(Duration.ofSeconds(5), "one web worker", () -> d.children("pidserver.py").size() == 1);
+
+    List<Long> before = d.children("pidserver.py");
+    r = call(s, "restart", "{\"name\": \"we*\", \"waiting\": true}");
+    info = (Map<?, ?>) r.get("info");
+    assertThat(((List<?>) info.get("stopped")).stream().map(o -> ((Number) o).longValue()).toList()).isEqualTo(before);
+    r = call(s, "reload", "{\"name\": \"web\", \"waiting\": true}");
+    info = (Map<?, ?>) r.get("info");
+    assertThat((List<?>) info.get("started")).hasSize(1);
+    assertThat((List<?>) info.get("stopped")).hasSize(1);
+
+    long pid = d.children("sleep 1000").get(0);
+    assertThat(call(s, "signal", "{\"name\": \"sleeper\", \"signum\": \"USR1\", \"pid\": " + pid + "}")).containsEntry("status", "ok");
+    await(Duration.ofSeconds(5), "USR1 kills sleep, then a respawn", () -> !Proc.alive(pid) && d.children("sleep 1000").size() == 1);
+    r = call(s, "signal", "{\"name\": \"sleeper\", \"signum\": \"TERM\", \"pid\": 1}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "process 1 not found in 'sleeper'");
+  }
+
+  @Test
+  void aLongGracefulStopBlocksNothingElse() throws Exception {
+    Daemon d = daemon(10);
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    assertThat(call(s, "stop", "{\"name\": \"stubborn\"}")).containsEntry("status", "ok"); // 10 s graceful stop
+    assertThat(call(s, "status", "{\"name\": \"stubborn\"}").get("status")).isEqualTo("stopping");
+    for (int i = 0; i < 20; i++) {
+      long t0 = System.nanoTime();
+      call(s, i % 2 == 0 ? "status" : "list", "{}");
+      Map<String, Object> r = call(s, "incr", "{\"name\": \"sleeper\", \"waiting\": true}");
+      assertThat(r.get("numprocesses")).isEqualTo(2L + i);
+      double ms = (System.nanoTime() - t0) / 1e6;
+      assertThat(ms).as("status + incr on another watcher during a graceful stop").isLessThan(100);
+    }
+  }
+
+  @Test
+  void quitStopsEverythingAndExits() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    assertThat(call(s, "quit", "{}")).containsEntry("status", "ok");
+    assertThat(d.awaitExit(Duration.ofSeconds(30))).isZero();
+  }
+}

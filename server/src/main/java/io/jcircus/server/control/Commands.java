@@ -1,0 +1,497 @@
+package io.jcircus.server.control;
+
+import io.jcircus.server.arbiter.Arbiter;
+import io.jcircus.server.arbiter.ManagedSocket;
+import io.jcircus.server.arbiter.Watcher;
+import io.jcircus.server.config.CircusConfig;
+import io.jcircus.server.config.ConfigLoader;
+import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.internal.posix.Signals;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Circus's commands, transport-free: a request (command name and properties) in, a reply map out. Runs on
+ * the arbiter loop. Replies carry Circus's fields exactly; the transport adds status, time and id.
+ */
+public final class Commands {
+  /** What a command produces: its reply fields, possibly later. */
+  interface Command {
+    void run(Arbiter a, Map<String, Object> props, Consumer<Map<String, Object>> reply) throws CommandError;
+  }
+
+  private final Arbiter arbiter;
+  private final Map<String, Command> table = new TreeMap<>();
+
+  public Commands(Arbiter arbiter) {
+    this.arbiter = arbiter;
+    table.put("list", this::list);
+    table.put("status", this::status);
+    table.put("numwatchers", (a, p, r) -> r.accept(kv("numwatchers", a.watchers().size())));
+    table.put("numprocesses", this::numprocesses);
+    table.put("globaloptions", this::globaloptions);
+    table.put("listsockets", this::listsockets);
+    table.put("options", this::options);
+    table.put("get", this::get);
+    table.put("start", (a, p, r) -> lifecycle("start", p, r));
+    table.put("stop", (a, p, r) -> lifecycle("stop", p, r));
+    table.put("restart", (a, p, r) -> lifecycle("restart", p, r));
+    table.put("reload", this::reload);
+    table.put("incr", (a, p, r) -> resize(p, r, 1));
+    table.put("decr", (a, p, r) -> resize(p, r, -1));
+    table.put("signal", this::signal);
+    table.put("kill", this::kill);
+    table.put("quit", this::quit);
+    table.put("listen", (a, p, r) -> {
+      throw CommandError.message("invalid message. use a pub/sub socket");
+    });
+  }
+
+  /** Runs {@code command}; {@code reply} gets the reply fields, or the error. Arbiter loop only. */
+  public void dispatch(String command, Map<String, Object> props, Consumer<Map<String, Object>> reply,
+      Consumer<CommandError> error) {
+    Command c = table.get(command.toLowerCase(Locale.ROOT));
+    if (c == null) {
+      error.accept(new CommandError(CommandError.UNKNOWN_COMMAND, "unknown command: '" + command + "'"));
+      return;
+    }
+    boolean[] done = {false};
+    try {
+      c.run(arbiter, props, r -> {
+        if (!done[0]) {
+          done[0] = true;
+          reply.accept(r);
+        }
+      });
+    } catch (CommandError e) {
+      error.accept(e);
+    } catch (RuntimeException e) {
+      error.accept(new CommandError(CommandError.COMMAND_ERROR, "command '" + command + "': " + e));
+    }
+  }
+
+  static Map<String, Object> kv(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put((String) kv[i], kv[i + 1]);
+    }
+    return m;
+  }
+
+  // ------------------------------------------------------------------ property helpers
+
+  private static String required(Map<String, Object> p, String key) throws CommandError {
+    Object v = p.get(key);
+    if (v == null) {
+      throw CommandError.message("message invalid '" + key + "' is missing");
+    }
+    return v.toString();
+  }
+
+  private static boolean bool(Map<String, Object> p, String key, boolean def) throws CommandError {
+    Object v = p.get(key);
+    if (v == null) {
+      return def;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    String s = v.toString().toLowerCase(Locale.ROOT);
+    if (s.equals("true") || s.equals("1") || s.equals("yes")) {
+      return true;
+    }
+    if (s.equals("false") || s.equals("0") || s.equals("no")) {
+      return false;
+    }
+    throw CommandError.message("'" + key + "' isn't a boolean");
+  }
+
+  /** An integer given as a number or a numeric string (circusctl sends some as strings). */
+  private static Integer integer(Map<String, Object> p, String key) throws CommandError {
+    Object v = p.get(key);
+    if (v == null) {
+      return null;
+    }
+    if (v instanceof Long || v instanceof Integer) {
+      return ((Number) v).intValue();
+    }
+    try {
+      return Integer.parseInt(v.toString().strip());
+    } catch (NumberFormatException e) {
+      throw CommandError.message("'" + key + "' isn't an integer");
+    }
+  }
+
+  private static Double number(Map<String, Object> p, String key) throws CommandError {
+    Object v = p.get(key);
+    if (v == null) {
+      return null;
+    }
+    if (v instanceof Number n) {
+      return n.doubleValue();
+    }
+    try {
+      return Double.parseDouble(v.toString().strip());
+    } catch (NumberFormatException e) {
+      throw CommandError.message("'" + key + "' isn't a number");
+    }
+  }
+
+  private static int signum(Object v) throws CommandError {
+    try {
+      return Signals.parse(v.toString());
+    } catch (IllegalArgumentException e) {
+      throw CommandError.message(e.getMessage());
+    }
+  }
+
+  private Watcher watcher(Map<String, Object> p) throws CommandError {
+    String name = required(p, "name");
+    Watcher w = arbiter.watcher(name);
+    if (w == null) {
+      throw CommandError.message("program " + name + " not found");
+    }
+    return w;
+  }
+
+  /** simple (exact, case-insensitive), glob (default) or regex (anchored at the start). */
+  private List<Watcher> match(String name, String how) throws CommandError {
+    List<Watcher> out = new ArrayList<>();
+    String n = name.toLowerCase(Locale.ROOT);
+    for (Watcher w : arbiter.watchers()) {
+      String wn = w.name().toLowerCase(Locale.ROOT);
+      boolean ok;
+      switch (how) {
+        case "simple":
+          ok = wn.equals(n);
+          break;
+        case "regex":
+          try {
+            ok = Pattern.compile(name).matcher(wn).lookingAt();
+          } catch (PatternSyntaxException e) {
+            throw CommandError.message("invalid regex '" + name + "': " + e.getDescription());
+          }
+          break;
+        case "glob":
+          ok = ConfigLoader.fnmatch(n, wn);
+          break;
+        default:
+          throw CommandError.message("match must be simple, glob or regex; got '" + how + "'");
+      }
+      if (ok) {
+        out.add(w);
+      }
+    }
+    if (out.isEmpty()) {
+      throw CommandError.message("program " + name + " not found");
+    }
+    out.sort(Comparator.comparingInt(Watcher::priority).reversed());
+    return out;
+  }
+
+  /** Replies at once, or (with waiting) when {@code f} completes. */
+  private static void reply(Map<String, Object> props, Future<?> f, Consumer<Map<String, Object>> reply,
+      java.util.function.Supplier<Map<String, Object>> waited) throws CommandError {
+    if (!bool(props, "waiting", false)) {
+      reply.accept(kv());
+      return;
+    }
+    f.addListener(x -> reply.accept(waited.get()));
+  }
+
+  // ------------------------------------------------------------------ read-only commands
+
+  private void list(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    if (p.get("name") != null) {
+      Watcher w = watcher(p);
+      r.accept(kv("pids", w.pids()));
+      return;
+    }
+    List<String> names = new ArrayList<>();
+    for (Watcher w : a.watchers()) {
+      names.add(w.name().toLowerCase(Locale.ROOT));
+    }
+    names.sort(null);
+    r.accept(kv("watchers", names));
+  }
+
+  private void status(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    if (p.get("name") != null) {
+      r.accept(kv("status", watcher(p).state().toString()));
+      return;
+    }
+    Map<String, Object> st = new LinkedHashMap<>();
+    for (Watcher w : a.watchers()) {
+      st.put(w.name().toLowerCase(Locale.ROOT), w.state().toString());
+    }
+    r.accept(kv("statuses", st));
+  }
+
+  private void numprocesses(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    if (p.get("name") != null) {
+      Watcher w = watcher(p);
+      r.accept(kv("numprocesses", w.pids().size(), "watcher_name", w.name()));
+      return;
+    }
+    int n = 0;
+    for (Watcher w : a.watchers()) {
+      n += w.pids().size();
+    }
+    r.accept(kv("numprocesses", n));
+  }
+
+  private void globaloptions(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    CircusConfig c = a.config();
+    Map<String, Object> all = kv("endpoint", c.endpoint, "stats_endpoint", c.statsEndpoint,
+        "pubsub_endpoint", c.pubsubEndpoint, "check_delay", c.checkDelay, "multicast_endpoint", c.multicastEndpoint);
+    Object opt = p.get("option");
+    if (opt != null) {
+      if (!all.containsKey(opt.toString())) {
+        throw CommandError.message("Invalid option " + opt);
+      }
+      r.accept(kv("options", kv(opt.toString(), all.get(opt.toString()))));
+      return;
+    }
+    r.accept(kv("options", all));
+  }
+
+  private void listsockets(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    List<ManagedSocket> socks = a.sockets();
+    socks.sort(Comparator.comparingInt(ManagedSocket::fd));
+    for (ManagedSocket s : socks) {
+      if (!s.isBound()) {
+        continue;
+      }
+      if (s.config().isUnix()) {
+        out.add(kv("fd", s.fd(), "name", s.name(), "backlog", s.config().backlog(), "path", s.config().path()));
+      } else {
+        out.add(kv("fd", s.fd(), "name", s.name(), "backlog", s.config().backlog(), "host", s.host(), "port", s.port()));
+      }
+    }
+    r.accept(kv("sockets", out));
+  }
+
+  /** A watcher's options as Circus reports them: every option, sorted, typed. */
+  static Map<String, Object> optionsOf(Watcher w) {
+    WatcherConfig c = w.config();
+    Map<String, Object> o = new TreeMap<>();
+    o.put("args", c.args);
+    o.put("close_child_stderr", c.closeChildStderr);
+    o.put("close_child_stdin", c.closeChildStdin);
+    o.put("close_child_stdout", c.closeChildStdout);
+    o.put("cmd", c.cmd);
+    o.put("copy_env", c.copyEnv);
+    o.put("copy_path", c.copyPath);
+    o.put("env", new TreeMap<>(c.env));
+    o.put("executable", c.executable);
+    o.put("gid", c.gid < 0 ? null : c.gid);
+    o.put("graceful_timeout", c.gracefulTimeout);
+    o.put("max_age", c.maxAge);
+    o.put("max_age_variance", c.maxAgeVariance);
+    o.put("max_retry", c.maxRetry);
+    o.put("numprocesses", w.numprocesses());
+    o.put("on_demand", c.onDemand);
+    o.put("priority", c.priority);
+    o.put("respawn", c.respawn);
+    o.put("send_hup", c.sendHup);
+    o.put("shell", c.shell);
+    o.put("shell_args", c.shellArgs);
+    o.put("singleton", c.singleton);
+    o.put("stderr_stream_conf", c.stderrStream == null ? Map.of() : new TreeMap<>(c.stderrStream.options()));
+    o.put("stdout_stream_conf", c.stdoutStream == null ? Map.of() : new TreeMap<>(c.stdoutStream.options()));
+    o.put("stop_children", c.stopChildren);
+    o.put("stop_signal", c.stopSignal);
+    o.put("uid", c.uid < 0 ? null : c.uid);
+    o.put("use_sockets", c.useSockets);
+    o.put("warmup_delay", c.warmupDelay);
+    o.put("working_dir", c.workingDir == null ? System.getProperty("user.dir") : c.workingDir);
+    o.put("autostart", c.autostart);
+    o.put("stdin_socket", c.stdinSocket);
+    o.put("backoff_min_uptime", c.backoffMinUptime);
+    o.put("backoff_initial", c.backoffInitial);
+    o.put("backoff_factor", c.backoffFactor);
+    o.put("backoff_max", c.backoffMax);
+    for (Map.Entry<String, Long> e : c.rlimits.entrySet()) {
+      o.put("rlimit_" + e.getKey(), e.getValue() < 0 ? null : e.getValue());
+    }
+    for (Map.Entry<String, String> e : c.hooks.entrySet()) {
+      o.put("hooks." + e.getKey(), e.getValue());
+    }
+    o.putAll(c.freeform);
+    return o;
+  }
+
+  private void options(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    r.accept(kv("options", optionsOf(watcher(p))));
+  }
+
+  private void get(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Watcher w = watcher(p);
+    Object keys = p.get("keys");
+    if (keys == null) {
+      throw CommandError.message("message invalid 'keys' is missing");
+    }
+    if (!(keys instanceof List<?> list)) {
+      throw CommandError.message("keys should be a list");
+    }
+    Map<String, Object> all = optionsOf(w);
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (Object k : list) {
+      String key = String.valueOf(k);
+      if (!all.containsKey(key)) {
+        throw CommandError.message("'" + key + "' option not found");
+      }
+      out.put(key, all.get(key));
+    }
+    r.accept(kv("options", out));
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  private void lifecycle(String op, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Object nameObj = p.get("name");
+    String how = p.get("match") == null ? "glob" : p.get("match").toString();
+    List<Watcher> targets = nameObj == null ? arbiter.watchers() : match(nameObj.toString(), how);
+    if (nameObj == null && op.equals("start")) {
+      targets.removeIf(w -> !w.config().autostart);
+    }
+    if (op.equals("stop")) {
+      targets.sort(Comparator.comparingInt(Watcher::priority));
+    }
+    boolean single = nameObj != null && targets.size() == 1;
+    Watcher only = single ? targets.get(0) : null;
+    List<Integer> before = single ? only.pids() : List.of();
+    Promise<Void> all = arbiter.loop().newPromise();
+    int[] left = {targets.size()};
+    if (targets.isEmpty()) {
+      all.setSuccess(null);
+    }
+    for (Watcher w : targets) {
+      Future<Void> f = w.serialize(() -> op.equals("start") ? w.start() : op.equals("stop") ? w.stop() : w.restart());
+      f.addListener(x -> {
+        if (--left[0] == 0) {
+          all.trySuccess(null);
+        }
+      });
+    }
+    reply(p, all, r, () -> {
+      if (!single) {
+        return kv();
+      }
+      if (op.equals("stop")) {
+        return kv("info", null);
+      }
+      List<Integer> now = only.pids();
+      List<Integer> started = new ArrayList<>();
+      List<Integer> kept = new ArrayList<>();
+      for (int pid : now) {
+        (before.contains(pid) && !op.equals("restart") ? kept : started).add(pid);
+      }
+      if (op.equals("restart")) {
+        return kv("info", kv("stopped", before, "started", started, "kept", kept));
+      }
+      return kv("info", kv("started", started, "kept", kept));
+    });
+  }
+
+  private void reload(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    boolean graceful = bool(p, "graceful", true);
+    Object nameObj = p.get("name");
+    List<Watcher> targets = nameObj == null ? a.watchers() : List.of(watcher(p));
+    Watcher only = nameObj == null ? null : targets.get(0);
+    List<Integer> before = only == null ? List.of() : only.pids();
+    Promise<Void> all = a.loop().newPromise();
+    int[] left = {targets.size()};
+    if (targets.isEmpty()) {
+      all.setSuccess(null);
+    }
+    for (Watcher w : targets) {
+      w.serialize(() -> w.reload(graceful)).addListener(x -> {
+        if (--left[0] == 0) {
+          all.trySuccess(null);
+        }
+      });
+    }
+    reply(p, all, r, () -> {
+      if (only == null) {
+        return kv();
+      }
+      List<Integer> now = only.pids();
+      List<Integer> stopped = new ArrayList<>();
+      List<Integer> started = new ArrayList<>();
+      List<Integer> kept = new ArrayList<>();
+      for (int pid : before) {
+        (now.contains(pid) ? kept : stopped).add(pid);
+      }
+      for (int pid : now) {
+        if (!before.contains(pid)) {
+          started.add(pid);
+        }
+      }
+      return kv("info", kv("stopped", stopped, "started", started, "kept", kept));
+    });
+  }
+
+  private void resize(Map<String, Object> p, Consumer<Map<String, Object>> r, int sign) throws CommandError {
+    Watcher w = watcher(p);
+    Integer nb = integer(p, "nb");
+    int n = nb == null ? 1 : nb;
+    if (w.config().singleton) {
+      r.accept(kv("numprocesses", w.numprocesses(), "singleton", true));
+      return;
+    }
+    Future<Void> f = w.serialize(() -> w.setNumprocesses(w.numprocesses() + sign * n));
+    reply(p, f, r, () -> kv("numprocesses", w.numprocesses()));
+  }
+
+  private void signal(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Watcher w = watcher(p);
+    int sig = signum(required(p, "signum"));
+    Integer pid = integer(p, "pid");
+    Integer childpid = integer(p, "childpid");
+    if (childpid != null && pid == null) {
+      throw CommandError.message("cannot specify childpid without pid");
+    }
+    boolean children = bool(p, "children", false) || bool(p, "recursive", false);
+    if (pid != null && !w.hasProcess(pid)) {
+      throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
+    }
+    if (childpid != null) {
+      if (io.jcircus.server.internal.posix.Posix.kill(childpid, sig) != 0) {
+        throw CommandError.message("child " + childpid + " not found");
+      }
+    } else {
+      w.signal(sig, pid, children);
+    }
+    r.accept(kv());
+  }
+
+  private void kill(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Watcher w = watcher(p);
+    Integer pid = integer(p, "pid");
+    if (pid != null && !w.hasProcess(pid)) {
+      throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
+    }
+    int sig = p.get("signum") == null ? w.config().stopSignal : signum(p.get("signum"));
+    Double timeout = number(p, "graceful_timeout");
+    double t = timeout == null ? w.config().gracefulTimeout : timeout;
+    Future<Void> f = w.serialize(() -> w.kill(pid, sig, t));
+    reply(p, f, r, Commands::kv);
+  }
+
+  private void quit(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) {
+    r.accept(kv());
+    a.shutdown();
+  }
+}

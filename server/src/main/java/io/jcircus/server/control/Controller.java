@@ -1,0 +1,289 @@
+package io.jcircus.server.control;
+
+import io.jcircus.server.arbiter.Arbiter;
+import io.jcircus.server.config.CircusConfig;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+import org.zeromq.ZMsg;
+
+/**
+ * Circus's control channel on JeroMQ: a ROUTER on {@code endpoint} (one JSON frame in, one out, id echoed)
+ * and a PUB on {@code pubsub_endpoint} for events ({@code [topic, json]}). Every ZeroMQ socket belongs to one
+ * thread: the controller thread owns ROUTER, PUB and an inproc PULL; the arbiter loop owns one inproc PUSH
+ * through which it hands replies and events over. The controller thread sleeps in poll with no timeout.
+ */
+public final class Controller {
+  private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
+  private static final String INPROC = "inproc://jcircus-outbound";
+
+  private final CircusConfig cfg;
+  private final Arbiter arbiter;
+  private final Commands commands;
+  private final ZContext ctx = new ZContext(1);
+  private Thread thread;
+  /** Owned by the arbiter loop. */
+  private ZMQ.Socket push;
+  private volatile boolean closing;
+
+  public Controller(CircusConfig cfg, Arbiter arbiter) {
+    this.cfg = cfg;
+    this.arbiter = arbiter;
+    this.commands = new Commands(arbiter);
+  }
+
+  /** Binds both endpoints; throws if either cannot be bound. */
+  public void start() throws java.io.IOException {
+    CountDownLatch ready = new CountDownLatch(1);
+    AtomicReference<Exception> failure = new AtomicReference<>();
+    thread = new Thread(() -> run(ready, failure), "jcircus-zmq");
+    thread.setDaemon(true);
+    thread.start();
+    try {
+      ready.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure.get() != null) {
+      throw new java.io.IOException(failure.get().getMessage(), failure.get());
+    }
+    for (String e : new String[] {cfg.endpoint, cfg.pubsubEndpoint}) {
+      if (e.startsWith("ipc://")) {
+        LOG.warn("{}: JeroMQ emulates ipc:// over loopback TCP; it is not a private local socket", e);
+      }
+    }
+    if (io.jcircus.server.internal.posix.Posix.geteuid() == 0) {
+      LOG.warn("circusd runs as root and its control endpoint {} has no authentication: any local user who can"
+          + " reach it can run commands as root", cfg.endpoint);
+    }
+    arbiter.addListener((watcher, event, payload) -> publish("watcher." + watcher + "." + event, Json.write(payload)));
+    LOG.info("controller on {}, events on {}", cfg.endpoint, cfg.pubsubEndpoint);
+  }
+
+  private void run(CountDownLatch ready, AtomicReference<Exception> failure) {
+    ZMQ.Socket router;
+    ZMQ.Socket pub;
+    ZMQ.Socket pull;
+    try {
+      pull = ctx.createSocket(SocketType.PULL);
+      pull.bind(INPROC);
+      router = ctx.createSocket(SocketType.ROUTER);
+      router.setLinger(0);
+      router.bind(cfg.endpoint);
+      pub = ctx.createSocket(SocketType.PUB);
+      pub.setLinger(0);
+      pub.bind(cfg.pubsubEndpoint);
+    } catch (ZMQException | IllegalArgumentException e) {
+      failure.set(new Exception("cannot bind the control endpoints (" + cfg.endpoint + ", " + cfg.pubsubEndpoint
+          + "): " + e.getMessage(), e));
+      ready.countDown();
+      return;
+    }
+    ready.countDown();
+    ZMQ.Poller poller = ctx.createPoller(2);
+    poller.register(router, ZMQ.Poller.POLLIN);
+    poller.register(pull, ZMQ.Poller.POLLIN);
+    try {
+      while (!Thread.currentThread().isInterrupted()) {
+        // A bounded wait, and both sockets drained every turn: a wake-up JeroMQ's poller misses costs at most
+        // this long instead of a lost request (seen in tests as a first request never read with poll(-1)).
+        poller.poll(250);
+        {
+          while (true) {
+            ZMsg m = ZMsg.recvMsg(pull, ZMQ.DONTWAIT);
+            if (m == null) {
+              break;
+            }
+            String kind = m.popString();
+            if (kind.equals("Q")) {
+              return;
+            } else if (kind.equals("P")) {
+              pub.sendMore(m.pop().getData());
+              pub.send(m.pop().getData(), ZMQ.DONTWAIT);
+            } else {
+              byte[] id = m.pop().getData();
+              boolean delim = m.popString().equals("1");
+              router.sendMore(id);
+              if (delim) {
+                router.sendMore(new byte[0]);
+              }
+              boolean sent = router.send(m.pop().getData(), ZMQ.DONTWAIT);
+              LOG.debug("reply handed to ROUTER: {}", sent);
+            }
+          }
+        }
+        {
+          while (true) {
+            ZMsg m = ZMsg.recvMsg(router, ZMQ.DONTWAIT);
+            if (m == null) {
+              break;
+            }
+            onRequest(m);
+          }
+        }
+      }
+    } catch (ZMQException e) {
+      if (!closing) {
+        LOG.error("controller stopped: {}", e.toString());
+      }
+    } finally {
+      poller.close();
+    }
+  }
+
+  /** Frames from a DEALER: [identity, json]; from a REQ: [identity, "", json]. Anything else is dropped. */
+  private void onRequest(ZMsg m) {
+    byte[] identity = m.pop().getData();
+    boolean delim = false;
+    if (m.size() == 2 && m.peekFirst().size() == 0) {
+      m.pop();
+      delim = true;
+    }
+    if (m.size() != 1) {
+      LOG.warn("dropping a request with {} frames (expected one JSON frame)", m.size() + 1);
+      return;
+    }
+    String raw = new String(m.pop().getData(), StandardCharsets.UTF_8);
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("request {}", raw.length() > 300 ? raw.substring(0, 300) + "…" : raw);
+    }
+    boolean d = delim;
+    Request req;
+    try {
+      req = Request.parse(raw);
+    } catch (CommandError e) {
+      sendReply(identity, d, error(e, null));
+      return;
+    }
+    if (req.cast) {
+      arbiter.execute(() -> commands.dispatch(req.command, req.props, r -> { }, e -> { }));
+      return;
+    }
+    arbiter.execute(() -> commands.dispatch(req.command, req.props,
+        fields -> sendFromArbiter(identity, d, ok(fields, req.id)),
+        e -> sendFromArbiter(identity, d, error(e, req.id))));
+  }
+
+  /** A parsed request. */
+  record Request(Object id, String command, Map<String, Object> props, boolean cast) {
+    @SuppressWarnings("unchecked")
+    static Request parse(String raw) throws CommandError {
+      if (raw.isBlank()) {
+        throw new CommandError(CommandError.MESSAGE_ERROR, "empty command");
+      }
+      Object o;
+      try {
+        o = Json.parse(raw.strip());
+      } catch (IllegalArgumentException e) {
+        throw new CommandError(CommandError.INVALID_JSON, "json invalid");
+      }
+      if (!(o instanceof Map)) {
+        throw new CommandError(CommandError.MESSAGE_ERROR, "message invalid: expected a JSON object");
+      }
+      Map<String, Object> msg = (Map<String, Object>) o;
+      Object id = msg.get("id");
+      Object cmd = msg.get("command");
+      if (!(cmd instanceof String c) || c.isBlank()) {
+        throw new IdError(id, "message invalid 'command' is missing");
+      }
+      Object props = msg.getOrDefault("properties", Map.of());
+      if (props == null) {
+        props = Map.of();
+      }
+      if (!(props instanceof Map)) {
+        throw new IdError(id, "message invalid 'properties' should be an object");
+      }
+      return new Request(id, c, (Map<String, Object>) props, "cast".equals(msg.get("msg_type")));
+    }
+  }
+
+  /** A message error that knows the request's id. */
+  static final class IdError extends CommandError {
+    final Object id;
+
+    IdError(Object id, String reason) {
+      super(MESSAGE_ERROR, reason);
+      this.id = id;
+    }
+  }
+
+  static Map<String, Object> ok(Map<String, Object> fields, Object id) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("status", "ok");
+    r.put("time", System.currentTimeMillis() / 1000.0);
+    r.putAll(fields); // a field named "status" overrides "ok", as in Circus (status <name>)
+    r.put("id", id);
+    return r;
+  }
+
+  static Map<String, Object> error(CommandError e, Object id) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("status", "error");
+    r.put("reason", e.getMessage());
+    r.put("tb", null);
+    r.put("time", System.currentTimeMillis() / 1000.0);
+    r.put("errno", e.errno());
+    r.put("id", e instanceof IdError ie ? ie.id : id);
+    return r;
+  }
+
+  /** On the controller thread (parse errors). */
+  private void sendReply(byte[] identity, boolean delim, Map<String, Object> reply) {
+    // Parse errors are answered from the arbiter loop too, so all replies share one path and order.
+    arbiter.execute(() -> sendFromArbiter(identity, delim, reply));
+  }
+
+  private ZMQ.Socket push() {
+    if (push == null) {
+      push = ctx.createSocket(SocketType.PUSH);
+      push.setLinger(1000);
+      push.connect(INPROC);
+    }
+    return push;
+  }
+
+  /** Arbiter loop only. */
+  private void sendFromArbiter(byte[] identity, boolean delim, Map<String, Object> reply) {
+    LOG.debug("reply {}", reply.get("id"));
+    ZMQ.Socket s = push();
+    s.sendMore("R");
+    s.sendMore(identity);
+    s.sendMore(delim ? "1" : "0");
+    s.send(Json.write(reply).getBytes(StandardCharsets.UTF_8), 0);
+  }
+
+  /** Arbiter loop only (event listeners run there). */
+  private void publish(String topic, String json) {
+    if (closing) {
+      return;
+    }
+    ZMQ.Socket s = push();
+    s.sendMore("P");
+    s.sendMore(topic);
+    s.send(json.getBytes(StandardCharsets.UTF_8), 0);
+  }
+
+  /** Flushes what the arbiter handed over, then closes everything. Call after the arbiter loop has ended. */
+  public void stop() {
+    closing = true;
+    try (ZMQ.Socket q = ctx.createSocket(SocketType.PUSH)) {
+      q.connect(INPROC);
+      q.send("Q");
+      try {
+        thread.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    ctx.close();
+  }
+}
