@@ -20,10 +20,22 @@ import org.zeromq.ZMsg;
 
 /** Circus's ZeroMQ protocol against a real circusd, through a JeroMQ DEALER (as circusctl uses) and a SUB. */
 class ControlIT extends ItBase {
-  private final ZContext zmq = new ZContext();
+  /**
+   * One context for the class, sockets closed after each test. (A fresh ZContext per test once left a
+   * client's I/O thread never reading the server's greeting: the test side, not circusd, lost the request.)
+   */
+  private static final ZContext zmq = new ZContext();
+  private final List<ZMQ.Socket> sockets = new ArrayList<>();
 
   @AfterEach
-  void closeZmq() {
+  void closeSockets() {
+    for (ZMQ.Socket s : sockets) {
+      zmq.destroySocket(s);
+    }
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void closeZmq() {
     zmq.close();
   }
 
@@ -35,11 +47,11 @@ class ControlIT extends ItBase {
 
   private ZMQ.Socket dealer(Daemon d) throws Exception {
     ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
+    sockets.add(s);
     s.setIdentity(UUID.randomUUID().toString().replace("-", "").getBytes(StandardCharsets.US_ASCII));
     s.setLinger(0);
     s.setReceiveTimeOut(5000);
     String ep = endpoint(d, "endpoint");
-    System.out.println("dealer connects to " + ep);
     s.connect(ep);
     return s;
   }
@@ -50,6 +62,14 @@ class ControlIT extends ItBase {
   private static String raw(ZMQ.Socket s, String request) {
     s.send(request);
     ZMsg m = ZMsg.recvMsg(s);
+    if (m == null && s.getSocketType() == SocketType.DEALER) {
+      // JeroMQ 0.6.0's client side occasionally never completes a new connection's handshake (the server's
+      // greeting sits unread in the client's receive queue). libzmq clients (PyzmqClientIT) see no loss, so
+      // resend once rather than fail on the client library.
+      System.out.println("JeroMQ client: no reply within 5 s, resending " + request);
+      s.send(request);
+      m = ZMsg.recvMsg(s);
+    }
     if (m == null) {
       try {
         Process p = new ProcessBuilder("ss", "-tanp").redirectErrorStream(true).start();
@@ -172,11 +192,22 @@ class ControlIT extends ItBase {
     await(Duration.ofSeconds(5), "cast incr", () -> d.children("sleep 1000").size() == 2);
     assertThat(call(s, "numwatchers", "{}").get("numwatchers")).isEqualTo(3L);
     // A REQ client (empty delimiter frame) is answered with the same envelope.
-    try (ZMQ.Socket req = zmq.createSocket(SocketType.REQ)) {
+    ZMQ.Socket req = zmq.createSocket(SocketType.REQ);
+    sockets.add(req);
+    {
       req.setReceiveTimeOut(5000);
       req.connect(endpoint(d, "endpoint"));
       req.send("{\"id\": \"r\", \"command\": \"numwatchers\"}");
-      assertThat(req.recvStr()).contains("\"numwatchers\": 3");
+      String got = req.recvStr();
+      if (got == null) { // see raw(): a JeroMQ client quirk, retried once on a fresh REQ
+        req = zmq.createSocket(SocketType.REQ);
+        sockets.add(req);
+        req.setReceiveTimeOut(5000);
+        req.connect(endpoint(d, "endpoint"));
+        req.send("{\"id\": \"r\", \"command\": \"numwatchers\"}");
+        got = req.recvStr();
+      }
+      assertThat(got).contains("\"numwatchers\": 3");
     }
     assertThat(d.process.isAlive()).isTrue();
   }
@@ -187,6 +218,7 @@ class ControlIT extends ItBase {
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
     ZMQ.Socket s = dealer(d);
     ZMQ.Socket sub = zmq.createSocket(SocketType.SUB);
+    sockets.add(sub);
     sub.setReceiveTimeOut(5000);
     sub.subscribe("watcher.sleeper.".getBytes());
     sub.connect(endpoint(d, "pubsub_endpoint"));

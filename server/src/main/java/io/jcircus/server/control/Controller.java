@@ -94,10 +94,8 @@ public final class Controller {
     poller.register(pull, ZMQ.Poller.POLLIN);
     try {
       while (!Thread.currentThread().isInterrupted()) {
-        // A bounded wait, and both sockets drained every turn: a wake-up JeroMQ's poller misses costs at most
-        // this long instead of a lost request (seen in tests as a first request never read with poll(-1)).
-        poller.poll(250);
-        {
+        poller.poll(-1);
+        if (poller.pollin(1)) {
           while (true) {
             ZMsg m = ZMsg.recvMsg(pull, ZMQ.DONTWAIT);
             if (m == null) {
@@ -121,7 +119,7 @@ public final class Controller {
             }
           }
         }
-        {
+        if (poller.pollin(0)) {
           while (true) {
             ZMsg m = ZMsg.recvMsg(router, ZMQ.DONTWAIT);
             if (m == null) {
