@@ -61,11 +61,15 @@ def endpoints():
     return "[circus]\nendpoint = tcp://127.0.0.1:%d\npubsub_endpoint = tcp://127.0.0.1:%d\n" % (free_port(), free_port())
 
 
+STARTED = []
+
+
 def start_circusd(config, log):
     p = subprocess.Popen([CIRCUSD, config], stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         if "circusd running" in open(log).read():
+            STARTED.append(p)
             return p
         if p.poll() is not None:
             sys.exit("circusd exited:\n" + open(log).read())
@@ -195,6 +199,9 @@ def main():
         print("%-40s %8.0fMB/s %8.0fMB/s %7.2fx   (baseline: child | cat > file; target >= 1x)" % (
             "%d MB stdout to rotating file" % a.mbytes, ours_mbps, cat_mbps, ours_mbps / cat_mbps))
     finally:
+        for p in STARTED:  # never leave a daemon behind, whatever failed
+            if p.poll() is None:
+                stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

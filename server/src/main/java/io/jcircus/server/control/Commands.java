@@ -359,6 +359,23 @@ public final class Commands {
 
   // ------------------------------------------------------------------ lifecycle
 
+  /** Runs {@code op} on every watcher (each queued behind that watcher's earlier operations); completes when all have. */
+  private Future<Void> forEach(List<Watcher> targets, java.util.function.Function<Watcher, Future<Void>> op) {
+    Promise<Void> all = arbiter.loop().newPromise();
+    int[] left = {targets.size()};
+    if (targets.isEmpty()) {
+      all.setSuccess(null);
+    }
+    for (Watcher w : targets) {
+      w.serialize(() -> op.apply(w)).addListener(x -> {
+        if (--left[0] == 0) {
+          all.trySuccess(null);
+        }
+      });
+    }
+    return all;
+  }
+
   private void lifecycle(String op, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
     Object nameObj = p.get("name");
     String how = p.get("match") == null ? "glob" : p.get("match").toString();
@@ -372,19 +389,8 @@ public final class Commands {
     boolean single = nameObj != null && targets.size() == 1;
     Watcher only = single ? targets.get(0) : null;
     List<Integer> before = single ? only.pids() : List.of();
-    Promise<Void> all = arbiter.loop().newPromise();
-    int[] left = {targets.size()};
-    if (targets.isEmpty()) {
-      all.setSuccess(null);
-    }
-    for (Watcher w : targets) {
-      Future<Void> f = w.serialize(() -> op.equals("start") ? w.start() : op.equals("stop") ? w.stop() : w.restart());
-      f.addListener(x -> {
-        if (--left[0] == 0) {
-          all.trySuccess(null);
-        }
-      });
-    }
+    Future<Void> all = forEach(targets,
+        w -> op.equals("start") ? w.start() : op.equals("stop") ? w.stop() : w.restart());
     reply(p, all, r, () -> {
       if (!single) {
         return kv();
@@ -411,18 +417,7 @@ public final class Commands {
     List<Watcher> targets = nameObj == null ? a.watchers() : List.of(watcher(p));
     Watcher only = nameObj == null ? null : targets.get(0);
     List<Integer> before = only == null ? List.of() : only.pids();
-    Promise<Void> all = a.loop().newPromise();
-    int[] left = {targets.size()};
-    if (targets.isEmpty()) {
-      all.setSuccess(null);
-    }
-    for (Watcher w : targets) {
-      w.serialize(() -> w.reload(graceful)).addListener(x -> {
-        if (--left[0] == 0) {
-          all.trySuccess(null);
-        }
-      });
-    }
+    Future<Void> all = forEach(targets, w -> w.reload(graceful));
     reply(p, all, r, () -> {
       if (only == null) {
         return kv();
