@@ -266,4 +266,24 @@ class FeaturesIT extends ItBase {
       return resp.substring(resp.indexOf("\r\n\r\n") + 4).strip();
     }
   }
+
+  @Test
+  void onDemandWatchersStartOnTheirFirstConnection() throws Exception {
+    Path w = worker("pidserver.py");
+    // Two on-demand watchers: Circus only ever starts the first one it sweeps.
+    Daemon d = start(String.join("\n",
+        "[socket:a]", "host = 127.0.0.1", "port = 0",
+        "[socket:b]", "host = 127.0.0.1", "port = 0",
+        "[watcher:lazya]", "cmd = " + python() + " " + w + " $(circus.sockets.a)", "use_sockets = true", "on_demand = true",
+        "[watcher:lazyb]", "cmd = " + python() + " " + w + " $(circus.sockets.b)", "use_sockets = true", "on_demand = true",
+        ""));
+    Thread.sleep(500);
+    assertThat(d.children()).as("nothing runs before a connection").isEmpty();
+    String pidB = ask(d.port("b")); // waits in the accept queue while the worker starts
+    assertThat(d.children()).hasSize(1);
+    assertThat(Long.parseLong(pidB)).isEqualTo(d.children().get(0));
+    String pidA = ask(d.port("a"));
+    assertThat(d.children()).hasSize(2).contains(Long.parseLong(pidA));
+    assertThat(d.logText()).contains("watcher lazyb: connection pending, starting on demand");
+  }
 }

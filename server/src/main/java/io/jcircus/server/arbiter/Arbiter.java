@@ -135,7 +135,10 @@ public final class Arbiter {
   }
 
   private void startNext(List<Watcher> order, int i, Promise<Void> done) {
-    while (i < order.size() && !order.get(i).config().autostart) {
+    while (i < order.size() && (!order.get(i).config().autostart || order.get(i).config().onDemand)) {
+      if (order.get(i).config().onDemand && order.get(i).config().autostart) {
+        armOnDemand(order.get(i));
+      }
       i++;
     }
     if (i >= order.size() || stopping) {
@@ -150,6 +153,56 @@ public final class Arbiter {
         startNext(order, next, done);
       }
     });
+  }
+
+  private final List<SocketReadyWatch> onDemandWatches = new ArrayList<>();
+
+  /**
+   * on_demand: start {@code w} when a connection is pending on one of its sockets. Unlike Circus (whose
+   * check only works for the first watcher it sweeps), every on-demand watcher gets its own watch.
+   */
+  void armOnDemand(Watcher w) {
+    if (stopping) {
+      return;
+    }
+    List<ManagedSocket> socks = new ArrayList<>();
+    for (String n : w.config().socketRefs) {
+      socks.add(socket(n));
+    }
+    if (w.config().stdinSocket != null) {
+      socks.add(socket(w.config().stdinSocket));
+    }
+    if (socks.isEmpty() && w.config().useSockets) {
+      socks.addAll(sockets.values());
+    }
+    List<SocketReadyWatch> mine = new ArrayList<>();
+    Runnable fire = () -> {
+      for (SocketReadyWatch x : mine) {
+        x.cancel();
+      }
+      onDemandWatches.removeAll(mine);
+      if (!stopping && w.state() == Watcher.State.STOPPED) {
+        LOG.info("watcher {}: connection pending, starting on demand", w.name());
+        w.serialize(w::start);
+      }
+    };
+    for (ManagedSocket s : socks) {
+      if (!s.isBound()) {
+        continue;
+      }
+      try {
+        mine.add(SocketReadyWatch.arm(loop, s.fd(), fire));
+      } catch (IOException e) {
+        LOG.error("watcher {}: cannot watch socket '{}' for on_demand: {}", w.name(), s.name(), e.getMessage());
+      }
+    }
+    if (mine.isEmpty()) {
+      LOG.warn("watcher {}: on_demand without a bound socket; starting it now", w.name());
+      w.serialize(w::start);
+      return;
+    }
+    onDemandWatches.addAll(mine);
+    LOG.info("watcher {}: waiting for a connection (on_demand)", w.name());
   }
 
   /** Stops every watcher, lowest priority first (equal priorities together), then closes the sockets. */
@@ -167,6 +220,10 @@ public final class Arbiter {
         return;
       }
       stopping = true;
+      for (SocketReadyWatch x : onDemandWatches) {
+        x.cancel();
+      }
+      onDemandWatches.clear();
       LOG.info("stopping all watchers");
       TreeMap<Integer, List<Watcher>> byPriority = new TreeMap<>();
       for (Watcher w : watchers) {

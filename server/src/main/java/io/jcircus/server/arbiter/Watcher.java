@@ -221,6 +221,9 @@ public final class Watcher {
     LOG.info("watcher {}: stopped", cfg.name);
     event("stop", kv("time", now()));
     stopPromise.trySuccess(null);
+    if (cfg.onDemand) {
+      arbiter.armOnDemand(this); // a stopped on-demand watcher waits for the next connection, as in Circus
+    }
   }
 
   public Future<Void> restart() {
