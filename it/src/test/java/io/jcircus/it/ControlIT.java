@@ -294,4 +294,64 @@ class ControlIT extends ItBase {
     assertThat(call(s, "quit", "{}")).containsEntry("status", "ok");
     assertThat(d.awaitExit(Duration.ofSeconds(30))).isZero();
   }
+
+  @Test
+  void statsAddAndRm() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    Map<String, Object> r = call(s, "stats", "{\"name\": \"web\"}");
+    assertThat(r.get("name")).isEqualTo("web");
+    Map<?, ?> info = (Map<?, ?>) r.get("info");
+    assertThat(info).hasSize(2);
+    Map<?, ?> one = (Map<?, ?>) info.values().iterator().next();
+    assertThat(new ArrayList<Object>(one.keySet())).containsExactly((Object) "mem_info1", "mem_info2", "cpu", "mem",
+        "ctime", "pid", "username", "nice", "create_time", "cmdline", "children", "age", "started", "wid");
+    assertThat((String) one.get("mem_info1")).matches("\\d+\\.\\d\\d[KMG]|\\d+B");
+    assertThat((String) one.get("ctime")).matches("\\d+:\\d\\d\\.\\d\\d");
+    assertThat(one.get("username")).isEqualTo("root".equals(System.getProperty("user.name")) ? "root" : one.get("username"));
+    assertThat(info.keySet()).allMatch(k -> k instanceof String);
+    r = call(s, "stats", "{\"name\": \"web\", \"process\": 1}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "process 1 not found in 'web'");
+    assertThat(new ArrayList<Object>(((Map<?, ?>) call(s, "stats", "{}").get("infos")).keySet()))
+        .containsExactlyInAnyOrder((Object) "web", "sleeper", "stubborn");
+    assertThat(((Map<?, ?>) call(s, "dstats", "{}").get("info")).get("pid")).isEqualTo(d.pid());
+
+    ZMQ.Socket sub = zmq.createSocket(SocketType.SUB);
+    sockets.add(sub);
+    sub.setReceiveTimeOut(5000);
+    sub.subscribe("watcher.adder".getBytes());
+    sub.connect(endpoint(d, "pubsub_endpoint"));
+    Thread.sleep(300);
+    r = call(s, "add", "{\"name\": \"bad\", \"cmd\": \"x\", \"options\": {\"bogus\": 1}}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "unknown key 'bogus'");
+    r = call(s, "add", "{\"name\": \"only\"}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "message invalid 'cmd' is missing");
+    r = call(s, "add", "{\"name\": \"adder\", \"cmd\": \"sleep\", \"args\": [\"500\"], \"options\": {\"numprocesses\": 2,"
+        + " \"graceful_timeout\": 1, \"env\": {\"A\": \"b\"}}, \"start\": true, \"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok").containsEntry("kept", List.of());
+    List<?> started = (List<?>) r.get("started");
+    assertThat(started).hasSize(2);
+    for (Object pid : started) {
+      long p = ((Number) pid).longValue();
+      assertThat(Proc.cmdline(p)).isEqualTo("sleep 500");
+      assertThat(new String(java.nio.file.Files.readAllBytes(Path.of("/proc/" + p + "/environ")))).contains("A=b");
+    }
+    assertThat(new ArrayList<Object>((List<?>) call(s, "list", "{}").get("watchers"))).contains((Object) "adder");
+    r = call(s, "rm", "{\"name\": \"adder\", \"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok");
+    for (Object pid : started) {
+      assertThat(Proc.alive(((Number) pid).longValue())).isFalse();
+    }
+    assertThat(new ArrayList<Object>((List<?>) call(s, "list", "{}").get("watchers"))).doesNotContain((Object) "adder");
+    List<String> topics = new ArrayList<>();
+    for (int i = 0; i < 10 && !topics.contains("watcher.adder.stop"); i++) {
+      ZMsg m = ZMsg.recvMsg(sub);
+      if (m == null) {
+        break;
+      }
+      topics.add(m.popString());
+    }
+    assertThat(topics).startsWith("watcher.adder.add").contains("watcher.adder.remove", "watcher.adder.stop");
+  }
 }

@@ -360,6 +360,24 @@ public final class Arbiter {
     return new ArrayList<>(watchers);
   }
 
+  /** Adds a watcher at run time (the {@code add} command); it starts only when asked. Arbiter loop only. */
+  public Watcher addWatcher(WatcherConfig wc) {
+    Watcher w = new Watcher(this, wc, loop);
+    watchers.add(w);
+    publish(wc.name.toLowerCase(Locale.ROOT).replace(' ', '_'), "add", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+    return w;
+  }
+
+  /** The {@code rm} command: announces the removal, stops the watcher unless {@code nostop}, forgets it. */
+  public Future<Void> removeWatcher(Watcher w, boolean nostop) {
+    publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "remove", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+    watchers.remove(w);
+    if (nostop) {
+      return loop.newSucceededFuture(null);
+    }
+    return w.serialize(w::stop);
+  }
+
   public Watcher watcher(String name) {
     for (Watcher w : watchers) {
       if (w.name().equalsIgnoreCase(name)) {

@@ -122,7 +122,7 @@ public final class Watcher {
   }
 
   /** An ordered payload, as Circus's dicts are. */
-  static Map<String, Object> kv(Object... kv) {
+  public static Map<String, Object> kv(Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
     for (int i = 0; i < kv.length; i += 2) {
       m.put((String) kv[i], kv[i + 1]);

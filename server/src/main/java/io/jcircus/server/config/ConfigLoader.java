@@ -75,6 +75,16 @@ public final class ConfigLoader {
     this.users = users;
   }
 
+  /** The watcher keys circus.ini knows. */
+  public static Set<String> watcherKeys() {
+    return WATCHER_KEYS;
+  }
+
+  /** The production user lookup (jnr-posix, loaded on first use). */
+  public static UserLookup users() {
+    return PosixUsers.INSTANCE;
+  }
+
   public static CircusConfig load(Path file) throws ConfigException {
     return new ConfigLoader(System.getenv(), PosixUsers.INSTANCE).loadFile(file);
   }

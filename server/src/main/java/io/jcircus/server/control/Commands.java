@@ -32,6 +32,7 @@ public final class Commands {
 
   private final Arbiter arbiter;
   private final Map<String, Command> table = new TreeMap<>();
+  private final ProcStats stats = new ProcStats();
 
   public Commands(Arbiter arbiter) {
     this.arbiter = arbiter;
@@ -52,6 +53,10 @@ public final class Commands {
     table.put("signal", this::signal);
     table.put("kill", this::kill);
     table.put("quit", this::quit);
+    table.put("stats", this::stats);
+    table.put("add", this::add);
+    table.put("rm", this::rm);
+    table.put("dstats", (a, p, r) -> r.accept(kv("info", stats.info((int) ProcessHandle.current().pid(), false))));
     table.put("listen", (a, p, r) -> {
       throw CommandError.message("invalid message. use a pub/sub socket");
     });
@@ -483,6 +488,139 @@ public final class Commands {
     double t = timeout == null ? w.config().gracefulTimeout : timeout;
     Future<Void> f = w.serialize(() -> w.kill(pid, sig, t));
     reply(p, f, r, Commands::kv);
+  }
+
+  /** Keys {@code add} accepts in {@code options}, as Circus's set/add validation does. */
+  private static boolean addable(String k) {
+    return (io.jcircus.server.config.ConfigLoader.watcherKeys().contains(k) && !k.equals("cmd") && !k.equals("args"))
+        || k.startsWith("rlimit_") || k.startsWith("stdout_stream.") || k.startsWith("stderr_stream.")
+        || k.startsWith("hooks.") || k.equals("env");
+  }
+
+  private static String iniValue(String key, Object v) throws CommandError {
+    String s = v == null ? "" : v instanceof List<?> l ? String.join(" ", l.stream().map(String::valueOf).toList()) : String.valueOf(v);
+    if (s.contains("\n")) {
+      throw CommandError.message("'" + key + "' must be a single line");
+    }
+    return s.isEmpty() ? "\"\"" : s;
+  }
+
+  @SuppressWarnings("unchecked")
+  private void add(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    String name = required(p, "name");
+    String cmd = required(p, "cmd");
+    if (a.watcher(name) != null) {
+      throw CommandError.message("watcher '" + name + "' already exists");
+    }
+    if (name.contains("]") || name.contains("\n") || name.isBlank()) {
+      throw CommandError.message("invalid watcher name '" + name + "'");
+    }
+    Object opts = p.getOrDefault("options", Map.of());
+    if (!(opts instanceof Map)) {
+      throw CommandError.message("'options' should be an object");
+    }
+    // Reuse the configuration checks: the watcher is parsed as the ini section it would have been.
+    StringBuilder ini = new StringBuilder();
+    for (ManagedSocket sock : a.sockets()) {
+      ini.append("[socket:").append(sock.name()).append("]\nport = 0\n");
+    }
+    ini.append("[watcher:").append(name).append("]\n");
+    ini.append("cmd = ").append(iniValue("cmd", cmd)).append('\n');
+    if (p.get("args") != null) {
+      Object args = p.get("args");
+      String joined = args instanceof List<?> l
+          ? String.join(" ", l.stream().map(x -> io.jcircus.server.config.Shlex.quote(String.valueOf(x))).toList())
+          : String.valueOf(args);
+      ini.append("args = ").append(iniValue("args", joined)).append('\n');
+    }
+    Map<String, Object> env = null;
+    for (Map.Entry<String, Object> e : ((Map<String, Object>) opts).entrySet()) {
+      if (!addable(e.getKey())) {
+        throw CommandError.message("unknown key '" + e.getKey() + "'");
+      }
+      if (e.getKey().equals("env")) {
+        if (!(e.getValue() instanceof Map)) {
+          throw CommandError.message("'env' should be an object of strings");
+        }
+        env = (Map<String, Object>) e.getValue();
+        continue;
+      }
+      Object v = e.getValue();
+      if (v instanceof Boolean b) {
+        v = b ? "true" : "false";
+      }
+      ini.append(e.getKey()).append(" = ").append(iniValue(e.getKey(), v)).append('\n');
+    }
+    if (env != null) {
+      ini.append("[env:").append(name).append("]\n");
+      for (Map.Entry<String, Object> e : env.entrySet()) {
+        ini.append(e.getKey()).append(" = ").append(iniValue(e.getKey(), e.getValue())).append('\n');
+      }
+    }
+    WatcherConfig wc;
+    try {
+      wc = new io.jcircus.server.config.ConfigLoader(System.getenv(), io.jcircus.server.config.ConfigLoader.users())
+          .loadText(java.nio.file.Path.of("<add " + name + ">"), ini.toString()).watchers.get(0);
+    } catch (io.jcircus.server.config.ConfigException e) {
+      String msg = e.getMessage();
+      int at = msg.indexOf("] ");
+      throw CommandError.message(at >= 0 ? msg.substring(at + 2) : msg);
+    }
+    Watcher w = a.addWatcher(wc);
+    if (!bool(p, "start", false)) {
+      r.accept(kv());
+      return;
+    }
+    Future<Void> f = w.serialize(w::start);
+    reply(p, f, r, () -> kv("started", w.pids(), "kept", List.of()));
+  }
+
+  private void rm(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Watcher w = watcher(p);
+    Future<Void> f = a.removeWatcher(w, bool(p, "nostop", false));
+    reply(p, f, r, Commands::kv);
+  }
+
+  private Object processInfo(Watcher w, io.jcircus.server.arbiter.ManagedProcess mp) {
+    Map<String, Object> i = stats.info(mp.pid(), true);
+    if (i == null) {
+      return "No such process (stopped?)";
+    }
+    i.put("age", System.currentTimeMillis() / 1000.0 - mp.started());
+    i.put("started", mp.started());
+    i.put("wid", mp.wid());
+    return i;
+  }
+
+  private Map<String, Object> watcherInfo(Watcher w) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (io.jcircus.server.arbiter.ManagedProcess mp : w.processes()) {
+      out.put(Integer.toString(mp.pid()), processInfo(w, mp));
+    }
+    return out;
+  }
+
+  private void stats(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    if (p.get("name") == null) {
+      Map<String, Object> infos = new LinkedHashMap<>();
+      for (Watcher w : a.watchers()) {
+        infos.put(w.name().toLowerCase(Locale.ROOT), watcherInfo(w));
+      }
+      r.accept(kv("infos", infos));
+      return;
+    }
+    Watcher w = watcher(p);
+    Integer pid = integer(p, "process");
+    if (pid != null) {
+      for (io.jcircus.server.arbiter.ManagedProcess mp : w.processes()) {
+        if (mp.pid() == pid) {
+          r.accept(kv("process", pid, "info", processInfo(w, mp)));
+          return;
+        }
+      }
+      throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
+    }
+    r.accept(kv("name", w.name(), "info", watcherInfo(w)));
   }
 
   private void quit(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) {
