@@ -354,4 +354,27 @@ class ControlIT extends ItBase {
     }
     assertThat(topics).startsWith("watcher.adder.add").contains("watcher.adder.remove", "watcher.adder.stop");
   }
+
+  @Test
+  void setValidatesFirstThenApplies() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    Map<String, Object> r = call(s, "set", "{\"name\": \"web\", \"options\": {\"numprocesses\": \"2\"}}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "'numprocesses' isn't an integer");
+    r = call(s, "set", "{\"name\": \"web\", \"options\": {\"graceful_timeout\": 7, \"bogus\": 1}}");
+    assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "unknown key 'bogus'");
+    assertThat(((Map<?, ?>) call(s, "get", "{\"name\": \"web\", \"keys\": [\"graceful_timeout\"]}").get("options")).get("graceful_timeout"))
+        .as("a rejected set changes nothing").isEqualTo(3.0);
+    r = call(s, "set", "{\"name\": \"web\", \"options\": {\"numprocesses\": 3, \"graceful_timeout\": 2}, \"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok");
+    assertThat(d.children("pidserver.py")).hasSize(3);
+    assertThat(((Map<?, ?>) call(s, "get", "{\"name\": \"web\", \"keys\": [\"graceful_timeout\", \"numprocesses\"]}").get("options")))
+        .isEqualTo(Map.of("graceful_timeout", 2.0, "numprocesses", 3L));
+    List<Long> before = d.children("sleep 1000");
+    r = call(s, "set", "{\"name\": \"sleeper\", \"options\": {\"cmd\": \"sleep 1001\"}, \"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok");
+    await(Duration.ofSeconds(5), "reloaded with the new cmd", () -> d.children("sleep 1001").size() == 1
+        && before.stream().noneMatch(Proc::alive));
+  }
 }

@@ -378,6 +378,11 @@ public final class Arbiter {
     return w.serialize(w::stop);
   }
 
+  /** The {@code updated} event, once per option changed by {@code set}. */
+  public void publishUpdated(Watcher w) {
+    publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "updated", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+  }
+
   public Watcher watcher(String name) {
     for (Watcher w : watchers) {
       if (w.name().equalsIgnoreCase(name)) {

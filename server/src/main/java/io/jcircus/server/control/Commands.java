@@ -55,6 +55,7 @@ public final class Commands {
     table.put("quit", this::quit);
     table.put("stats", this::stats);
     table.put("add", this::add);
+    table.put("set", this::set);
     table.put("rm", this::rm);
     table.put("dstats", (a, p, r) -> r.accept(kv("info", stats.info((int) ProcessHandle.current().pid(), false))));
     table.put("listen", (a, p, r) -> {
@@ -573,6 +574,119 @@ public final class Commands {
     }
     Future<Void> f = w.serialize(w::start);
     reply(p, f, r, () -> kv("started", w.pids(), "kept", List.of()));
+  }
+
+  /**
+   * {@code set}: numprocesses resizes; graceful_timeout, warmup_delay, stop_signal, max_retry, respawn,
+   * max_age(+variance) and the backoff keys apply to what happens next; keys of the command line or the
+   * environment (cmd, args, env, working_dir, shell, uid, gid…) take effect through a graceful reload, as in
+   * Circus. One {@code updated} event per key.
+   */
+  @SuppressWarnings("unchecked")
+  private void set(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    Watcher w = watcher(p);
+    Object o = p.get("options");
+    if (o == null) {
+      throw CommandError.message("message invalid 'options' is missing");
+    }
+    if (!(o instanceof Map)) {
+      throw CommandError.message("'options' should be an object");
+    }
+    Map<String, Object> opts = (Map<String, Object>) o;
+    WatcherConfig c = w.config();
+    boolean reload = false;
+    Integer resize = null;
+    // Validate everything first: a bad key changes nothing.
+    for (Map.Entry<String, Object> e : opts.entrySet()) {
+      String k = e.getKey();
+      Object v = e.getValue();
+      switch (k) {
+        case "numprocesses": case "max_retry": case "max_age": case "max_age_variance": case "priority":
+          if (!(v instanceof Long)) {
+            throw CommandError.message("'" + k + "' isn't an integer");
+          }
+          break;
+        case "graceful_timeout": case "warmup_delay": case "backoff_min_uptime": case "backoff_initial":
+        case "backoff_factor": case "backoff_max":
+          if (!(v instanceof Number) || ((Number) v).doubleValue() < 0) {
+            throw CommandError.message("'" + k + "' isn't a number");
+          }
+          break;
+        case "respawn": case "stop_children": case "send_hup": case "shell": case "copy_env":
+        case "close_child_stdin": case "close_child_stdout": case "close_child_stderr":
+          if (!(v instanceof Boolean)) {
+            throw CommandError.message("'" + k + "' isn't a boolean");
+          }
+          break;
+        case "stop_signal":
+          signum(v);
+          break;
+        case "cmd": case "args": case "working_dir":
+          if (!(v instanceof String)) {
+            throw CommandError.message("'" + k + "' isn't a string");
+          }
+          break;
+        case "env":
+          if (!(v instanceof Map)) {
+            throw CommandError.message("'env' should be an object of strings");
+          }
+          break;
+        default:
+          if (!c.freeform.containsKey(k)) {
+            throw CommandError.message("unknown key '" + k + "'");
+          }
+      }
+    }
+    for (Map.Entry<String, Object> e : opts.entrySet()) {
+      String k = e.getKey();
+      Object v = e.getValue();
+      switch (k) {
+        case "numprocesses": resize = ((Long) v).intValue(); break;
+        case "max_retry": c.maxRetry = ((Long) v).intValue(); break;
+        case "max_age": c.maxAge = ((Long) v).intValue(); break;
+        case "max_age_variance": c.maxAgeVariance = ((Long) v).intValue(); break;
+        case "priority": c.priority = ((Long) v).intValue(); break;
+        case "graceful_timeout": c.gracefulTimeout = ((Number) v).doubleValue(); break;
+        case "warmup_delay": c.warmupDelay = ((Number) v).doubleValue(); break;
+        case "backoff_min_uptime": c.backoffMinUptime = ((Number) v).doubleValue(); break;
+        case "backoff_initial": c.backoffInitial = ((Number) v).doubleValue(); break;
+        case "backoff_factor": c.backoffFactor = Math.max(1, ((Number) v).doubleValue()); break;
+        case "backoff_max": c.backoffMax = ((Number) v).doubleValue(); break;
+        case "respawn": c.respawn = (Boolean) v; break;
+        case "stop_children": c.stopChildren = (Boolean) v; break;
+        case "send_hup": c.sendHup = (Boolean) v; break;
+        case "stop_signal": c.stopSignal = signum(v); break;
+        case "close_child_stdin": c.closeChildStdin = (Boolean) v; reload = true; break;
+        case "close_child_stdout": c.closeChildStdout = (Boolean) v; reload = true; break;
+        case "close_child_stderr": c.closeChildStderr = (Boolean) v; reload = true; break;
+        case "shell": c.shell = (Boolean) v; reload = true; break;
+        case "copy_env": c.copyEnv = (Boolean) v; reload = true; break;
+        case "cmd": c.cmd = (String) v; reload = true; break;
+        case "args": c.args = (String) v; reload = true; break;
+        case "working_dir": c.workingDir = (String) v; reload = true; break;
+        case "env": {
+          Map<String, String> env = new LinkedHashMap<>();
+          ((Map<String, Object>) v).forEach((ek, ev) -> env.put(ek, String.valueOf(ev)));
+          c.env = env;
+          reload = true;
+          break;
+        }
+        default: c.freeform.put(k, String.valueOf(v));
+      }
+      if (!(v instanceof Map)) {
+        c.raw.put(k, String.valueOf(v));
+      }
+      a.publishUpdated(w);
+    }
+    Integer n = resize;
+    boolean doReload = reload;
+    Future<Void> f = w.serialize(() -> {
+      if (n != null) {
+        return w.setNumprocesses(n);
+      }
+      return doReload && w.state() == Watcher.State.ACTIVE ? w.reload(true) : a.loop().newSucceededFuture(null);
+    });
+    reply(p, f, r, Commands::kv);
   }
 
   private void rm(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
