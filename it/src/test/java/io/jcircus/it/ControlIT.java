@@ -377,4 +377,33 @@ class ControlIT extends ItBase {
     await(Duration.ofSeconds(5), "reloaded with the new cmd", () -> d.children("sleep 1001").size() == 1
         && before.stream().noneMatch(Proc::alive));
   }
+
+  @Test
+  void reloadconfigAppliesTheDiffAndABadFileChangesNothing() throws Exception {
+    Daemon d = daemon();
+    await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
+    ZMQ.Socket s = dealer(d);
+    String original = java.nio.file.Files.readString(d.config);
+    List<Long> sleeper = d.children("sleep 1000");
+
+    java.nio.file.Files.writeString(d.config, original + "[watcher:broken]\ncmd = x\nnumprocesses = many\n");
+    Map<String, Object> r = call(s, "reloadconfig", "{\"waiting\": true}");
+    assertThat(r).containsEntry("status", "error").containsEntry("errno", 3L);
+    assertThat((String) r.get("reason")).contains(d.config + ":").contains("numprocesses: expected an integer")
+        .contains("the running configuration is unchanged");
+    assertThat(d.children()).hasSize(4);
+
+    String next = original.replace("numprocesses = 2", "numprocesses = 3")
+        .replace("[watcher:stubborn]", "[watcher:extra]\ncmd = sleep 1002\n[watcher:stubborn]")
+        .replaceAll("(?s)\\[watcher:stubborn\\].*", "");
+    java.nio.file.Files.writeString(d.config, next);
+    r = call(s, "reloadconfig", "{\"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok");
+    assertThat(new ArrayList<Object>((List<?>) call(s, "list", "{}").get("watchers")))
+        .containsExactly((Object) "extra", "sleeper", "web");
+    assertThat(d.children("pidserver.py")).hasSize(3);
+    assertThat(d.children("sleep 1002")).hasSize(1);
+    assertThat(d.children("sleep 1000")).as("an unchanged watcher keeps its processes").isEqualTo(sleeper);
+    await(Duration.ofSeconds(5), "stubborn gone", () -> d.children().stream().noneMatch(c -> Proc.cmdline(c).contains("trap")));
+  }
 }

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
 public final class Arbiter {
   private static final Logger LOG = LoggerFactory.getLogger(Arbiter.class);
 
-  private final CircusConfig cfg;
+  private CircusConfig cfg;
   private MultiThreadIoEventLoopGroup loopGroup;
   private MultiThreadIoEventLoopGroup streamsGroup;
   private MultiThreadIoEventLoopGroup socketsGroup;
@@ -376,6 +376,123 @@ public final class Arbiter {
       return loop.newSucceededFuture(null);
     }
     return w.serialize(w::stop);
+  }
+
+  /**
+   * {@code reloadconfig}: re-reads the file; a configuration error leaves everything running as it was.
+   * Sockets: new ones are bound, removed ones closed, changed ones (a new port, Circus #772) re-bound with
+   * the watchers that use them restarted. Watchers: new ones added (started if autostart), removed ones stopped,
+   * changed ones recreated, a change of numprocesses alone resized in place; all in priority order (#1109).
+   * [circus] changes need a restart of circusd and are reported, not applied.
+   */
+  public Future<List<String>> reloadConfig() throws io.jcircus.server.config.ConfigException {
+    CircusConfig next = io.jcircus.server.config.ConfigLoader.load(cfg.file);
+    List<String> notes = new ArrayList<>(next.warnings);
+    if (!next.endpoint.equals(cfg.endpoint) || !next.pubsubEndpoint.equals(cfg.pubsubEndpoint)
+        || next.checkDelay != cfg.checkDelay) {
+      notes.add("[circus] changes need a restart of circusd; not applied");
+    }
+    // Sockets first: bind what is new or changed before any watcher needs it.
+    java.util.Set<String> changedSockets = new java.util.HashSet<>();
+    Map<String, ManagedSocket> bound = new TreeMap<>();
+    try {
+      for (SocketConfig sc : next.sockets) {
+        ManagedSocket old = sockets.get(sc.name());
+        if (old != null && old.config().equals(sc)) {
+          continue;
+        }
+        if (old != null) {
+          old.close(); // the same address may be re-bound below
+          changedSockets.add(sc.name());
+        }
+        ManagedSocket s = new ManagedSocket(sc, socketsGroup);
+        s.bind();
+        bound.put(sc.name(), s);
+      }
+    } catch (IOException e) {
+      for (ManagedSocket s : bound.values()) {
+        s.close();
+      }
+      throw new io.jcircus.server.config.ConfigException(cfg.file, "reloadconfig: " + e.getMessage()
+          + " (sockets changed so far were closed; restart circusd if a changed socket is missing)");
+    }
+    for (String name : new ArrayList<>(sockets.keySet())) {
+      if (next.socket(name) == null) {
+        sockets.remove(name).close();
+      }
+    }
+    sockets.putAll(bound);
+    for (ManagedSocket s : bound.values()) {
+      LOG.info("reloadconfig: {}", s);
+    }
+    List<Future<?>> steps = new ArrayList<>();
+    Map<String, WatcherConfig> wanted = new TreeMap<>();
+    for (WatcherConfig wc : next.watchers) {
+      wanted.put(wc.name.toLowerCase(Locale.ROOT), wc);
+    }
+    for (Watcher w : new ArrayList<>(watchers)) {
+      if (!wanted.containsKey(w.name().toLowerCase(Locale.ROOT))) {
+        steps.add(removeWatcher(w, false));
+      }
+    }
+    List<WatcherConfig> order = new ArrayList<>(next.watchers);
+    order.sort(Comparator.comparingInt((WatcherConfig wc) -> wc.priority).reversed());
+    for (WatcherConfig wc : order) {
+      Watcher old = watcher(wc.name);
+      if (old == null) {
+        Watcher w = addWatcher(wc);
+        if (wc.autostart && !wc.onDemand) {
+          steps.add(w.serialize(w::start));
+        } else if (wc.onDemand) {
+          armOnDemand(w);
+        }
+        continue;
+      }
+      boolean usesChanged = false;
+      for (String ref : wc.socketRefs) {
+        usesChanged |= changedSockets.contains(ref);
+      }
+      WatcherConfig oc = old.config();
+      Map<String, String> a = new TreeMap<>(oc.raw);
+      Map<String, String> b = new TreeMap<>(wc.raw);
+      a.remove("numprocesses");
+      b.remove("numprocesses");
+      if (!usesChanged && a.equals(b) && oc.env.equals(wc.env)) {
+        if (oc.numprocesses != wc.numprocesses || old.numprocesses() != wc.numprocesses) {
+          oc.numprocesses = wc.numprocesses;
+          steps.add(old.serialize(() -> old.setNumprocesses(wc.numprocesses)));
+        }
+        continue;
+      }
+      boolean wasRunning = old.state() != Watcher.State.STOPPED;
+      Watcher fresh = new Watcher(this, wc, loop);
+      int at = watchers.indexOf(old);
+      watchers.set(at, fresh);
+      Promise<Void> step = loop.newPromise();
+      old.serialize(old::stop).addListener(f -> {
+        if (wasRunning || wc.autostart) {
+          fresh.serialize(fresh::start).addListener(g -> step.trySuccess(null));
+        } else {
+          step.trySuccess(null);
+        }
+      });
+      steps.add(step);
+      publishUpdated(fresh);
+    }
+    cfg = next;
+    Promise<List<String>> done = loop.newPromise();
+    int[] left = {steps.size()};
+    if (steps.isEmpty()) {
+      done.setSuccess(notes);
+    }
+    for (Future<?> f : steps) {
+      f.addListener(x -> {
+        if (--left[0] == 0) {
+          done.trySuccess(notes);
+        }
+      });
+    }
+    return done;
   }
 
   /** The {@code updated} event, once per option changed by {@code set}. */

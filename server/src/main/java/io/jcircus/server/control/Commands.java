@@ -56,6 +56,15 @@ public final class Commands {
     table.put("stats", this::stats);
     table.put("add", this::add);
     table.put("set", this::set);
+    table.put("reloadconfig", (a, p, r) -> {
+      Future<List<String>> f;
+      try {
+        f = a.reloadConfig();
+      } catch (io.jcircus.server.config.ConfigException e) {
+        throw CommandError.message("reloadconfig: " + e.getMessage() + " (the running configuration is unchanged)");
+      }
+      reply(p, f, r, Commands::kv);
+    });
     table.put("rm", this::rm);
     table.put("dstats", (a, p, r) -> r.accept(kv("info", stats.info((int) ProcessHandle.current().pid(), false))));
     table.put("listen", (a, p, r) -> {
