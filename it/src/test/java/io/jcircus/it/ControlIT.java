@@ -45,31 +45,56 @@ class ControlIT extends ItBase {
     return m.group(1);
   }
 
-  private ZMQ.Socket dealer(Daemon d) throws Exception {
-    ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
-    sockets.add(s);
-    s.setIdentity(UUID.randomUUID().toString().replace("-", "").getBytes(StandardCharsets.US_ASCII));
-    s.setLinger(0);
-    s.setReceiveTimeOut(5000);
-    String ep = endpoint(d, "endpoint");
-    s.connect(ep);
-    return s;
+  /**
+   * A DEALER as circusctl uses it. JeroMQ 0.6.0's client side sometimes never completes a new connection's
+   * handshake (the server's greeting sits unread in the client's receive queue; libzmq clients never see this,
+   * see PyzmqClientIT), so after a timeout the client reconnects with a fresh socket and resends once, saying so.
+   */
+  final class Client {
+    private final String endpoint;
+    ZMQ.Socket sock;
+
+    Client(String endpoint) {
+      this.endpoint = endpoint;
+      this.sock = open();
+    }
+
+    private ZMQ.Socket open() {
+      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
+      sockets.add(s);
+      s.setIdentity(UUID.randomUUID().toString().replace("-", "").getBytes(StandardCharsets.US_ASCII));
+      s.setLinger(0);
+      s.setReceiveTimeOut(5000);
+      s.connect(endpoint);
+      return s;
+    }
+
+    void send(String request) {
+      sock.send(request);
+    }
+
+    ZMsg exchange(String request) {
+      sock.send(request);
+      ZMsg m = ZMsg.recvMsg(sock);
+      if (m == null) {
+        System.out.println("JeroMQ client: no reply within 5 s, reconnecting and resending " + request);
+        sock = open();
+        sock.send(request);
+        m = ZMsg.recvMsg(sock);
+      }
+      return m;
+    }
   }
 
-  /** Sends one frame, returns the single reply frame as text. */
+  private Client dealer(Daemon d) throws Exception {
+    return new Client(endpoint(d, "endpoint"));
+  }
+
   private static Daemon current;
 
-  private static String raw(ZMQ.Socket s, String request) {
-    s.send(request);
-    ZMsg m = ZMsg.recvMsg(s);
-    if (m == null && s.getSocketType() == SocketType.DEALER) {
-      // JeroMQ 0.6.0's client side occasionally never completes a new connection's handshake (the server's
-      // greeting sits unread in the client's receive queue). libzmq clients (PyzmqClientIT) see no loss, so
-      // resend once rather than fail on the client library.
-      System.out.println("JeroMQ client: no reply within 5 s, resending " + request);
-      s.send(request);
-      m = ZMsg.recvMsg(s);
-    }
+  /** Sends one frame, returns the single reply frame as text. */
+  private static String raw(Client s, String request) {
+    ZMsg m = s.exchange(request);
     if (m == null) {
       try {
         Process p = new ProcessBuilder("ss", "-tanp").redirectErrorStream(true).start();
@@ -84,7 +109,7 @@ class ControlIT extends ItBase {
   }
 
   @SuppressWarnings("unchecked")
-  private static Map<String, Object> call(ZMQ.Socket s, String command, String props) {
+  private static Map<String, Object> call(Client s, String command, String props) {
     String id = UUID.randomUUID().toString().replace("-", "");
     String reply = raw(s, "{\"id\": \"" + id + "\", \"command\": \"" + command + "\", \"properties\": " + props + "}");
     Map<String, Object> r = (Map<String, Object>) io.jcircus.server.control.Json.parse(reply);
@@ -126,7 +151,7 @@ class ControlIT extends ItBase {
   void readOnlyCommandsHaveCircusShapes() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
 
     String reply = raw(s, "{\"id\": \"a1\", \"command\": \"list\", \"properties\": {}}");
     assertThat(reply).matches("\\{\"status\": \"ok\", \"time\": \\d+\\.\\d+, \"watchers\": \\[\"sleeper\", \"stubborn\", \"web\"\\], \"id\": \"a1\"\\}");
@@ -165,7 +190,7 @@ class ControlIT extends ItBase {
   @Test
   void malformedInputGetsCircusErrorsAndNeverTheDaemonDown() throws Exception {
     Daemon d = daemon();
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     Map<String, Object> r = map(io.jcircus.server.control.Json.parse(raw(s, "not json")));
     assertThat(r).containsEntry("status", "error").containsEntry("errno", 1L).containsEntry("reason", "json invalid")
         .containsEntry("id", null).containsKey("tb");
@@ -216,7 +241,7 @@ class ControlIT extends ItBase {
   void lifecycleCommandsAndTheirEvents() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     ZMQ.Socket sub = zmq.createSocket(SocketType.SUB);
     sockets.add(sub);
     sub.setReceiveTimeOut(5000);
@@ -273,7 +298,7 @@ class ControlIT extends ItBase {
   void aLongGracefulStopBlocksNothingElse() throws Exception {
     Daemon d = daemon(10);
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     assertThat(call(s, "stop", "{\"name\": \"stubborn\"}")).containsEntry("status", "ok"); // 10 s graceful stop
     assertThat(call(s, "status", "{\"name\": \"stubborn\"}").get("status")).isEqualTo("stopping");
     for (int i = 0; i < 20; i++) {
@@ -290,7 +315,7 @@ class ControlIT extends ItBase {
   void quitStopsEverythingAndExits() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     assertThat(call(s, "quit", "{}")).containsEntry("status", "ok");
     assertThat(d.awaitExit(Duration.ofSeconds(30))).isZero();
   }
@@ -299,7 +324,7 @@ class ControlIT extends ItBase {
   void statsAddAndRm() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     Map<String, Object> r = call(s, "stats", "{\"name\": \"web\"}");
     assertThat(r.get("name")).isEqualTo("web");
     Map<?, ?> info = (Map<?, ?>) r.get("info");
@@ -359,7 +384,7 @@ class ControlIT extends ItBase {
   void setValidatesFirstThenApplies() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     Map<String, Object> r = call(s, "set", "{\"name\": \"web\", \"options\": {\"numprocesses\": \"2\"}}");
     assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "'numprocesses' isn't an integer");
     r = call(s, "set", "{\"name\": \"web\", \"options\": {\"graceful_timeout\": 7, \"bogus\": 1}}");
@@ -382,7 +407,7 @@ class ControlIT extends ItBase {
   void reloadconfigAppliesTheDiffAndABadFileChangesNothing() throws Exception {
     Daemon d = daemon();
     await(Duration.ofSeconds(10), "4 children", () -> d.children().size() == 4);
-    ZMQ.Socket s = dealer(d);
+    Client s = dealer(d);
     String original = java.nio.file.Files.readString(d.config);
     List<Long> sleeper = d.children("sleep 1000");
 
