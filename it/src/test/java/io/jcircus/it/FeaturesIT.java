@@ -244,14 +244,9 @@ class FeaturesIT extends ItBase {
     }
     Set<String> expected = new HashSet<>();
     for (long c : d.children()) {
-      expected.add("hello from pid " + javaPid(c));
+      expected.add("hello from pid " + c); // bin/chaussette-java execs java: the child is the JVM
     }
     assertThat(pids).isEqualTo(expected);
-  }
-
-  /** bin/chaussette-java execs java, so the child is the JVM itself. */
-  private static long javaPid(long pid) {
-    return pid;
   }
 
   private static String httpGet(int port) throws java.io.IOException {

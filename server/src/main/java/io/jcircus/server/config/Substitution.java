@@ -14,8 +14,6 @@ public final class Substitution {
   private static final Pattern CIRCUS =
       Pattern.compile("\\$\\(circus\\.([\\w.-]+)\\)|\\(\\(circus\\.([\\w.-]+)\\)\\)", Pattern.CASE_INSENSITIVE);
   private static final Pattern UPPER_VAR = Pattern.compile("\\$([A-Z][A-Z0-9_]*)");
-  private static final Pattern SOCKET_REF =
-      Pattern.compile("(?:\\$\\(|\\(\\()circus\\.sockets\\.([\\w.-]+)\\)\\)?", Pattern.CASE_INSENSITIVE);
 
   private Substitution() {}
 
@@ -24,7 +22,7 @@ public final class Substitution {
    * {@code env.}, and returns null to leave the pattern untouched.
    */
   public static String expand(String value, Function<String, String> lookup) {
-    if (value == null || value.indexOf("circus") < 0 && value.toLowerCase(Locale.ROOT).indexOf("circus") < 0) {
+    if (value == null || value.toLowerCase(Locale.ROOT).indexOf("circus") < 0) {
       return value;
     }
     Matcher m = CIRCUS.matcher(value);
@@ -92,9 +90,5 @@ public final class Substitution {
       }
     }
     return refs;
-  }
-
-  static Pattern socketRefPattern() {
-    return SOCKET_REF;
   }
 }
