@@ -431,4 +431,38 @@ class ControlIT extends ItBase {
     assertThat(d.children("sleep 1000")).as("an unchanged watcher keeps its processes").isEqualTo(sleeper);
     await(Duration.ofSeconds(5), "stubborn gone", () -> d.children().stream().noneMatch(c -> Proc.cmdline(c).contains("trap")));
   }
+
+  @Test
+  void sequentialReloadRollsOneProcessAtATime() throws Exception {
+    Daemon d = current = start("[watcher:roll]\ncmd = sleep 1000\nnumprocesses = 3\nwarmup_delay = 0.3\n");
+    await(Duration.ofSeconds(10), "3 children", () -> d.children().size() == 3);
+    List<Long> before = d.children();
+    Client s = dealer(d);
+    int[] max = {0};
+    java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread sampler = new Thread(() -> {
+      while (sampling.get()) {
+        int live = 0;
+        for (long c : d.children()) {
+          if (Proc.alive(c)) {
+            live++;
+          }
+        }
+        max[0] = Math.max(max[0], live);
+      }
+    });
+    sampler.start();
+    long t0 = System.nanoTime();
+    Map<String, Object> r = call(s, "reload", "{\"name\": \"roll\", \"sequential\": true, \"waiting\": true}");
+    double took = (System.nanoTime() - t0) / 1e9;
+    sampling.set(false);
+    sampler.join();
+    assertThat(r).containsEntry("status", "ok");
+    Map<?, ?> info = (Map<?, ?>) r.get("info");
+    assertThat((List<?>) info.get("started")).hasSize(3);
+    assertThat(((List<?>) info.get("stopped")).stream().map(o -> ((Number) o).longValue()).toList())
+        .containsExactlyInAnyOrderElementsOf(before);
+    assertThat(max[0]).as("never more than one extra process during the roll").isLessThanOrEqualTo(4);
+    assertThat(took).as("three warmups of 0.3 s, one after another").isGreaterThan(0.85);
+  }
 }

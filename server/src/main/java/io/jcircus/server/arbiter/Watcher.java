@@ -73,6 +73,8 @@ public final class Watcher {
   private Promise<Void> stopPromise;
   private Promise<Void> reloadPromise;
   private Promise<Void> resizePromise;
+  /** A rolling reload: one new process at a time, each old one stopped once its replacement has warmed up. */
+  private boolean sequentialReload;
   private Future<?> lastOp;
 
   Watcher(Arbiter arbiter, WatcherConfig cfg, IoEventLoop loop) {
@@ -237,6 +239,11 @@ public final class Watcher {
    * otherwise start a new generation of processes, then stop the old ones.
    */
   public Future<Void> reload(boolean graceful) {
+    return reload(graceful, false);
+  }
+
+  /** {@code sequential}: a rolling reload, never more than one process above numprocesses (plus those stopping). */
+  public Future<Void> reload(boolean graceful, boolean sequential) {
     if (state == State.STOPPED || state == State.STOPPING) {
       return start();
     }
@@ -252,6 +259,7 @@ public final class Watcher {
       return loop.newSucceededFuture(null);
     }
     generation++;
+    sequentialReload = sequential;
     if (reloadPromise == null) {
       reloadPromise = loop.newPromise();
     }
@@ -380,6 +388,10 @@ public final class Watcher {
         (p.generation == generation ? current : old).add(p);
       }
     }
+    if (sequentialReload && reloadPromise != null && !old.isEmpty()) {
+      rollOne(current, old);
+      return;
+    }
     // Surplus of the current generation: the oldest go first.
     for (int i = 0; i < current.size() - numprocesses; i++) {
       terminate(current.get(i), "surplus", cfg.gracefulTimeout);
@@ -429,6 +441,35 @@ public final class Watcher {
     }
   }
 
+  /** One step of a rolling reload. */
+  private void rollOne(List<ManagedProcess> current, List<ManagedProcess> old) {
+    ManagedProcess newest = current.isEmpty() ? null : current.get(current.size() - 1);
+    long warm = (long) (cfg.warmupDelay * 1e9);
+    if (newest != null && current.size() + old.size() > numprocesses) {
+      long age = System.nanoTime() - newest.startedNanos;
+      if (age < warm) {
+        scheduleManage(warm - age);
+        return;
+      }
+      terminate(old.get(0), "reload", cfg.gracefulTimeout); // its replacement is up: retire one old process
+      manage();
+      return;
+    }
+    long now = System.nanoTime();
+    if (now < nextSpawnNanos) {
+      scheduleManage(nextSpawnNanos - now);
+      return;
+    }
+    try {
+      spawn();
+      spawnFailures = 0;
+    } catch (IOException e) {
+      onSpawnFailure(e);
+      return;
+    }
+    scheduleManage(warm);
+  }
+
   private void checkReloadDone() {
     if (reloadPromise == null) {
       return;
@@ -440,6 +481,7 @@ public final class Watcher {
     }
     Promise<Void> p = reloadPromise;
     reloadPromise = null;
+    sequentialReload = false;
     event("reload", kv("time", now()));
     p.trySuccess(null);
   }

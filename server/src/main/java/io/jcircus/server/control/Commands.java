@@ -428,11 +428,12 @@ public final class Commands {
 
   private void reload(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
     boolean graceful = bool(p, "graceful", true);
+    boolean sequential = bool(p, "sequential", false);
     Object nameObj = p.get("name");
     List<Watcher> targets = nameObj == null ? a.watchers() : List.of(watcher(p));
     Watcher only = nameObj == null ? null : targets.get(0);
     List<Integer> before = only == null ? List.of() : only.pids();
-    Future<Void> all = forEach(targets, w -> w.reload(graceful));
+    Future<Void> all = forEach(targets, w -> w.reload(graceful, sequential));
     reply(p, all, r, () -> {
       if (only == null) {
         return kv();
