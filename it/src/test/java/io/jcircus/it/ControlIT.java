@@ -76,8 +76,8 @@ class ControlIT extends ItBase {
     ZMsg exchange(String request) {
       sock.send(request);
       ZMsg m = ZMsg.recvMsg(sock);
-      if (m == null) {
-        System.out.println("JeroMQ client: no reply within 5 s, reconnecting and resending " + request);
+      for (int attempt = 1; m == null && attempt <= 2; attempt++) {
+        System.out.println("JeroMQ client: no reply within 5 s, reconnecting and resending (" + attempt + ") " + request);
         sock = open();
         sock.send(request);
         m = ZMsg.recvMsg(sock);
