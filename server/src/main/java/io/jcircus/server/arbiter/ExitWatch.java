@@ -5,7 +5,6 @@ import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
-import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -40,16 +39,12 @@ final class ExitWatch implements EpollIoHandle {
   static ExitWatch watch(IoEventLoop loop, int pid, Consumer<Posix.ExitStatus> onExit) throws IOException {
     int fd = Posix.pidfdOpen(pid);
     ExitWatch w = new ExitWatch(pid, fd, onExit);
-    io.netty.util.concurrent.Future<IoRegistration> f = loop.register(w);
-    if (!f.isDone()) {
-      f.syncUninterruptibly();
-    }
-    if (!f.isSuccess()) {
+    try {
+      w.registration = EpollReadable.register(loop, w, "pidfd of " + pid);
+    } catch (IOException e) {
       Posix.closeQuietly(fd);
-      throw new IOException("registering pidfd of " + pid + ": " + f.cause(), f.cause());
+      throw e;
     }
-    w.registration = f.getNow();
-    w.registration.submit(EpollIoOps.EPOLLIN);
     return w;
   }
 

@@ -5,7 +5,6 @@ import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
-import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,12 +30,12 @@ public final class SignalWatch implements EpollIoHandle {
   /** Registers a signalfd for {@code signals} on {@code loop}; must run on the loop. */
   public static SignalWatch watch(IoEventLoop loop, IntConsumer onSignal, int... signals) throws IOException {
     SignalWatch w = new SignalWatch(Posix.signalfd(signals), onSignal);
-    io.netty.util.concurrent.Future<IoRegistration> f = loop.register(w).syncUninterruptibly();
-    if (!f.isSuccess()) {
+    try {
+      EpollReadable.register(loop, w, "signalfd");
+    } catch (IOException e) {
       w.close();
-      throw new IOException("registering signalfd: " + f.cause(), f.cause());
+      throw e;
     }
-    f.getNow().submit(EpollIoOps.EPOLLIN);
     return w;
   }
 

@@ -4,7 +4,6 @@ import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
-import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import java.io.IOException;
 
@@ -27,15 +26,7 @@ final class SocketReadyWatch implements EpollIoHandle {
 
   static SocketReadyWatch arm(IoEventLoop loop, int fd, Runnable onReady) throws IOException {
     SocketReadyWatch w = new SocketReadyWatch(fd, onReady);
-    io.netty.util.concurrent.Future<IoRegistration> f = loop.register(w);
-    if (!f.isDone()) {
-      f.syncUninterruptibly();
-    }
-    if (!f.isSuccess()) {
-      throw new IOException("watching socket fd " + fd + ": " + f.cause(), f.cause());
-    }
-    w.registration = f.getNow();
-    w.registration.submit(EpollIoOps.EPOLLIN);
+    w.registration = EpollReadable.register(loop, w, "socket fd " + fd);
     return w;
   }
 

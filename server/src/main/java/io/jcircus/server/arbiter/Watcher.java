@@ -415,18 +415,12 @@ public final class Watcher {
       }
       return;
     }
-    long now = System.nanoTime();
-    if (now < nextSpawnNanos) {
-      scheduleManage(nextSpawnNanos - now);
+    if (backingOff()) {
       return;
     }
     int n = cfg.warmupDelay > 0 ? 1 : Math.min(missing, SPAWN_BATCH);
     for (int i = 0; i < n; i++) {
-      try {
-        spawn();
-        spawnFailures = 0;
-      } catch (IOException e) {
-        onSpawnFailure(e);
+      if (!spawnOrBackOff()) {
         return;
       }
     }
@@ -438,6 +432,28 @@ public final class Watcher {
       }
     } else {
       manage(); // completes the start or the reload
+    }
+  }
+
+  /** True (and a timer set) while the crash-loop backoff forbids spawning. */
+  private boolean backingOff() {
+    long now = System.nanoTime();
+    if (now < nextSpawnNanos) {
+      scheduleManage(nextSpawnNanos - now);
+      return true;
+    }
+    return false;
+  }
+
+  /** Spawns one process; on failure applies max_retry and the backoff and returns false. */
+  private boolean spawnOrBackOff() {
+    try {
+      spawn();
+      spawnFailures = 0;
+      return true;
+    } catch (IOException e) {
+      onSpawnFailure(e);
+      return false;
     }
   }
 
@@ -455,19 +471,9 @@ public final class Watcher {
       manage();
       return;
     }
-    long now = System.nanoTime();
-    if (now < nextSpawnNanos) {
-      scheduleManage(nextSpawnNanos - now);
-      return;
+    if (!backingOff() && spawnOrBackOff()) {
+      scheduleManage(warm);
     }
-    try {
-      spawn();
-      spawnFailures = 0;
-    } catch (IOException e) {
-      onSpawnFailure(e);
-      return;
-    }
-    scheduleManage(warm);
   }
 
   private void checkReloadDone() {
