@@ -25,6 +25,9 @@ public final class CircusConfig {
   public Integer umask;
   public String loglevel;
   public String logoutput;
+  /** CURVE opt-in: the server's secret certificate (zcert format) and a directory of authorised client certificates. */
+  public Path curveSecretKey;
+  public Path curveAuthorizedKeys;
   public final List<WatcherConfig> watchers = new ArrayList<>();
   public final List<SocketConfig> sockets = new ArrayList<>();
   /** [plugin:NAME] sections, kept for the plugin issue. */

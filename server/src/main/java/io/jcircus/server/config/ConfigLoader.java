@@ -27,7 +27,8 @@ public final class ConfigLoader {
           "endpoint", "endpoint_owner", "pubsub_endpoint", "multicast_endpoint", "stats_endpoint", "statsd",
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
-          "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server");
+          "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
+          "curve_authorized_keys");
 
   static final Set<String> WATCHER_KEYS =
       Set.of(
@@ -271,6 +272,40 @@ public final class ConfigLoader {
     return e.file() + ":" + e.line();
   }
 
+  /** CURVE is all or nothing: both keys, a readable private certificate, an existing directory. */
+  private static void readCurve(IniFile.Section s, Values v, CircusConfig cfg) throws ConfigException {
+    String secret = v.str("curve_secret_key", null);
+    String dir = v.str("curve_authorized_keys", null);
+    if (secret == null && dir == null) {
+      return;
+    }
+    if (secret == null || secret.isEmpty() || dir == null || dir.isEmpty()) {
+      String missing = secret == null || secret.isEmpty() ? "curve_secret_key" : "curve_authorized_keys";
+      String present = missing.equals("curve_secret_key") ? "curve_authorized_keys" : "curve_secret_key";
+      throw v.error(present, "CURVE needs both curve_secret_key and curve_authorized_keys; " + missing + " is not set");
+    }
+    Path base = s.get("curve_secret_key").file().toAbsolutePath().getParent();
+    Path key = (base == null ? Path.of(secret) : base.resolve(secret)).normalize();
+    try {
+      CurveKeys.Cert cert = CurveKeys.load(key);
+      if (cert.secretKey() == null) {
+        throw v.error("curve_secret_key", key + " holds no secret-key (give the .key_secret file, not the public one)");
+      }
+      if (CurveKeys.readableByOthers(key)) {
+        throw v.error("curve_secret_key", key + " is readable by group or others; chmod 600 it");
+      }
+    } catch (java.io.IOException e) {
+      throw v.error("curve_secret_key", "cannot read " + key + ": " + e.getMessage());
+    }
+    Path dbase = s.get("curve_authorized_keys").file().toAbsolutePath().getParent();
+    Path d = (dbase == null ? Path.of(dir) : dbase.resolve(dir)).normalize();
+    if (!java.nio.file.Files.isDirectory(d)) {
+      throw v.error("curve_authorized_keys", d + " is not a directory");
+    }
+    cfg.curveSecretKey = key;
+    cfg.curveAuthorizedKeys = d;
+  }
+
   private void readCircus(IniFile.Section s, CircusConfig cfg, Map<String, String> env) throws ConfigException {
     Values v = new Values(s, "circus", env);
     cfg.endpoint = v.str("endpoint", cfg.endpoint);
@@ -300,6 +335,7 @@ public final class ConfigLoader {
       throw v.error("loglevel", "expected one of critical, error, warning, info, debug; got '" + cfg.loglevel + "'");
     }
     cfg.logoutput = v.str("logoutput", null);
+    readCurve(s, v, cfg);
     for (IniFile.Entry e : s.entries()) {
       if (!CIRCUS_KEYS.contains(e.key())) {
         String hint = suggest(e.key(), CIRCUS_KEYS);

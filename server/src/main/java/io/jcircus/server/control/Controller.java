@@ -2,6 +2,7 @@ package io.jcircus.server.control;
 
 import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.config.CircusConfig;
+import io.jcircus.server.config.CurveKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -25,6 +26,7 @@ import org.zeromq.ZMsg;
 public final class Controller {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
   private static final String INPROC = "inproc://jcircus-outbound";
+  private static final String ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 
   private final CircusConfig cfg;
   private final Arbiter arbiter;
@@ -61,7 +63,10 @@ public final class Controller {
         LOG.warn("{}: JeroMQ emulates ipc:// over loopback TCP; it is not a private local socket", e);
       }
     }
-    if (io.jcircus.server.internal.posix.Posix.geteuid() == 0) {
+    if (cfg.curveSecretKey != null) {
+      LOG.info("CURVE on {} and {}: clients must hold a key listed in {}", cfg.endpoint, cfg.pubsubEndpoint,
+          cfg.curveAuthorizedKeys);
+    } else if (io.jcircus.server.internal.posix.Posix.geteuid() == 0) {
       LOG.warn("circusd runs as root and its control endpoint {} has no authentication: any local user who can"
           + " reach it can run commands as root", cfg.endpoint);
     }
@@ -73,28 +78,44 @@ public final class Controller {
     ZMQ.Socket router;
     ZMQ.Socket pub;
     ZMQ.Socket pull;
+    ZMQ.Socket zap = null;
     try {
       pull = ctx.createSocket(SocketType.PULL);
       pull.bind(INPROC);
+      byte[] secret = null;
+      if (cfg.curveSecretKey != null) {
+        // The ZAP handler must be bound before any CURVE socket exists; it lives on this thread too.
+        zap = ctx.createSocket(SocketType.REP);
+        zap.bind(ZAP_ENDPOINT);
+        secret = ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
+      }
       router = ctx.createSocket(SocketType.ROUTER);
       router.setLinger(0);
+      curve(router, secret);
       router.bind(cfg.endpoint);
       pub = ctx.createSocket(SocketType.PUB);
       pub.setLinger(0);
+      curve(pub, secret);
       pub.bind(cfg.pubsubEndpoint);
-    } catch (ZMQException | IllegalArgumentException e) {
+    } catch (ZMQException | IllegalArgumentException | java.io.IOException e) {
       failure.set(new Exception("cannot bind the control endpoints (" + cfg.endpoint + ", " + cfg.pubsubEndpoint
           + "): " + e.getMessage(), e));
       ready.countDown();
       return;
     }
     ready.countDown();
-    ZMQ.Poller poller = ctx.createPoller(2);
+    ZMQ.Poller poller = ctx.createPoller(3);
     poller.register(router, ZMQ.Poller.POLLIN);
     poller.register(pull, ZMQ.Poller.POLLIN);
+    if (zap != null) {
+      poller.register(zap, ZMQ.Poller.POLLIN);
+    }
     try {
       while (!Thread.currentThread().isInterrupted()) {
         poller.poll(-1);
+        if (zap != null && poller.pollin(2)) {
+          authenticate(zap);
+        }
         if (poller.pollin(1)) {
           while (true) {
             ZMsg m = ZMsg.recvMsg(pull, ZMQ.DONTWAIT);
@@ -136,6 +157,49 @@ public final class Controller {
     } finally {
       poller.close();
     }
+  }
+
+  private static void curve(ZMQ.Socket s, byte[] secret) {
+    if (secret != null) {
+      s.setZAPDomain("jcircus");
+      s.setCurveServer(true);
+      s.setCurveSecretKey(secret);
+    }
+  }
+
+  /**
+   * One ZAP request (RFC 27): version, request id, domain, address, routing id, mechanism, credentials. The
+   * directory of authorised keys is read on every handshake, so adding or removing a key file takes effect for
+   * the next connection without a restart.
+   */
+  private void authenticate(ZMQ.Socket zap) {
+    ZMsg req = ZMsg.recvMsg(zap, ZMQ.DONTWAIT);
+    if (req == null) {
+      return;
+    }
+    String version = req.popString();
+    String requestId = req.popString();
+    req.popString(); // domain
+    String address = req.popString();
+    req.pop(); // routing id
+    String mechanism = req.popString();
+    boolean allowed = false;
+    String key = null;
+    if ("CURVE".equals(mechanism) && req.peekFirst() != null) {
+      key = ZMQ.Curve.z85Encode(req.pop().getData());
+      allowed = CurveKeys.authorized(cfg.curveAuthorizedKeys).contains(key);
+    }
+    if (!allowed) {
+      LOG.warn("refused a {} client from {} (key {} is not in {})", mechanism, address, key, cfg.curveAuthorizedKeys);
+    }
+    ZMsg rep = new ZMsg();
+    rep.add(version);
+    rep.add(requestId);
+    rep.add(allowed ? "200" : "400");
+    rep.add(allowed ? "OK" : "key not authorised");
+    rep.add(allowed ? key : "");
+    rep.add(new byte[0]);
+    rep.send(zap);
   }
 
   /** Frames from a DEALER: [identity, json]; from a REQ: [identity, "", json]. Anything else is dropped. */
