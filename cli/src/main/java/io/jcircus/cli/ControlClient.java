@@ -1,0 +1,227 @@
+package io.jcircus.cli;
+
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/**
+ * A client of circusd's control channel as Circus's own clients behave: a DEALER with a 32-hex-digit identity,
+ * one JSON frame per request carrying a fresh uuid {@code id}, and replies whose id differs skipped (a reply to
+ * an earlier, timed-out request can still arrive on a socket the shell reuses).
+ *
+ * <p>Before the first request the client waits for the ZMTP handshake, watched through an event hook, so
+ * "nothing listens there" and "the server refused our CURVE key" are told apart from a slow command; the request
+ * has not left the process before that, so trying again on a fresh socket cannot run a command twice. The hook
+ * runs on JeroMQ's I/O thread: JeroMQ 0.6.0's socket monitor (a PAIR written from that thread) deadlocks it now
+ * and then, which stalled every connection of the process for seconds.
+ */
+final class ControlClient implements AutoCloseable {
+  /** A reply did not arrive within the timeout (exit code 1 in circusctl). */
+  static final class TimeoutException extends Exception {
+    TimeoutException(String message) {
+      super(message);
+    }
+  }
+
+  /** ZMTP version negotiated: JeroMQ 0.6.0 reports no later "succeeded" event, CURVE failures come after it. */
+  private static final int HANDSHAKE = zmq.ZMQ.ZMQ_EVENT_HANDSHAKE_PROTOCOL;
+  private static final int AUTH_FAILED = zmq.ZMQ.ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  private static final int FAILED = zmq.ZMQ.ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+      | zmq.ZMQ.ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+  private static final int DISCONNECTED = zmq.ZMQ.ZMQ_EVENT_DISCONNECTED;
+  private static final long ATTEMPT_MS = 700;
+
+  private final ZContext ctx;
+  private final boolean ownContext;
+  private final String endpoint;
+  private final long timeoutMs;
+  private final CurveOptions.Keys curve;
+  private ZMQ.Socket sock;
+  /** Handshake events of {@code sock}, or-ed together by the I/O thread: a refused CURVE key arrives after HANDSHAKE. */
+  private Events events;
+
+  /** What the I/O thread reported for one socket. */
+  private static final class Events implements org.zeromq.ZEvent.ZEventConsummer {
+    private int seen;
+
+    @Override
+    public void consume(org.zeromq.ZEvent e) {
+      // not called: the raw event below is consumed first
+    }
+
+    @Override
+    public synchronized void consume(zmq.ZMQ.Event e) {
+      seen |= e.event;
+      notifyAll();
+    }
+
+    synchronized int await(int mask, long deadlineNanos) throws InterruptedException {
+      while ((seen & mask) == 0) {
+        long ms = (deadlineNanos - System.nanoTime()) / 1_000_000L;
+        if (ms <= 0) {
+          break;
+        }
+        wait(ms);
+      }
+      return seen;
+    }
+
+    synchronized int seen() {
+      return seen;
+    }
+  }
+
+  ControlClient(String endpoint, long timeoutMs, CurveOptions.Keys curve) {
+    this(context(), true, endpoint, timeoutMs, curve);
+  }
+
+  /**
+   * A context for a short-lived client. JeroMQ's I/O thread can still be signalling when the context closes at
+   * exit and prints a ClosedChannelException; that is noise for a CLI, not an error of the command.
+   */
+  static ZContext context() {
+    ZContext ctx = new ZContext(1);
+    ctx.setUncaughtExceptionHandler((t, e) -> { });
+    ctx.setNotificationExceptionHandler((t, e) -> { });
+    return ctx;
+  }
+
+  ControlClient(ZContext ctx, boolean ownContext, String endpoint, long timeoutMs, CurveOptions.Keys curve) {
+    this.ctx = ctx;
+    this.ownContext = ownContext;
+    this.endpoint = endpoint;
+    this.timeoutMs = timeoutMs;
+    this.curve = curve;
+  }
+
+  /**
+   * 32 random hex digits, the shape of the uuid4 hex Circus's clients use for identities and ids. Not
+   * {@code UUID.randomUUID()}: initialising SecureRandom costs a one-shot circusctl tens of milliseconds.
+   */
+  static String hex32() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    return String.format("%016x%016x", r.nextLong(), r.nextLong());
+  }
+
+  String endpoint() {
+    return endpoint;
+  }
+
+  /** Sends {@code command} with {@code props} and waits for its reply. */
+  Map<String, Object> call(String command, Map<String, Object> props) throws TimeoutException {
+    String id = hex32();
+    Map<String, Object> req = new LinkedHashMap<>();
+    req.put("id", id);
+    req.put("command", command);
+    req.put("properties", props);
+    long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+    ZMQ.Socket s = connected(deadline);
+    s.send(Json.write(req).getBytes(StandardCharsets.UTF_8), 0);
+    while (true) {
+      long left = (deadline - System.nanoTime()) / 1_000_000L;
+      if (left <= 0) {
+        // The socket may still get the late reply: drop it so the next call starts clean.
+        closeSocket();
+        throw new TimeoutException("Timed out waiting for a reply to '" + command + "' from " + endpoint
+            + " after " + timeoutMs / 1000.0 + " s");
+      }
+      if ((events.seen() & AUTH_FAILED) != 0) {
+        closeSocket();
+        throw new TimeoutException(refused());
+      }
+      // short slices: a refused CURVE key is reported a moment after the version handshake
+      s.setReceiveTimeOut((int) Math.min(left, 100));
+      byte[] frame = s.recv(0);
+      if (frame == null) {
+        continue;
+      }
+      Object reply;
+      try {
+        reply = Json.parse(new String(frame, StandardCharsets.UTF_8));
+      } catch (IllegalArgumentException e) {
+        continue;
+      }
+      if (reply instanceof Map<?, ?> m && id.equals(m.get("id"))) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> r = (Map<String, Object>) m;
+        return r;
+      }
+    }
+  }
+
+  private String refused() {
+    return "circusd at " + endpoint + " refused this client's CURVE key (its public key is not in the daemon's"
+        + " curve_authorized_keys directory)";
+  }
+
+  /** A socket whose handshake with circusd has completed, or a TimeoutException naming why not. */
+  private ZMQ.Socket connected(long deadline) throws TimeoutException {
+    if (sock != null) {
+      return sock;
+    }
+    String why = "nothing answered";
+    while (System.nanoTime() < deadline) {
+      ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
+      s.setIdentity(hex32().getBytes(StandardCharsets.US_ASCII));
+      s.setLinger(0);
+      if (curve != null) {
+        s.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));
+        s.setCurvePublicKey(ZMQ.Curve.z85Decode(curve.clientPublic()));
+        s.setCurveSecretKey(ZMQ.Curve.z85Decode(curve.clientSecret()));
+      }
+      Events ev = new Events();
+      s.setEventHook(ev, HANDSHAKE | AUTH_FAILED | FAILED | DISCONNECTED);
+      try {
+        s.connect(endpoint);
+      } catch (RuntimeException e) {
+        ctx.destroySocket(s);
+        throw new IllegalArgumentException("invalid endpoint '" + endpoint + "': " + e.getMessage(), e);
+      }
+      long attemptEnd = Math.min(deadline, System.nanoTime() + ATTEMPT_MS * 1_000_000L);
+      int outcome;
+      try {
+        outcome = ev.await(HANDSHAKE | AUTH_FAILED, attemptEnd);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        ctx.destroySocket(s);
+        throw new TimeoutException("interrupted");
+      }
+      if ((outcome & HANDSHAKE) != 0) {
+        sock = s;
+        events = ev;
+        return s;
+      }
+      ctx.destroySocket(s);
+      if ((outcome & AUTH_FAILED) != 0) {
+        throw new TimeoutException(refused());
+      }
+      if ((outcome & (FAILED | DISCONNECTED)) != 0) {
+        why = curve == null
+            ? "the server ended every handshake: does it require CURVE? pass --curve-server-key"
+            : "the server ended every handshake: is it a CURVE endpoint with this server key?";
+      }
+    }
+    throw new TimeoutException("Timed out: no circusd answered on " + endpoint + " within "
+        + timeoutMs / 1000.0 + " s (" + why + ")");
+  }
+
+  private void closeSocket() {
+    if (sock != null) {
+      ctx.destroySocket(sock);
+      sock = null;
+      events = null;
+    }
+  }
+
+  @Override
+  public void close() {
+    closeSocket();
+    if (ownContext) {
+      ctx.close();
+    }
+  }
+}
