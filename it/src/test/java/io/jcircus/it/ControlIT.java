@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -292,6 +293,137 @@ class ControlIT extends ItBase {
     await(Duration.ofSeconds(5), "USR1 kills sleep, then a respawn", () -> !Proc.alive(pid) && d.children("sleep 1000").size() == 1);
     r = call(s, "signal", "{\"name\": \"sleeper\", \"signum\": \"TERM\", \"pid\": 1}");
     assertThat(r).containsEntry("errno", 3L).containsEntry("reason", "process 1 not found in 'sleeper'");
+  }
+
+  /** One event: its name, the pid it names (0 for watcher-level events) and its payload. */
+  record Ev(String name, long pid, Map<String, Object> payload) {
+    @Override
+    public String toString() {
+      return pid == 0 ? name : name + " " + pid;
+    }
+  }
+
+  /** Events until {@code last} arrives (or, with null, until 500 ms pass without one). */
+  private static List<Ev> events(ZMQ.Socket sub, String prefix, String last) {
+    List<Ev> out = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    sub.setReceiveTimeOut(last == null ? 500 : 1000);
+    while (System.nanoTime() < deadline) {
+      ZMsg m = ZMsg.recvMsg(sub);
+      if (m == null) {
+        if (last == null) {
+          break;
+        }
+        continue;
+      }
+      String topic = m.popString();
+      Map<String, Object> payload = map(io.jcircus.server.control.Json.parse(m.popString()));
+      Object pid = payload.get("process_pid");
+      Ev e = new Ev(topic.substring(prefix.length()), pid == null ? 0 : ((Number) pid).longValue(), payload);
+      out.add(e);
+      if (e.name.equals(last)) {
+        break;
+      }
+    }
+    return out;
+  }
+
+  private static List<Long> pids(Client s, String name) {
+    return ((List<?>) call(s, "list", "{\"name\": \"" + name + "\"}").get("pids")).stream()
+        .map(o -> ((Number) o).longValue()).toList();
+  }
+
+  private static List<String> names(List<Ev> evs) {
+    return evs.stream().map(Ev::name).toList();
+  }
+
+  private static List<Long> pidsOf(List<Ev> evs, String name) {
+    return evs.stream().filter(e -> e.name.equals(name)).map(Ev::pid).toList();
+  }
+
+  @Test
+  void eventSequencesOfIncrDecrKillRestartReload() throws Exception {
+    Daemon d = current = start("[watcher:w]\ncmd = sleep 1000\nnumprocesses = 2\ngraceful_timeout = 2\n");
+    Client s = dealer(d);
+    ZMQ.Socket sub = zmq.createSocket(SocketType.SUB);
+    sockets.add(sub);
+    sub.subscribe("watcher.w.".getBytes());
+    sub.connect(endpoint(d, "pubsub_endpoint"));
+    await(Duration.ofSeconds(10), "subscribed", () -> {
+      call(s, "signal", "{\"name\": \"w\", \"signum\": \"CONT\"}");
+      return ZMsg.recvMsg(sub, ZMQ.DONTWAIT) != null || !events(sub, "watcher.w.", null).isEmpty();
+    });
+    events(sub, "watcher.w.", null);
+    List<Long> two = pids(s, "w");
+
+    // incr: one spawn per new process, nothing else
+    call(s, "incr", "{\"name\": \"w\", \"nb\": 2, \"waiting\": true}");
+    List<Ev> evs = events(sub, "watcher.w.", null);
+    List<Long> four = pids(s, "w");
+    assertThat(names(evs)).as(evs.toString()).containsExactly("spawn", "spawn");
+    assertThat(pidsOf(evs, "spawn")).containsExactlyInAnyOrderElementsOf(
+        four.stream().filter(p -> !two.contains(p)).toList());
+
+    // decr: the oldest is killed, and (unlike Circus) its reap is published, marked as commanded
+    call(s, "decr", "{\"name\": \"w\", \"nb\": 1, \"waiting\": true}");
+    evs = events(sub, "watcher.w.", null);
+    long oldest = two.stream().min(Long::compare).orElseThrow();
+    assertThat(evs).as(evs.toString()).extracting(Ev::toString).containsExactly("kill " + oldest, "reap " + oldest);
+    assertThat(evs.get(1).payload).containsEntry("commanded", true).containsEntry("exit_code", -15L);
+
+    // kill one process: kill, then its reap, and a replacement spawn
+    long victim = pids(s, "w").get(0);
+    call(s, "kill", "{\"name\": \"w\", \"pid\": " + victim + ", \"waiting\": true}");
+    evs = events(sub, "watcher.w.", null);
+    assertThat(evs.get(0).toString()).isEqualTo("kill " + victim);
+    assertThat(pidsOf(evs, "reap")).containsExactly(victim);
+    assertThat(pidsOf(evs, "spawn")).hasSize(1).doesNotContain(victim);
+    assertThat(evs.stream().filter(e -> e.name.equals("reap")).findFirst().orElseThrow().payload)
+        .containsEntry("commanded", true);
+
+    // restart: every process killed and reaped, then stop, then one spawn each, then start
+    List<Long> before = pids(s, "w");
+    call(s, "restart", "{\"name\": \"w\", \"waiting\": true}");
+    evs = events(sub, "watcher.w.", "start");
+    List<String> n = names(evs);
+    assertThat(pidsOf(evs, "kill")).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(pidsOf(evs, "reap")).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(n.indexOf("stop")).as(evs.toString()).isGreaterThan(n.lastIndexOf("reap"));
+    assertThat(n.subList(n.indexOf("stop") + 1, n.size()))
+        .containsExactly("spawn", "spawn", "spawn", "start");
+
+    // reload (graceful): new processes first, then the old ones killed and reaped, then reload
+    before = pids(s, "w");
+    call(s, "reload", "{\"name\": \"w\", \"waiting\": true}");
+    evs = events(sub, "watcher.w.", "reload");
+    n = names(evs);
+    assertThat(n.lastIndexOf("spawn")).as(evs.toString()).isLessThan(n.indexOf("kill"));
+    assertThat(pidsOf(evs, "spawn")).hasSize(3).doesNotContainAnyElementsOf(before);
+    assertThat(pidsOf(evs, "kill")).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(pidsOf(evs, "reap")).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(n.get(n.size() - 1)).isEqualTo("reload");
+
+    // reload --sequential: a rolling reload, never more than one process above numprocesses
+    before = pids(s, "w");
+    call(s, "reload", "{\"name\": \"w\", \"waiting\": true, \"sequential\": true}");
+    evs = events(sub, "watcher.w.", "reload");
+    int live = before.size();
+    int most = live;
+    for (Ev e : evs) {
+      live += e.name.equals("spawn") ? 1 : e.name.equals("reap") ? -1 : 0;
+      most = Math.max(most, live);
+    }
+    assertThat(most).as(evs.toString()).isEqualTo(before.size() + 1);
+    assertThat(pidsOf(evs, "reap")).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(names(evs).get(evs.size() - 1)).isEqualTo("reload");
+
+    // a process that dies on its own: a reap that was not commanded, then a respawn
+    long dies = pids(s, "w").get(0);
+    call(s, "signal", "{\"name\": \"w\", \"pid\": " + dies + ", \"signum\": \"TERM\"}");
+    evs = events(sub, "watcher.w.", "spawn");
+    Ev reap = evs.stream().filter(e -> e.name.equals("reap")).findFirst().orElseThrow();
+    assertThat(reap.pid).isEqualTo(dies);
+    assertThat(reap.payload).containsEntry("commanded", false).containsEntry("exit_code", -15L);
   }
 
   @Test

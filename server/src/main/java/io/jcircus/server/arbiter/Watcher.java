@@ -242,7 +242,10 @@ public final class Watcher {
     return reload(graceful, false);
   }
 
-  /** {@code sequential}: a rolling reload, never more than one process above numprocesses (plus those stopping). */
+  /**
+   * {@code sequential}: a rolling reload, never more than one process above numprocesses, a draining old process
+   * included: the next new process starts once the previous old one has exited.
+   */
   public Future<Void> reload(boolean graceful, boolean sequential) {
     if (state == State.STOPPED || state == State.STOPPING) {
       return start();
@@ -459,6 +462,11 @@ public final class Watcher {
 
   /** One step of a rolling reload. */
   private void rollOne(List<ManagedProcess> current, List<ManagedProcess> old) {
+    for (ManagedProcess p : procs.values()) {
+      if (p.stopping) {
+        return; // still draining: its exit calls manage() again
+      }
+    }
     ManagedProcess newest = current.isEmpty() ? null : current.get(current.size() - 1);
     long warm = (long) (cfg.warmupDelay * 1e9);
     if (newest != null && current.size() + old.size() > numprocesses) {
