@@ -3,9 +3,10 @@
 
   bench/control.py [--children 500] [--calls 1000]
 
-Prints median and p99 of `list`, `status` and `stats` round trips in milliseconds.
+Prints median and p99 of `list`, `status` and `stats` round trips in milliseconds, then the wall time of a
+whole `bin/circusctl status` process (median of 20) next to a bare JVM (`java -version`) as the floor.
 """
-import argparse, json, os, statistics, sys, tempfile, time, uuid
+import argparse, json, os, statistics, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402  (start_circusd, stop, endpoints)
@@ -47,6 +48,23 @@ def main():
             times.sort()
             print("%-8s median %7.3f ms   p99 %7.3f ms   (n=%d)" % (
                 command, statistics.median(times), times[int(len(times) * 0.99) - 1], len(times)))
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        ctl = os.path.join(here, "bin", "circusctl")
+        env = dict(os.environ, CIRCUSCTL_ENDPOINT=endpoint)
+
+        def wall(cmd, n=20):
+            ts = []
+            for _ in range(n + 2):
+                t0 = time.perf_counter()
+                r = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                ts.append((time.perf_counter() - t0) * 1000)
+                assert r.returncode == 0, cmd
+            return statistics.median(ts[2:])
+
+        ctl_ms = wall([ctl, "status"])
+        jvm_ms = wall(["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-version"])
+        print("circusctl status (whole process) median %6.1f ms; bare JVM -version %6.1f ms; ratio %.2fx"
+              % (ctl_ms, jvm_ms, ctl_ms / jvm_ms))
     finally:
         core.stop(p)
 
