@@ -565,6 +565,30 @@ class ControlIT extends ItBase {
   }
 
   @Test
+  void restartWithoutANameRestartsEverythingWithTheFileReadAgain() throws Exception {
+    Daemon d = current = start("[watcher:a]\ncmd = sleep 1000\n[watcher:gone]\ncmd = sleep 1003\n");
+    await(Duration.ofSeconds(10), "2 children", () -> d.children().size() == 2);
+    Client s = dealer(d);
+    String original = java.nio.file.Files.readString(d.config);
+    List<Long> before = d.children("sleep 1000");
+
+    java.nio.file.Files.writeString(d.config, original + "[watcher:bad]\ncmd = x\nnumprocesses = many\n");
+    Map<String, Object> r = call(s, "restart", "{\"waiting\": true}");
+    assertThat(r).containsEntry("status", "error").containsEntry("errno", 3L);
+    assertThat((String) r.get("reason")).contains("numprocesses").contains("nothing was restarted");
+    assertThat(d.children("sleep 1000")).isEqualTo(before);
+
+    java.nio.file.Files.writeString(d.config, original.replace("[watcher:gone]\ncmd = sleep 1003\n", "")
+        + "[watcher:b]\ncmd = sleep 1001\nnumprocesses = 2\n");
+    r = call(s, "restart", "{\"waiting\": true}");
+    assertThat(r).containsEntry("status", "ok");
+    assertThat(new ArrayList<Object>((List<?>) call(s, "list", "{}").get("watchers"))).containsExactly((Object) "a", "b");
+    await(Duration.ofSeconds(5), "the new set", () -> d.children("sleep 1001").size() == 2
+        && d.children("sleep 1000").size() == 1 && d.children("sleep 1003").isEmpty());
+    assertThat(d.children("sleep 1000")).as("restarted, not kept").doesNotContainAnyElementsOf(before);
+  }
+
+  @Test
   void sequentialReloadRollsOneProcessAtATime() throws Exception {
     Daemon d = current = start("[watcher:roll]\ncmd = sleep 1000\nnumprocesses = 3\nwarmup_delay = 0.3\n");
     await(Duration.ofSeconds(10), "3 children", () -> d.children().size() == 3);

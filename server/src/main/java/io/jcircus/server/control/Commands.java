@@ -394,6 +394,10 @@ public final class Commands {
   private void lifecycle(String op, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
     Object nameObj = p.get("name");
     String how = p.get("match") == null ? "glob" : p.get("match").toString();
+    if (nameObj == null && op.equals("restart")) {
+      restartArbiter(p, r);
+      return;
+    }
     List<Watcher> targets = nameObj == null ? arbiter.watchers() : match(nameObj.toString(), how);
     if (nameObj == null && op.equals("start")) {
       targets.removeIf(w -> !w.config().autostart);
@@ -424,6 +428,43 @@ public final class Commands {
       }
       return kv("info", kv("started", started, "kept", kept));
     });
+  }
+
+  /**
+   * {@code restart} with no name, as Circus does it: every watcher stopped (lowest priority first), the
+   * configuration file read again and applied, every autostart watcher started. A file with an error is
+   * refused before anything stops; the daemon process, its endpoints and unchanged sockets stay.
+   */
+  private void restartArbiter(Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    try {
+      ConfigLoader.load(arbiter.config().file);
+    } catch (io.jcircus.server.config.ConfigException e) {
+      throw CommandError.message("restart: " + e.getMessage() + " (nothing was restarted)");
+    }
+    List<Watcher> all = new ArrayList<>(arbiter.watchers());
+    all.sort(Comparator.comparingInt(Watcher::priority));
+    Promise<Void> done = arbiter.loop().newPromise();
+    forEach(all, Watcher::stop).addListener(stopped -> {
+      Future<List<String>> applied;
+      try {
+        applied = arbiter.reloadConfig();
+      } catch (io.jcircus.server.config.ConfigException e) {
+        applied = arbiter.loop().newFailedFuture(e);
+      }
+      applied.addListener(x -> {
+        List<Watcher> start = new ArrayList<>(arbiter.watchers());
+        start.removeIf(w -> !w.config().autostart);
+        start.sort(Comparator.comparingInt(Watcher::priority).reversed());
+        forEach(start, Watcher::start).addListener(y -> {
+          if (x.isSuccess()) {
+            done.trySuccess(null);
+          } else {
+            done.tryFailure(x.cause());
+          }
+        });
+      });
+    });
+    reply(p, done, r, Commands::kv);
   }
 
   private void reload(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {

@@ -152,4 +152,30 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> new ConfigLoader(Map.of(), USERS).loadFile(main))
         .hasMessageContaining(dir.resolve("bad.ini") + ":4: [watcher:b] numprocesses: must not be negative");
   }
+
+  @Test
+  void curveKeysAreCheckedAtLoad() throws Exception {
+    Path keys = Files.createDirectories(dir.resolve("keys"));
+    Path auth = Files.createDirectories(dir.resolve("auth"));
+    String pub = "curve\n    public-key = \"" + "A".repeat(40) + "\"\n";
+    Path secret = keys.resolve("server.key_secret");
+    Files.writeString(secret, pub + "    secret-key = \"" + "B".repeat(40) + "\"\n");
+    Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Files.writeString(keys.resolve("server.key"), pub);
+    CircusConfig c = load("[circus]\ncurve_secret_key = keys/server.key_secret\ncurve_authorized_keys = auth\n");
+    assertThat(c.curveSecretKey).isEqualTo(secret);
+    assertThat(c.curveAuthorizedKeys).isEqualTo(auth);
+
+    assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/server.key_secret\n"))
+        .hasMessageContaining("circus.ini:2").hasMessageContaining("curve_authorized_keys is not set");
+    assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/server.key\ncurve_authorized_keys = auth\n"))
+        .hasMessageContaining("holds no secret-key");
+    assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/none\ncurve_authorized_keys = auth\n"))
+        .hasMessageContaining("cannot read");
+    assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/server.key_secret\ncurve_authorized_keys = nodir\n"))
+        .hasMessageContaining("circus.ini:3").hasMessageContaining("is not a directory");
+    Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/server.key_secret\ncurve_authorized_keys = auth\n"))
+        .hasMessageContaining("readable by group or others");
+  }
 }
