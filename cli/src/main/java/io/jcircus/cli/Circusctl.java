@@ -117,11 +117,25 @@ public final class Circusctl implements Callable<Integer> {
     return null;
   }
 
+  static final boolean TRACE = System.getenv("CIRCUSCTL_TRACE") != null;
+
+  static void trace(String what) {
+    if (TRACE) {
+      System.err.println((System.nanoTime() - T0) / 1000 / 1000.0 + " ms " + what);
+    }
+  }
+
+  static final long T0 = System.nanoTime();
+
   static int run(String[] args, PrintWriter out, PrintWriter err) {
+    trace("main");
     Circusctl top = new Circusctl();
     CommandLine cl = commandLine(top, commandIn(args), out, err);
+    trace("model built");
     int rc = cl.execute(args);
+    trace("executed");
     top.close();
+    trace("closed");
     return rc;
   }
 
@@ -185,7 +199,11 @@ public final class Circusctl implements Callable<Integer> {
   /** Sends one command and prints its reply; the exit code follows the reply's status. */
   int execute(CommandSpec cmd, String command, Map<String, Object> props,
       java.util.function.Function<Map<String, Object>, String> render) throws Exception {
-    Map<String, Object> reply = client().call(command, props);
+    trace("parsed");
+    ControlClient c = client();
+    trace("client");
+    Map<String, Object> reply = c.call(command, props);
+    trace("reply");
     PrintWriter out = cmd.commandLine().getOut();
     boolean error = "error".equals(reply.get("status"));
     if (json) {

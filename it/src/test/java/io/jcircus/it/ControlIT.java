@@ -589,6 +589,22 @@ class ControlIT extends ItBase {
   }
 
   @Test
+  void statsOverManyProcessesDoesNotHoldUpOtherCommands() throws Exception {
+    Daemon d = current = start("[watcher:many]\ncmd = sleep 1000\nnumprocesses = 200\n");
+    await(Duration.ofSeconds(30), "200 children", () -> d.children().size() == 200);
+    Client s = dealer(d);
+    call(s, "list", "{}"); // connected
+    for (int round = 0; round < 3; round++) {
+      s.send("{\"id\": \"stats\", \"command\": \"stats\", \"properties\": {\"name\": \"many\"}}");
+      s.send("{\"id\": \"list\", \"command\": \"list\", \"properties\": {}}");
+      Map<String, Object> first = map(io.jcircus.server.control.Json.parse(ZMsg.recvMsg(s.sock).popString()));
+      Map<String, Object> second = map(io.jcircus.server.control.Json.parse(ZMsg.recvMsg(s.sock).popString()));
+      assertThat(first.get("id")).as("list answered while /proc is read for 200 processes").isEqualTo("list");
+      assertThat(map(second.get("info"))).hasSize(200);
+    }
+  }
+
+  @Test
   void sequentialReloadRollsOneProcessAtATime() throws Exception {
     Daemon d = current = start("[watcher:roll]\ncmd = sleep 1000\nnumprocesses = 3\nwarmup_delay = 0.3\n");
     await(Duration.ofSeconds(10), "3 children", () -> d.children().size() == 3);
