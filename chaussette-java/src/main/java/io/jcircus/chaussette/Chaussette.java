@@ -82,7 +82,9 @@ public final class Chaussette {
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app));
+            Drain.Conn conn = DRAIN.add(ch);
+            ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20),
+                new Handler(app, conn));
           }
         });
     Channel server;
@@ -111,21 +113,37 @@ public final class Chaussette {
     Channel s = server;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       s.close().awaitUninterruptibly(); // stop accepting; the listening socket stays open in circusd
-      workers.shutdownGracefully(100, 10_000, TimeUnit.MILLISECONDS).awaitUninterruptibly();
+      DRAIN.drain(drainTimeoutMillis());
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
       boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }, "chaussette-drain"));
     server.closeFuture().sync();
   }
 
+  private static final Drain DRAIN = new Drain();
+
+  /** How long a drain may take: CHAUSSETTE_DRAIN_TIMEOUT seconds, default 25 (Circus's graceful_timeout is 30). */
+  private static long drainTimeoutMillis() {
+    String v = System.getenv("CHAUSSETTE_DRAIN_TIMEOUT");
+    try {
+      return v == null ? 25_000 : (long) (Double.parseDouble(v) * 1000);
+    } catch (NumberFormatException e) {
+      return 25_000;
+    }
+  }
+
   private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final HttpApp app;
+    private final Drain.Conn conn;
 
-    Handler(HttpApp app) {
+    Handler(HttpApp app, Drain.Conn conn) {
       this.app = app;
+      this.conn = conn;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+      conn.busy = true;
       FullHttpResponse resp;
       try {
         resp = app.handle(req);
@@ -133,13 +151,14 @@ public final class Chaussette {
         resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.INTERNAL_SERVER_ERROR,
             Unpooled.copiedBuffer("internal error\n", StandardCharsets.US_ASCII));
       }
-      boolean keepAlive = HttpUtil.isKeepAlive(req);
+      // While draining, every response closes its connection: the client's next request goes to a new worker.
+      boolean keepAlive = HttpUtil.isKeepAlive(req) && !DRAIN.draining();
       HttpUtil.setContentLength(resp, resp.content().readableBytes());
       if (keepAlive) {
         if (!req.protocolVersion().isKeepAliveDefault()) {
           resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
-        ctx.writeAndFlush(resp);
+        ctx.writeAndFlush(resp).addListener(f -> conn.idle());
       } else {
         resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);

@@ -249,19 +249,6 @@ class FeaturesIT extends ItBase {
     assertThat(pids).isEqualTo(expected);
   }
 
-  private static String httpGet(int port) throws java.io.IOException {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-      s.setSoTimeout(5000);
-      s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes());
-      String resp = new String(s.getInputStream().readAllBytes());
-      if (!resp.startsWith("HTTP/1.1 200")) {
-        throw new java.io.IOException("bad response: " + resp);
-      }
-      return resp.substring(resp.indexOf("\r\n\r\n") + 4).strip();
-    }
-  }
-
   @Test
   void onDemandWatchersStartOnTheirFirstConnection() throws Exception {
     Path w = worker("pidserver.py");

@@ -89,6 +89,20 @@ abstract class ItBase {
     }
   }
 
+  /** GET / over a fresh connection; returns the body of a 200 reply. */
+  static String httpGet(int port) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+      s.setSoTimeout(5000);
+      s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      String resp = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      if (!resp.startsWith("HTTP/1.1 200")) {
+        throw new IOException("bad response: " + resp);
+      }
+      return resp.substring(resp.indexOf("\r\n\r\n") + 4).strip();
+    }
+  }
+
   static String askUnix(Path path) throws IOException {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.connect(UnixDomainSocketAddress.of(path));

@@ -1,0 +1,74 @@
+package io.jcircus.chaussette;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Graceful drain of the open connections once the worker has stopped accepting. A connection is closed by
+ * the worker only when it is between requests and has been quiet for {@link #QUIET_MS}: a connection accepted
+ * a moment before the listener closed still gets the request its client is sending, and a request being
+ * received or answered always completes. Responses sent while draining carry {@code Connection: close}.
+ */
+final class Drain {
+  /** Quiet time after which an idle connection is closed during a drain. */
+  static final long QUIET_MS = 500;
+
+  private final Set<Conn> open = ConcurrentHashMap.newKeySet();
+  private volatile boolean draining;
+
+  /** Per-connection bookkeeping, first in the pipeline so it sees every byte read. */
+  final class Conn extends ChannelDuplexHandler {
+    final Channel ch;
+    volatile boolean busy;
+    volatile long lastActivity = System.nanoTime();
+
+    Conn(Channel ch) {
+      this.ch = ch;
+      ch.closeFuture().addListener(f -> open.remove(this));
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      lastActivity = System.nanoTime();
+      ctx.fireChannelRead(msg);
+    }
+
+    void idle() {
+      busy = false;
+      lastActivity = System.nanoTime();
+    }
+  }
+
+  Conn add(Channel ch) {
+    Conn c = new Conn(ch);
+    open.add(c);
+    return c;
+  }
+
+  boolean draining() {
+    return draining;
+  }
+
+  /** Closes connections as they become idle; returns when none is left or {@code timeoutMs} has passed. */
+  void drain(long timeoutMs) {
+    draining = true;
+    long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+    while (!open.isEmpty() && System.nanoTime() < deadline) {
+      long now = System.nanoTime();
+      for (Conn c : open) {
+        if (!c.busy && now - c.lastActivity > QUIET_MS * 1_000_000L) {
+          c.ch.close();
+        }
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

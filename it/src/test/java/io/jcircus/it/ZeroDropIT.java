@@ -1,0 +1,106 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The product's promise: Java workers on a socket circusd owns are reloaded and restarted under load without
+ * a failed request, because the listening socket and its accept queue never close.
+ */
+class ZeroDropIT extends ItBase {
+  private static final int CLIENTS = 6;
+
+  private String endpoint;
+
+  private Daemon webDaemon(String extra) throws Exception {
+    Daemon d = start(String.join("\n",
+        "[socket:web]",
+        "host = 127.0.0.1",
+        "port = 0",
+        "[watcher:web]",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 2 fd://$(circus.sockets.web)",
+        "numprocesses = 4",
+        "use_sockets = true",
+        "copy_env = true",
+        "graceful_timeout = 10",
+        extra,
+        ""));
+    Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(d.config));
+    assertThat(m.find()).isTrue();
+    endpoint = m.group(1);
+    await(Duration.ofSeconds(30), "4 workers answering", () -> {
+      try {
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 40 && seen.size() < 4; i++) {
+          seen.add(httpGet(d.port("web")));
+        }
+        return seen.size() == 4;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    return d;
+  }
+
+  private String circusctl(String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(),
+        "--endpoint", endpoint, "--timeout", "90"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", args) + ": " + out).isZero();
+    return out;
+  }
+
+  /** Runs {@code action} in the middle of a load and checks that nothing failed and new workers serve. */
+  private void underLoad(Daemon d, String... action) throws Exception {
+    Set<Long> before = new HashSet<>(d.children());
+    try (Load load = new Load(d.port("web"), CLIENTS)) {
+      load.awaitMore(300, Duration.ofSeconds(20));
+      circusctl(action);
+      long servedAfter = load.ok.get();
+      load.awaitMore(300, Duration.ofSeconds(30));
+      load.close();
+      assertThat(load.failed.get()).as(String.join(" ", action) + " under load: " + load).isZero();
+      assertThat(load.ok.get()).as(load.toString()).isGreaterThan(servedAfter);
+      Set<Long> now = new HashSet<>(d.children());
+      now.retainAll(before);
+      assertThat(now).as("every worker replaced by " + String.join(" ", action)).isEmpty();
+      System.out.println(String.join(" ", action) + ": " + load);
+    }
+  }
+
+  @Test
+  void reloadsAndRestartLoseNoRequest() throws Exception {
+    Daemon d = webDaemon("");
+    underLoad(d, "reload", "web", "--sequential", "--waiting");
+    underLoad(d, "reload", "web", "--waiting");
+    underLoad(d, "restart", "web", "--waiting");
+  }
+
+  @Test
+  void killMinus9CostsOnlyTheRequestsInFlight() throws Exception {
+    Daemon d = webDaemon("");
+    try (Load load = new Load(d.port("web"), CLIENTS)) {
+      load.awaitMore(300, Duration.ofSeconds(20));
+      long victim = d.children().get(0);
+      ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+      load.awaitMore(500, Duration.ofSeconds(30));
+      load.close();
+      assertThat(load.failed.get()).as(load.toString()).isLessThanOrEqualTo(CLIENTS);
+      System.out.println("kill -9 under load: " + load);
+    }
+    await(Duration.ofSeconds(10), "4 workers again", () -> d.children().size() == 4);
+  }
+}
