@@ -96,7 +96,7 @@ abstract class ItBase {
       s.setSoTimeout(5000);
       s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       String resp = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-      if (!resp.startsWith("HTTP/1.1 200")) {
+      if (!resp.startsWith("HTTP/1.1 200") && !resp.startsWith("HTTP/1.0 200")) {
         throw new IOException("bad response: " + resp);
       }
       return resp.substring(resp.indexOf("\r\n\r\n") + 4).strip();

@@ -546,19 +546,25 @@ public final class Watcher {
   private void spawn() throws IOException {
     int wid = wids.nextClearBit(1);
     Map<String, String> env = childEnv();
-    Map<String, Integer> socketFds = new HashMap<>();
+    // socket name → fd in circusd, and → fd in the child (the same number, except for systemd's 3, 4, …)
+    Map<String, Integer> parentFds = new LinkedHashMap<>();
+    Map<String, Integer> socketFds = new LinkedHashMap<>();
     List<Channel> perProcess = new ArrayList<>();
     List<ManagedSocket> passed = socketsToPass();
     try {
       for (ManagedSocket s : passed) {
+        int fd;
         if (s.config().reusePort()) {
           Channel ch = s.bindForProcess();
           perProcess.add(ch);
-          socketFds.put(s.name(), ManagedSocket.fdOf(ch));
+          fd = ManagedSocket.fdOf(ch);
         } else {
-          socketFds.put(s.name(), s.fd());
+          fd = s.fd();
         }
+        parentFds.put(s.name(), fd);
+        socketFds.put(s.name(), cfg.handoff == WatcherConfig.Handoff.SYSTEMD ? 3 + socketFds.size() : fd);
       }
+      handoffEnv(env, socketFds);
       java.util.function.Function<String, String> lookup = key -> lookup(key, wid, env, socketFds);
       for (Map.Entry<String, String> e : env.entrySet()) {
         e.setValue(Substitution.expand(e.getValue(), lookup));
@@ -582,7 +588,12 @@ public final class Watcher {
       }
       String program = cfg.executable != null ? Substitution.expand(cfg.executable, lookup) : argv.get(0);
       String path = resolveExecutable(program, env);
-      List<String> prefix = execPrefix();
+      List<String> prefix = new ArrayList<>(execPrefix());
+      if (cfg.handoff == WatcherConfig.Handoff.SYSTEMD) {
+        // LISTEN_PID must be the worker's own pid, unknown before posix_spawn returns: a shell that sets it
+        // to $$ and execs the program keeps that pid (as setpriv and prlimit do).
+        prefix.addAll(List.of("/bin/sh", "-c", "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\""));
+      }
       Spawner.Request req;
       if (prefix.isEmpty()) {
         req = new Spawner.Request(path, argv, envList(env));
@@ -597,14 +608,14 @@ public final class Watcher {
       }
       // stdin
       if (cfg.stdinSocket != null) {
-        req.fd(0, socketFds.getOrDefault(cfg.stdinSocket, arbiter.socket(cfg.stdinSocket).fd()));
+        req.fd(0, parentFds.getOrDefault(cfg.stdinSocket, arbiter.socket(cfg.stdinSocket).fd()));
       } else if (cfg.closeChildStdin) {
         req.devNull(0, Posix.O_RDONLY);
       } else {
         req.fd(0, 0);
       }
-      for (int s : socketFds.values()) {
-        req.fd(s, s);
+      for (Map.Entry<String, Integer> e : socketFds.entrySet()) {
+        req.fd(e.getValue(), parentFds.get(e.getKey()));
       }
       int[] outPipe = null;
       int[] errPipe = null;
@@ -713,6 +724,28 @@ public final class Watcher {
   private void readerClosed() {
     openReaders--;
     maybeCloseStreams();
+  }
+
+  /** The environment of the systemd and Einhorn conventions, for the sockets in child fd order. */
+  private void handoffEnv(Map<String, String> env, Map<String, Integer> childFds) {
+    switch (cfg.handoff) {
+      case SYSTEMD:
+        env.put("LISTEN_FDS", Integer.toString(childFds.size()));
+        env.put("LISTEN_FDNAMES", String.join(":", childFds.keySet()));
+        env.remove("LISTEN_PID"); // set by the exec shim to the worker's pid
+        break;
+      case EINHORN: {
+        env.put("EINHORN_FD_COUNT", Integer.toString(childFds.size()));
+        int i = 0;
+        for (int fd : childFds.values()) {
+          env.put("EINHORN_FD_" + i++, Integer.toString(fd));
+        }
+        env.put("EINHORN_MASTER_PID", Long.toString(ProcessHandle.current().pid()));
+        break;
+      }
+      default:
+        break;
+    }
   }
 
   private List<ManagedSocket> socketsToPass() {

@@ -37,7 +37,7 @@ public final class ConfigLoader {
           "stop_children", "graceful_timeout", "max_retry", "respawn", "autostart", "priority", "singleton",
           "use_sockets", "on_demand", "stdin_socket", "close_child_stdin", "close_child_stdout",
           "close_child_stderr", "max_age", "max_age_variance", "check_flapping", "backoff_min_uptime",
-          "backoff_initial", "backoff_factor", "backoff_max");
+          "backoff_initial", "backoff_factor", "backoff_max", "handoff");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -497,6 +497,17 @@ public final class ConfigLoader {
     w.useSockets = v.bool("use_sockets", false);
     w.onDemand = v.bool("on_demand", false);
     w.stdinSocket = emptyToNull(v.str("stdin_socket", null));
+    String handoff = v.str("handoff", "circus").toLowerCase(Locale.ROOT);
+    switch (handoff) {
+      case "circus": w.handoff = WatcherConfig.Handoff.CIRCUS; break;
+      case "systemd": w.handoff = WatcherConfig.Handoff.SYSTEMD; break;
+      case "einhorn": w.handoff = WatcherConfig.Handoff.EINHORN; break;
+      default:
+        throw v.error("handoff", "expected circus, systemd or einhorn; got '" + handoff + "'");
+    }
+    if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
+      w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
+    }
     w.closeChildStdin = v.bool("close_child_stdin", true);
     w.closeChildStdout = v.bool("close_child_stdout", false);
     w.closeChildStderr = v.bool("close_child_stderr", false);

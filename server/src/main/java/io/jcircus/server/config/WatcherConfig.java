@@ -37,6 +37,18 @@ public final class WatcherConfig {
   public boolean useSockets;
   public boolean onDemand;
   public String stdinSocket;
+  /** How sockets reach the process besides $(circus.sockets.NAME) (see README, "Handing sockets over"). */
+  public Handoff handoff = Handoff.CIRCUS;
+
+  /** Socket handoff conventions. */
+  public enum Handoff {
+    /** Circus: each socket at circusd's own fd number, named in argv/env by $(circus.sockets.NAME). */
+    CIRCUS,
+    /** systemd socket activation: fds from 3 on, LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid. */
+    SYSTEMD,
+    /** Einhorn: each socket at circusd's fd number, EINHORN_FD_COUNT and EINHORN_FD_0…n-1. */
+    EINHORN
+  }
   public boolean closeChildStdin = true;
   public boolean closeChildStdout;
   public boolean closeChildStderr;

@@ -340,6 +340,7 @@ public final class Commands {
     o.put("working_dir", c.workingDir == null ? System.getProperty("user.dir") : c.workingDir);
     o.put("autostart", c.autostart);
     o.put("stdin_socket", c.stdinSocket);
+    o.put("handoff", c.handoff.name().toLowerCase(Locale.ROOT));
     o.put("backoff_min_uptime", c.backoffMinUptime);
     o.put("backoff_initial", c.backoffInitial);
     o.put("backoff_factor", c.backoffFactor);

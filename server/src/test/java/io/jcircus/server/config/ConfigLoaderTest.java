@@ -178,4 +178,14 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> load("[circus]\ncurve_secret_key = keys/server.key_secret\ncurve_authorized_keys = auth\n"))
         .hasMessageContaining("readable by group or others");
   }
+
+  @Test
+  void handoffConventions() throws Exception {
+    CircusConfig c = load("[socket:web]\nport = 0\n[watcher:a]\ncmd = x\nhandoff = systemd\n[watcher:b]\ncmd = x\n");
+    assertThat(c.watchers.get(0).handoff).isEqualTo(WatcherConfig.Handoff.SYSTEMD);
+    assertThat(c.watchers.get(0).useSockets).as("implied").isTrue();
+    assertThat(c.watchers.get(1).handoff).isEqualTo(WatcherConfig.Handoff.CIRCUS);
+    assertThatThrownBy(() -> load("[watcher:a]\ncmd = x\nhandoff = inetd\n"))
+        .hasMessageContaining("circus.ini:3").hasMessageContaining("expected circus, systemd or einhorn");
+  }
 }
