@@ -32,7 +32,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * chaussette-java: serves an {@link HttpApp} on a socket circusd hands over ({@code fd://N}), on a unix
  * socket it binds ({@code unix:///path}) or on a TCP address it binds ({@code tcp://host:port}, for
- * development). On SIGTERM it stops accepting, lets in-flight requests finish and exits.
+ * development). Once it accepts it reports {@code READY=1} to {@code $NOTIFY_SOCKET} (sd_notify), if set. On
+ * SIGTERM it stops accepting, lets in-flight requests finish and exits.
  *
  * <pre>chaussette-java [--app CLASS] [--threads N] URI</pre>
  */
@@ -110,6 +111,11 @@ public final class Chaussette {
     }
     System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving on " + uri
         + " (" + server.localAddress() + ")");
+    try {
+      SdNotify.send("READY=1"); // the channel accepts from now on: circusd may retire an old worker
+    } catch (java.io.IOException e) {
+      System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
+    }
     Channel s = server;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       s.close().awaitUninterruptibly(); // stop accepting; the listening socket stays open in circusd

@@ -18,10 +18,26 @@ import org.zeromq.ZMQ;
 final class CdsTraining {
   private CdsTraining() { }
 
+  private static volatile boolean stop;
+
   static int run() throws Exception {
+    // A training run must never hang a build: past a minute it ends without an archive (the launcher then
+    // runs without one).
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(60_000);
+        System.err.println("circusctl CDS training took over 60 s; no archive");
+        Runtime.getRuntime().halt(0);
+      } catch (InterruptedException e) {
+        // finished in time
+      }
+    }, "cds-training-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
     try (ZContext ctx = new ZContext(1)) {
       ZMQ.Socket router = ctx.createSocket(SocketType.ROUTER);
       router.setLinger(0);
+      router.setReceiveTimeOut(100);
       router.bind("tcp://127.0.0.1:*");
       String endpoint = router.getLastEndpoint();
       Thread server = new Thread(() -> serve(router), "cds-training-server");
@@ -35,7 +51,12 @@ final class CdsTraining {
           {"--endpoint", endpoint, "--json", "status", "web"}}) {
         rc |= Circusctl.run(args, w, w);
       }
+      stop = true;
+      server.join(5000);
+      ctx.destroySocket(router); // the server thread is done with it: the context can terminate
       return rc;
+    } finally {
+      watchdog.interrupt();
     }
   }
 
@@ -48,10 +69,10 @@ final class CdsTraining {
   }
 
   private static void serveUntilClosed(ZMQ.Socket router) {
-    while (!Thread.currentThread().isInterrupted()) {
+    while (!stop) {
       byte[] id = router.recv(0);
       if (id == null) {
-        return;
+        continue;
       }
       byte[] body = router.recv(0);
       @SuppressWarnings("unchecked")

@@ -45,7 +45,7 @@ final class ControlClient implements AutoCloseable {
   private Events events;
 
   /** What the I/O thread reported for one socket. */
-  private static final class Events implements org.zeromq.ZEvent.ZEventConsummer {
+  static final class Events implements org.zeromq.ZEvent.ZEventConsummer {
     private int seen;
 
     @Override
@@ -131,7 +131,7 @@ final class ControlClient implements AutoCloseable {
       }
       if ((events.seen() & AUTH_FAILED) != 0) {
         closeSocket();
-        throw new TimeoutException(refused());
+        throw new TimeoutException(refused(endpoint));
       }
       // short slices: a refused CURVE key is reported a moment after the version handshake
       s.setReceiveTimeOut((int) Math.min(left, 100));
@@ -153,21 +153,38 @@ final class ControlClient implements AutoCloseable {
     }
   }
 
-  private String refused() {
+  private static String refused(String endpoint) {
     return "circusd at " + endpoint + " refused this client's CURVE key (its public key is not in the daemon's"
         + " curve_authorized_keys directory)";
   }
 
   /** A socket whose handshake with circusd has completed, or a TimeoutException naming why not. */
   private ZMQ.Socket connected(long deadline) throws TimeoutException {
-    if (sock != null) {
-      return sock;
+    if (sock == null) {
+      Connection c = open(ctx, SocketType.DEALER, endpoint, curve, deadline, timeoutMs, s -> {
+        s.setIdentity(hex32().getBytes(StandardCharsets.US_ASCII));
+        s.setLinger(0);
+      });
+      sock = c.socket;
+      events = c.events;
     }
+    return sock;
+  }
+
+  /** A socket whose ZMTP handshake completed, and the events its I/O thread reports from then on. */
+  record Connection(ZMQ.Socket socket, Events events) { }
+
+  /**
+   * Connects a {@code type} socket to {@code endpoint} and waits for the ZMTP handshake, trying a fresh socket
+   * every {@link #ATTEMPT_MS} until {@code deadline}: a JeroMQ 0.6.0 client now and then never completes a
+   * connection (seen under load, for DEALER and SUB alike), and nothing has been sent on it yet.
+   */
+  static Connection open(ZContext ctx, SocketType type, String endpoint, CurveOptions.Keys curve, long deadline,
+      long timeoutMs, java.util.function.Consumer<ZMQ.Socket> configure) throws TimeoutException {
     String why = "nothing answered";
     while (System.nanoTime() < deadline) {
-      ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
-      s.setIdentity(hex32().getBytes(StandardCharsets.US_ASCII));
-      s.setLinger(0);
+      ZMQ.Socket s = ctx.createSocket(type);
+      configure.accept(s);
       if (curve != null) {
         s.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));
         s.setCurvePublicKey(ZMQ.Curve.z85Decode(curve.clientPublic()));
@@ -191,13 +208,11 @@ final class ControlClient implements AutoCloseable {
         throw new TimeoutException("interrupted");
       }
       if ((outcome & HANDSHAKE) != 0) {
-        sock = s;
-        events = ev;
-        return s;
+        return new Connection(s, ev);
       }
       ctx.destroySocket(s);
       if ((outcome & AUTH_FAILED) != 0) {
-        throw new TimeoutException(refused());
+        throw new TimeoutException(refused(endpoint));
       }
       if ((outcome & (FAILED | DISCONNECTED)) != 0) {
         why = curve == null

@@ -31,20 +31,17 @@ final class EventListener {
     PrintWriter out = spec.commandLine().getOut();
     interrupted = false;
     try (ZContext ctx = ControlClient.context()) {
-      ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
-      sub.setLinger(0);
       CurveOptions.Keys curve = top.curve();
-      if (curve != null) {
-        sub.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));
-        sub.setCurvePublicKey(ZMQ.Curve.z85Decode(curve.clientPublic()));
-        sub.setCurveSecretKey(ZMQ.Curve.z85Decode(curve.clientSecret()));
-      }
-      if (topics.isEmpty()) {
-        sub.subscribe(new byte[0]);
-      } else {
-        topics.forEach(t -> sub.subscribe(t.getBytes(StandardCharsets.UTF_8)));
-      }
-      sub.connect(endpoint);
+      long wait = Math.max(1, (long) (top.timeout * 1000));
+      ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, endpoint, curve,
+          System.nanoTime() + wait * 1_000_000L, wait, s -> {
+            s.setLinger(0);
+            if (topics.isEmpty()) {
+              s.subscribe(new byte[0]);
+            } else {
+              topics.forEach(t -> s.subscribe(t.getBytes(StandardCharsets.UTF_8)));
+            }
+          }).socket();
       sub.setReceiveTimeOut(200);
       spec.commandLine().getErr().println("listening on " + endpoint + (topics.isEmpty() ? "" : " for " + topics));
       spec.commandLine().getErr().flush();

@@ -202,7 +202,7 @@ class CircusctlIT extends ItBase {
   @Test
   void listenStreamsEvents() throws Exception {
     daemon("[watcher:sleeper]\ncmd = sleep 1000\n");
-    Process listen = ctl("listen", "watcher.sleeper.").start();
+    Process listen = ctl("listen", "watcher.sleeper.").redirectError(dir.resolve("listen.err").toFile()).start();
     LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(listen.getInputStream(), StandardCharsets.UTF_8))) {
@@ -230,7 +230,9 @@ class CircusctlIT extends ItBase {
           }
         }
       }
-      assertThat(spawn).as("a spawn event").isNotNull();
+      assertThat(spawn).as("a spawn event; config:\n" + Files.readString(dir.resolve("circus.ini"))
+          + "\nlisten's stderr: " + Files.readString(dir.resolve("listen.err"))
+          + "\nother lines: " + lines).isNotNull();
       assertThat(spawn).matches("watcher\\.sleeper\\.spawn: \\{\"process_pid\": \\d+, \"time\": [\\d.]+\\}");
     } finally {
       listen.destroy();

@@ -302,6 +302,41 @@ public final class Arbiter {
     for (ManagedSocket s : sockets.values()) {
       s.close();
     }
+    removeRuntimeDir();
+  }
+
+  private java.nio.file.Path runtimeDir;
+
+  /**
+   * A directory for circusd's own socket files (sd_notify sockets): {@code $XDG_RUNTIME_DIR/jcircus-PID}, else
+   * {@code java.io.tmpdir}; mode 0711 so workers running as another user can reach a socket file whose name
+   * they were given, but nobody can list them. Removed when circusd stops.
+   */
+  java.nio.file.Path runtimeDir() throws IOException {
+    if (runtimeDir == null) {
+      String xdg = System.getenv("XDG_RUNTIME_DIR");
+      java.nio.file.Path base = xdg != null && java.nio.file.Files.isDirectory(java.nio.file.Path.of(xdg))
+          ? java.nio.file.Path.of(xdg) : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+      java.nio.file.Path d = base.resolve("jcircus-" + ProcessHandle.current().pid());
+      java.nio.file.Files.createDirectories(d);
+      java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+      runtimeDir = d;
+    }
+    return runtimeDir;
+  }
+
+  private void removeRuntimeDir() {
+    if (runtimeDir == null) {
+      return;
+    }
+    try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(runtimeDir)) {
+      for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+        java.nio.file.Files.deleteIfExists(f);
+      }
+      java.nio.file.Files.deleteIfExists(runtimeDir);
+    } catch (IOException e) {
+      LOG.warn("cannot remove {}: {}", runtimeDir, e.toString());
+    }
   }
 
   // ---------------------------------------------------------------- for watchers (arbiter loop)

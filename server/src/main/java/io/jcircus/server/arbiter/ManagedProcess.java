@@ -22,8 +22,12 @@ public final class ManagedProcess {
   ScheduledFuture<?> maxAgeTimer;
   /** Descendants seen when the stop began: {pid, starttime}. */
   List<long[]> descendants = List.of();
-  /** Generation for reload: processes of an older generation are replaced. */
-  final long generation;
+  /** Generation for reload: processes of an older generation are replaced (re-tagged when a reload is abandoned). */
+  long generation;
+  /** sd_notify: the process's NOTIFY_SOCKET while it has not reported READY=1. */
+  NotifySocket notify;
+  /** Reported READY=1 (only meaningful with readiness = notify). */
+  boolean ready;
 
   ManagedProcess(int pid, int wid, ExitWatch exitWatch, long generation) {
     this.pid = pid;

@@ -401,6 +401,9 @@ public final class Watcher {
     }
     int missing = numprocesses - current.size();
     if (missing <= 0) {
+      if (!old.isEmpty() && reloadPromise != null && !readyOrWaiting(current)) {
+        return; // the old processes serve until the new ones report ready
+      }
       for (ManagedProcess p : old) {
         terminate(p, "reload", cfg.gracefulTimeout);
       }
@@ -460,6 +463,81 @@ public final class Watcher {
     }
   }
 
+  /** sd_notify READY=1 from {@code p}: a rolling reload waiting for it goes on at once. */
+  private void onReady(ManagedProcess p) {
+    if (p.ready || !procs.containsKey(p.pid)) {
+      return;
+    }
+    p.ready = true;
+    LOG.info("watcher {}: pid {} is ready after {} ms", cfg.name, p.pid,
+        (System.nanoTime() - p.startedNanos) / 1_000_000);
+    if (p.notify != null) {
+      p.notify.close();
+      p.notify = null;
+    }
+    if (manageTimer != null) {
+      manageTimer.cancel(false);
+      manageTimer = null;
+    }
+    manage();
+  }
+
+  /** Ready: reported READY=1 (readiness = notify), or alive for warmup_delay. */
+  private boolean ready(ManagedProcess p) {
+    return cfg.notifyReady ? p.ready : System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
+  }
+
+  /**
+   * With readiness = notify, true when every process of {@code current} has reported READY=1. Otherwise
+   * schedules a check for the oldest waiting one's deadline, or, past it, abandons the reload.
+   */
+  private boolean readyOrWaiting(List<ManagedProcess> current) {
+    if (!cfg.notifyReady) {
+      return true;
+    }
+    long limit = (long) (cfg.readyTimeout * 1e9);
+    long soonest = Long.MAX_VALUE;
+    for (ManagedProcess p : current) {
+      if (!p.ready) {
+        long waited = System.nanoTime() - p.startedNanos;
+        if (waited >= limit) {
+          abandonReload(p);
+          return false;
+        }
+        soonest = Math.min(soonest, limit - waited);
+      }
+    }
+    if (soonest == Long.MAX_VALUE) {
+      return true;
+    }
+    scheduleManage(soonest);
+    return false;
+  }
+
+  /**
+   * A new process did not report ready in time: it is stopped, the reload fails, and every process still
+   * running (the old ones, and new ones that did become ready) is kept as the current set.
+   */
+  private void abandonReload(ManagedProcess late) {
+    String msg = "reload of '" + cfg.name + "' abandoned: pid " + late.pid + " did not report READY=1 within "
+        + cfg.readyTimeout + " s; the processes already serving keep running";
+    LOG.error("watcher {}: {}", cfg.name, msg);
+    for (ManagedProcess p : new ArrayList<>(procs.values())) {
+      if (!p.stopping && p.generation == generation && !p.ready) {
+        terminate(p, "not ready", cfg.gracefulTimeout);
+      }
+    }
+    for (ManagedProcess p : procs.values()) {
+      p.generation = generation;
+    }
+    sequentialReload = false;
+    Promise<Void> rp = reloadPromise;
+    reloadPromise = null;
+    if (rp != null) {
+      rp.tryFailure(new IOException(msg));
+    }
+  }
+
   /** One step of a rolling reload. */
   private void rollOne(List<ManagedProcess> current, List<ManagedProcess> old) {
     for (ManagedProcess p : procs.values()) {
@@ -468,8 +546,11 @@ public final class Watcher {
       }
     }
     ManagedProcess newest = current.isEmpty() ? null : current.get(current.size() - 1);
-    long warm = (long) (cfg.warmupDelay * 1e9);
+    long warm = cfg.notifyReady ? 0 : (long) (cfg.warmupDelay * 1e9);
     if (newest != null && current.size() + old.size() > numprocesses) {
+      if (!readyOrWaiting(List.of(newest))) {
+        return;
+      }
       long age = System.nanoTime() - newest.startedNanos;
       if (age < warm) {
         scheduleManage(warm - age);
@@ -543,7 +624,21 @@ public final class Watcher {
 
   // ---------------------------------------------------------------- spawning
 
+  /** The sd_notify socket of the spawn in progress; {@link #adopt} hands it to the new process. */
+  private NotifySocket pendingNotify;
+
   private void spawn() throws IOException {
+    try {
+      spawnOne();
+    } finally {
+      if (pendingNotify != null) { // the spawn failed
+        pendingNotify.close();
+        pendingNotify = null;
+      }
+    }
+  }
+
+  private void spawnOne() throws IOException {
     int wid = wids.nextClearBit(1);
     Map<String, String> env = childEnv();
     // socket name → fd in circusd, and → fd in the child (the same number, except for systemd's 3, 4, …)
@@ -565,6 +660,11 @@ public final class Watcher {
         socketFds.put(s.name(), cfg.handoff == WatcherConfig.Handoff.SYSTEMD ? 3 + socketFds.size() : fd);
       }
       handoffEnv(env, socketFds);
+      if (cfg.notifyReady) {
+        pendingNotify = NotifySocket.bind(arbiter.runtimeDir().resolve(
+            cfg.name.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + wid + "-" + spawnCount + ".sock"), cfg.uid, cfg.gid);
+        env.put("NOTIFY_SOCKET", pendingNotify.path.toString());
+      }
       java.util.function.Function<String, String> lookup = key -> lookup(key, wid, env, socketFds);
       for (Map.Entry<String, String> e : env.entrySet()) {
         e.setValue(Substitution.expand(e.getValue(), lookup));
@@ -678,6 +778,11 @@ public final class Watcher {
     }
     ManagedProcess p = new ManagedProcess(pid, wid, watch, generation);
     procs.put(pid, p);
+    if (pendingNotify != null) {
+      p.notify = pendingNotify;
+      pendingNotify = null;
+      p.notify.watch(loop, () -> onReady(p));
+    }
     wids.set(wid);
     arbiter.guardian().spawned(pid);
     if (outRead >= 0) {
@@ -966,6 +1071,10 @@ public final class Watcher {
     }
     wids.clear(p.wid);
     arbiter.guardian().reaped(pid);
+    if (p.notify != null) {
+      p.notify.close();
+      p.notify = null;
+    }
     if (p.maxAgeTimer != null) {
       p.maxAgeTimer.cancel(false);
     }

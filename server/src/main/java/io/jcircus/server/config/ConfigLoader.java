@@ -37,7 +37,7 @@ public final class ConfigLoader {
           "stop_children", "graceful_timeout", "max_retry", "respawn", "autostart", "priority", "singleton",
           "use_sockets", "on_demand", "stdin_socket", "close_child_stdin", "close_child_stdout",
           "close_child_stderr", "max_age", "max_age_variance", "check_flapping", "backoff_min_uptime",
-          "backoff_initial", "backoff_factor", "backoff_max", "handoff");
+          "backoff_initial", "backoff_factor", "backoff_max", "handoff", "readiness", "ready_timeout");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -505,6 +505,12 @@ public final class ConfigLoader {
       default:
         throw v.error("handoff", "expected circus, systemd or einhorn; got '" + handoff + "'");
     }
+    String readiness = v.str("readiness", "warmup").toLowerCase(Locale.ROOT);
+    if (!readiness.equals("warmup") && !readiness.equals("notify")) {
+      throw v.error("readiness", "expected warmup or notify; got '" + readiness + "'");
+    }
+    w.notifyReady = readiness.equals("notify");
+    w.readyTimeout = v.positiveOrZero("ready_timeout", w.readyTimeout);
     if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
     }

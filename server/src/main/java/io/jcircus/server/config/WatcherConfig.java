@@ -40,6 +40,11 @@ public final class WatcherConfig {
   /** How sockets reach the process besides $(circus.sockets.NAME) (see README, "Handing sockets over"). */
   public Handoff handoff = Handoff.CIRCUS;
 
+  /** When a new process counts as ready (rolling reloads wait for it): after warmup_delay, or on sd_notify READY=1. */
+  public boolean notifyReady;
+  /** How long a new process may take to report READY=1 before a reload is abandoned. */
+  public double readyTimeout = 30;
+
   /** Socket handoff conventions. */
   public enum Handoff {
     /** Circus: each socket at circusd's own fd number, named in argv/env by $(circus.sockets.NAME). */

@@ -92,7 +92,11 @@ public final class Commands {
       c.run(arbiter, props, r -> {
         if (!done[0]) {
           done[0] = true;
-          reply.accept(r);
+          if (r.get(FAILED) instanceof CommandError e) {
+            error.accept(e);
+          } else {
+            reply.accept(r);
+          }
         }
       });
     } catch (CommandError e) {
@@ -228,7 +232,22 @@ public final class Commands {
       reply.accept(kv());
       return;
     }
-    f.addListener(x -> reply.accept(waited.get()));
+    f.addListener(x -> {
+      if (x.isSuccess()) {
+        reply.accept(waited.get());
+      } else {
+        // Circus answers a failed waiting future with errno 6; the reason says what failed.
+        String why = x.cause() == null ? "server error" : String.valueOf(x.cause().getMessage());
+        reply.accept(failed(new CommandError(CommandError.BAD_MSG_DATA_ERROR, why)));
+      }
+    });
+  }
+
+  private static final String FAILED = "\0error";
+
+  /** A reply that {@link #dispatch} turns into an error reply (for failures found after the command returned). */
+  static Map<String, Object> failed(CommandError e) {
+    return kv(FAILED, e);
   }
 
   // ------------------------------------------------------------------ read-only commands
@@ -389,10 +408,18 @@ public final class Commands {
     if (targets.isEmpty()) {
       all.setSuccess(null);
     }
+    Throwable[] firstFailure = {null};
     for (Watcher w : targets) {
       w.serialize(() -> op.apply(w)).addListener(x -> {
+        if (!x.isSuccess() && firstFailure[0] == null) {
+          firstFailure[0] = x.cause();
+        }
         if (--left[0] == 0) {
-          all.trySuccess(null);
+          if (firstFailure[0] == null) {
+            all.trySuccess(null);
+          } else {
+            all.tryFailure(firstFailure[0]);
+          }
         }
       });
     }

@@ -1,0 +1,92 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/** readiness = notify: rolling reloads wait for sd_notify READY=1, and give up on a worker that never says it. */
+class ReadinessIT extends ItBase {
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> call(ZMQ.Socket s, String command, String props) {
+    String id = UUID.randomUUID().toString();
+    s.send("{\"id\": \"" + id + "\", \"command\": \"" + command + "\", \"properties\": " + props + "}");
+    String reply = s.recvStr();
+    assertThat(reply).as("reply to " + command).isNotNull();
+    return (Map<String, Object>) io.jcircus.server.control.Json.parse(reply);
+  }
+
+  @Test
+  void rollingReloadWaitsForReadyAndAbandonsAWorkerThatNeverIs() throws Exception {
+    Path flag = dir.resolve("broken");
+    Path py = worker("fdserver.py");
+    String chaussette = Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)";
+    // While the flag file exists, new processes are a server that knows nothing of sd_notify.
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = /bin/sh -c 'if [ -e " + flag + " ]; then exec " + python() + " " + py
+            + " $(circus.sockets.web); else exec " + chaussette + "; fi'",
+        "numprocesses = 2", "use_sockets = true", "copy_env = true", "graceful_timeout = 10",
+        "readiness = notify", "ready_timeout = 4", ""));
+    int port = d.port("web");
+    await(Duration.ofSeconds(30), "2 workers ready", () -> d.logText().split("is ready after").length - 1 >= 2);
+    String cfg = Files.readString(d.config);
+    String endpoint = cfg.split("\nendpoint = ")[1].split("\n")[0];
+    try (ZContext ctx = new ZContext()) {
+      ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
+      s.setReceiveTimeOut(60_000);
+      s.connect(endpoint);
+
+      // a rolling reload: each old worker is retired only once its replacement reported READY=1
+      List<Long> before = d.children();
+      try (Load load = new Load(port, 4)) {
+        load.awaitMore(100, Duration.ofSeconds(20));
+        Map<String, Object> r = call(s, "reload", "{\"name\": \"web\", \"sequential\": true, \"waiting\": true}");
+        assertThat(r).as(r.toString()).containsEntry("status", "ok");
+        load.awaitMore(100, Duration.ofSeconds(20));
+        load.close();
+        assertThat(load.failed.get()).as(load.toString()).isZero();
+      }
+      List<Long> after = d.children();
+      assertThat(after).hasSize(2).doesNotContainAnyElementsOf(before);
+      assertThat(d.logText().split("is ready after").length - 1).isGreaterThanOrEqualTo(4);
+
+      // a new worker that never reports ready: the reload fails after ready_timeout, the old ones keep serving
+      Files.writeString(flag, "");
+      long t0 = System.nanoTime();
+      Map<String, Object> r = call(s, "reload", "{\"name\": \"web\", \"sequential\": true, \"waiting\": true}");
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(r).as(r.toString()).containsEntry("status", "error").containsEntry("errno", 6L);
+      assertThat((String) r.get("reason")).contains("did not report READY=1 within 4.0 s");
+      assertThat(ms).isBetween(3500L, 20_000L);
+      await(Duration.ofSeconds(15), "the unready worker gone", () -> d.children().size() == 2);
+      assertThat(d.children()).containsExactlyInAnyOrderElementsOf(after);
+      Set<String> served = new HashSet<>();
+      for (int i = 0; i < 20; i++) {
+        served.add(httpGet(port));
+      }
+      Set<String> expected = new HashSet<>();
+      for (long p : after) {
+        expected.add("hello from pid " + p);
+      }
+      assertThat(served).as("the old workers still serve").isSubsetOf(expected).isNotEmpty();
+
+      // and the watcher is usable again: with the flag gone a reload succeeds
+      Files.delete(flag);
+      r = call(s, "reload", "{\"name\": \"web\", \"waiting\": true}");
+      assertThat(r).as(r.toString()).containsEntry("status", "ok");
+      assertThat(d.children()).hasSize(2).doesNotContainAnyElementsOf(after);
+    }
+  }
+}
