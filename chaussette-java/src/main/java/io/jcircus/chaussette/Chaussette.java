@@ -62,7 +62,7 @@ public final class Chaussette {
       }
     }
     if (uri == null) {
-      usage("missing URI (fd://N, unix:///path or tcp://host:port)");
+      usage("missing URI (fd://N, fdpass:///path#name, systemd://[NAME], unix:///path or tcp://host:port)");
     }
     HttpApp handler = (HttpApp) Class.forName(app).getDeclaredConstructor().newInstance();
     serve(uri, handler, threads);
@@ -70,7 +70,8 @@ public final class Chaussette {
 
   private static void usage(String error) {
     System.err.println((error == null ? "" : "chaussette-java: " + error + "\n")
-        + "usage: chaussette-java [--backend netty] [--app CLASS] [--threads N] fd://N | unix:///path | tcp://host:port");
+        + "usage: chaussette-java [--backend netty] [--app CLASS] [--threads N]"
+        + " fd://N | fdpass:///path#name | systemd://[NAME] | unix:///path | tcp://host:port");
     System.exit(error == null ? 0 : 2);
   }
 
@@ -95,6 +96,27 @@ public final class Chaussette {
         int fd = Integer.parseInt(uri.substring("fd://".length()));
         b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
         server = b.register().sync().channel(); // already bound and listening: register, do not bind
+        break;
+      }
+      case "fdpass": {
+        // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
+        if (u.getFragment() == null || u.getPath() == null) {
+          throw new IllegalArgumentException("expected fdpass:///path/to/socket#name, got " + uri);
+        }
+        io.jcircus.fdpass.FdPassClient.Received r =
+            io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
+        int fd = r.fd();
+        boolean unix = "unix".equals(r.info().get("family"));
+        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () ->
+            unix ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd));
+        server = b.register().sync().channel();
+        break;
+      }
+      case "systemd": {
+        // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
+        int fd = listenFd(u.getHost());
+        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
+        server = b.register().sync().channel();
         break;
       }
       case "unix":
@@ -127,6 +149,31 @@ public final class Chaussette {
   }
 
   private static final Drain DRAIN = new Drain();
+
+  /** The fd systemd's convention hands over: LISTEN_PID must be this process, LISTEN_FDS how many from 3. */
+  static int listenFd(String name) {
+    String pid = System.getenv("LISTEN_PID");
+    String fds = System.getenv("LISTEN_FDS");
+    if (fds == null || pid == null || !pid.equals(Long.toString(ProcessHandle.current().pid()))) {
+      throw new IllegalArgumentException("systemd://: no sockets for this process (LISTEN_FDS=" + fds
+          + ", LISTEN_PID=" + pid + ", my pid " + ProcessHandle.current().pid() + ")");
+    }
+    int n = Integer.parseInt(fds);
+    if (name == null || name.isEmpty()) {
+      if (n < 1) {
+        throw new IllegalArgumentException("systemd://: LISTEN_FDS=0");
+      }
+      return 3;
+    }
+    String[] names = System.getenv().getOrDefault("LISTEN_FDNAMES", "").split(":");
+    for (int i = 0; i < Math.min(n, names.length); i++) {
+      if (names[i].equals(name)) {
+        return 3 + i;
+      }
+    }
+    throw new IllegalArgumentException("systemd://" + name + ": not in LISTEN_FDNAMES="
+        + System.getenv("LISTEN_FDNAMES"));
+  }
 
   /** How long a drain may take: CHAUSSETTE_DRAIN_TIMEOUT seconds, default 25 (Circus's graceful_timeout is 30). */
   private static long drainTimeoutMillis() {

@@ -103,4 +103,14 @@ class HandoffIT extends ItBase {
     // gunicorn dups the inherited fd: the same listening socket, possibly at another number
     assertThat(Proc.fds(master).values()).contains(inode(d.pid(), d.socketFd("web")));
   }
+
+  @Test
+  void chaussetteJavaTakesItsSocketFromListenFds() throws Exception {
+    Daemon d = start("[socket:admin]\nhost = 127.0.0.1\nport = 0\n[socket:web]\nhost = 127.0.0.1\nport = 0\n"
+        + "[watcher:jvm]\ncmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 systemd://web\n"
+        + "handoff = systemd\ncopy_env = true\n");
+    long pid = onlyChild(d);
+    assertThat(served(d.port("web"))).isEqualTo("hello from pid " + pid);
+    assertThat(environ(pid)).containsEntry("LISTEN_FDNAMES", "admin:web").containsEntry("LISTEN_PID", Long.toString(pid));
+  }
 }

@@ -87,6 +87,12 @@ public final class Arbiter {
           LOG.info("socket '{}' is so_reuseport: bound per process", sc.name());
         }
       }
+      if (cfg.fdpassSocket != null) {
+        fdpass = new io.jcircus.fdpass.FdPassServer(cfg.fdpassSocket,
+            cfg.fdpassUids.isEmpty() ? java.util.Set.of(euid) : cfg.fdpassUids);
+        offerSockets();
+        fdpass.start(socketsGroup);
+      }
       loop.submit(() -> {
         startGuardian();
         return null;
@@ -298,7 +304,44 @@ public final class Arbiter {
     }
   }
 
+  /** fdpass: every bound socket by name, with what a client needs to wrap it (family, address). */
+  private io.jcircus.fdpass.FdPassServer fdpass;
+
+  private void offerSockets() {
+    if (fdpass == null) {
+      return;
+    }
+    for (String name : List.copyOf(offered)) {
+      if (!sockets.containsKey(name)) {
+        fdpass.withdraw(name);
+        offered.remove(name);
+      }
+    }
+    for (ManagedSocket s : sockets.values()) {
+      if (!s.isBound()) {
+        continue; // so_reuseport: one socket per process, nothing shared to hand out
+      }
+      Map<String, String> info = new TreeMap<>();
+      if (s.config().isUnix()) {
+        info.put("family", "unix");
+        info.put("path", s.config().path());
+      } else {
+        info.put("family", "inet");
+        info.put("host", s.host());
+        info.put("port", Integer.toString(s.port()));
+      }
+      fdpass.offer(s.name(), s.fd(), info);
+      offered.add(s.name());
+    }
+  }
+
+  private final java.util.Set<String> offered = new java.util.TreeSet<>();
+
   private void closeSockets() {
+    if (fdpass != null) {
+      fdpass.close();
+      fdpass = null;
+    }
     for (ManagedSocket s : sockets.values()) {
       s.close();
     }
@@ -460,6 +503,7 @@ public final class Arbiter {
     for (ManagedSocket s : bound.values()) {
       LOG.info("reloadconfig: {}", s);
     }
+    offerSockets();
     List<Future<?>> steps = new ArrayList<>();
     Map<String, WatcherConfig> wanted = new TreeMap<>();
     for (WatcherConfig wc : next.watchers) {

@@ -28,6 +28,9 @@ public final class CircusConfig {
   /** CURVE opt-in: the server's secret certificate (zcert format) and a directory of authorised client certificates. */
   public Path curveSecretKey;
   public Path curveAuthorizedKeys;
+  /** fdpass: where circusd serves its sockets to processes that are not its children, and who may fetch them. */
+  public Path fdpassSocket;
+  public java.util.Set<Integer> fdpassUids = new java.util.TreeSet<>();
   public final List<WatcherConfig> watchers = new ArrayList<>();
   public final List<SocketConfig> sockets = new ArrayList<>();
   /** [plugin:NAME] sections, kept for the plugin issue. */

@@ -28,7 +28,7 @@ public final class ConfigLoader {
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
-          "curve_authorized_keys");
+          "curve_authorized_keys", "fdpass_socket", "fdpass_uids");
 
   static final Set<String> WATCHER_KEYS =
       Set.of(
@@ -336,6 +336,27 @@ public final class ConfigLoader {
     }
     cfg.logoutput = v.str("logoutput", null);
     readCurve(s, v, cfg);
+    String fdpass = emptyToNull(v.str("fdpass_socket", null));
+    if (fdpass != null) {
+      Path base = s.get("fdpass_socket").file().toAbsolutePath().getParent();
+      cfg.fdpassSocket = (base == null ? Path.of(fdpass) : base.resolve(fdpass)).normalize();
+      if (cfg.fdpassSocket.getParent() != null && !java.nio.file.Files.isDirectory(cfg.fdpassSocket.getParent())) {
+        throw v.error("fdpass_socket", "directory " + cfg.fdpassSocket.getParent() + " does not exist");
+      }
+    }
+    String uids = emptyToNull(v.str("fdpass_uids", null));
+    if (uids != null) {
+      for (String u : uids.split("[,\\s]+")) {
+        if (u.isEmpty()) {
+          continue;
+        }
+        UserLookup.User user = users.user(u);
+        if (user == null) {
+          throw v.error("fdpass_uids", "no user '" + u + "'");
+        }
+        cfg.fdpassUids.add(user.uid());
+      }
+    }
     for (IniFile.Entry e : s.entries()) {
       if (!CIRCUS_KEYS.contains(e.key())) {
         String hint = suggest(e.key(), CIRCUS_KEYS);
