@@ -41,7 +41,8 @@ public final class Chaussette {
   private Chaussette() {}
 
   public static void main(String[] args) throws Exception {
-    String app = DemoApp.class.getName();
+    String app = null;
+    String backend = "netty";
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     String uri = null;
     for (int i = 0; i < args.length; i++) {
@@ -49,8 +50,9 @@ public final class Chaussette {
         case "--app": app = args[++i]; break;
         case "--threads": threads = Integer.parseInt(args[++i]); break;
         case "--backend":
-          if (!args[++i].equals("netty")) {
-            usage("only the netty backend is available in this version");
+          backend = args[++i];
+          if (!backend.equals("netty") && !backend.equals("servlet")) {
+            usage("unknown backend " + backend + " (netty or servlet)");
           }
           break;
         case "-h": case "--help": usage(null); break;
@@ -64,13 +66,18 @@ public final class Chaussette {
     if (uri == null) {
       usage("missing URI (fd://N, fdpass:///path#name, systemd://[NAME], unix:///path or tcp://host:port)");
     }
-    HttpApp handler = (HttpApp) Class.forName(app).getDeclaredConstructor().newInstance();
+    if (backend.equals("servlet")) {
+      ServletBackend.serve(uri, app == null ? DemoServlet.class.getName() : app, threads);
+      return;
+    }
+    HttpApp handler = (HttpApp) Class.forName(app == null ? DemoApp.class.getName() : app)
+        .getDeclaredConstructor().newInstance();
     serve(uri, handler, threads);
   }
 
   private static void usage(String error) {
     System.err.println((error == null ? "" : "chaussette-java: " + error + "\n")
-        + "usage: chaussette-java [--backend netty] [--app CLASS] [--threads N]"
+        + "usage: chaussette-java [--backend netty|servlet] [--app CLASS] [--threads N]"
         + " fd://N | fdpass:///path#name | systemd://[NAME] | unix:///path | tcp://host:port");
     System.exit(error == null ? 0 : 2);
   }
@@ -176,7 +183,7 @@ public final class Chaussette {
   }
 
   /** How long a drain may take: CHAUSSETTE_DRAIN_TIMEOUT seconds, default 25 (Circus's graceful_timeout is 30). */
-  private static long drainTimeoutMillis() {
+  static long drainTimeoutMillis() {
     String v = System.getenv("CHAUSSETTE_DRAIN_TIMEOUT");
     try {
       return v == null ? 25_000 : (long) (Double.parseDouble(v) * 1000);

@@ -55,8 +55,12 @@ final class Drain {
   /** Closes connections as they become idle; returns when none is left or {@code timeoutMs} has passed. */
   void drain(long timeoutMs) {
     draining = true;
-    long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
-    while (!open.isEmpty() && System.nanoTime() < deadline) {
+    long start = System.nanoTime();
+    long deadline = start + timeoutMs * 1_000_000L;
+    // A connection accepted just before the listener closed may not be registered yet: "nothing open" only
+    // counts once the quiet time has passed since the drain began.
+    while (System.nanoTime() < deadline
+        && !(open.isEmpty() && System.nanoTime() - start > QUIET_MS * 1_000_000L)) {
       long now = System.nanoTime();
       for (Conn c : open) {
         if (!c.busy && now - c.lastActivity > QUIET_MS * 1_000_000L) {

@@ -23,12 +23,16 @@ class ZeroDropIT extends ItBase {
   private String endpoint;
 
   private Daemon webDaemon(String extra) throws Exception {
+    return webDaemon("--threads 2 fd://$(circus.sockets.web)", extra);
+  }
+
+  private Daemon webDaemon(String chaussetteArgs, String extra) throws Exception {
     Daemon d = start(String.join("\n",
         "[socket:web]",
         "host = 127.0.0.1",
         "port = 0",
         "[watcher:web]",
-        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 2 fd://$(circus.sockets.web)",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " " + chaussetteArgs,
         "numprocesses = 4",
         "use_sockets = true",
         "copy_env = true",
@@ -84,6 +88,14 @@ class ZeroDropIT extends ItBase {
   @Test
   void reloadsAndRestartLoseNoRequest() throws Exception {
     Daemon d = webDaemon("");
+    underLoad(d, "reload", "web", "--sequential", "--waiting");
+    underLoad(d, "reload", "web", "--waiting");
+    underLoad(d, "restart", "web", "--waiting");
+  }
+
+  @Test
+  void servletWorkersOnJettyToo() throws Exception {
+    Daemon d = webDaemon("--backend servlet --threads 2 fd://$(circus.sockets.web)", "");
     underLoad(d, "reload", "web", "--sequential", "--waiting");
     underLoad(d, "reload", "web", "--waiting");
     underLoad(d, "restart", "web", "--waiting");

@@ -1,0 +1,92 @@
+package io.jcircus.chaussette;
+
+import jakarta.servlet.Servlet;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.channels.Channel;
+import java.nio.channels.ServerSocketChannel;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * {@code --backend servlet}: a Jakarta Servlet 6 application on embedded Jetty 12, on the socket circusd
+ * hands over. Jetty takes a {@link ServerSocketChannel}, which the JDK builds for an inherited socket only on
+ * fd 0 ({@link System#inheritedChannel()}): give the watcher {@code stdin_socket = NAME} and use {@code fd://0}
+ * (bin/chaussette-java moves {@code fd://N} to fd 0 itself). Closing that channel makes the JDK put /dev/null on
+ * fd 0. On SIGTERM: stop accepting, let requests that are arriving or running finish, stop.
+ */
+final class ServletBackend {
+  private ServletBackend() { }
+
+  static void serve(String uri, String servletClass, int threads) throws Exception {
+    URI u = URI.create(uri);
+    ServerSocketChannel channel;
+    switch (u.getScheme()) {
+      case "fd": {
+        if (!uri.equals("fd://0")) {
+          throw new IllegalArgumentException("the servlet backend serves an inherited socket on fd 0 only"
+              + " (bin/chaussette-java moves fd://N there); got " + uri);
+        }
+        Channel inherited = System.inheritedChannel();
+        if (!(inherited instanceof ServerSocketChannel ssc)) {
+          throw new IllegalArgumentException("fd 0 is not a listening socket (" + inherited
+              + "): set stdin_socket = NAME in the watcher");
+        }
+        channel = ssc;
+        break;
+      }
+      case "tcp":
+        channel = ServerSocketChannel.open();
+        channel.bind(new InetSocketAddress(u.getHost(), u.getPort()));
+        break;
+      default:
+        throw new IllegalArgumentException("the servlet backend takes fd://0 or tcp://host:port; got " + uri);
+    }
+    QueuedThreadPool pool = new QueuedThreadPool(Math.max(8, threads * 4), Math.max(2, threads));
+    pool.setName("chaussette-jetty");
+    Server server = new Server(pool);
+    ServerConnector connector = new ServerConnector(server, 1, Math.max(1, threads));
+    connector.open(channel);
+    server.addConnector(connector);
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+    Servlet servlet = (Servlet) Class.forName(servletClass).getDeclaredConstructor().newInstance();
+    context.addServlet(new ServletHolder(servlet), "/*");
+    GracefulHandler graceful = new GracefulHandler(context);
+    server.setHandler(graceful);
+    long drainMs = Chaussette.drainTimeoutMillis();
+    server.setStopTimeout(drainMs);
+    server.start();
+    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + servletClass
+        + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion() + ")");
+    try {
+      SdNotify.send("READY=1");
+    } catch (java.io.IOException e) {
+      System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        connector.shutdown().get(); // stop accepting; the socket stays open in circusd and the other workers
+        // requests already on their way to an accepted connection get a moment to arrive, running ones finish
+        long deadline = System.nanoTime() + drainMs * 1_000_000L;
+        long quietSince = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+          if (graceful.getCurrentRequestCount() > 0) {
+            quietSince = System.nanoTime();
+          } else if (System.nanoTime() - quietSince > Drain.QUIET_MS * 1_000_000L) {
+            break;
+          }
+          Thread.sleep(20);
+        }
+        server.stop();
+      } catch (Exception e) {
+        System.err.println("chaussette-java: drain: " + e);
+      }
+    }, "chaussette-drain"));
+    server.join();
+  }
+}
