@@ -86,7 +86,12 @@ public final class Chaussette {
   public static void serve(String uri, HttpApp app, int threads) throws Exception {
     MultiThreadIoEventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
+    // Several processes accept on one socket and Netty cannot ask for EPOLLEXCLUSIVE: with its defaults (edge
+    // triggered, up to 16 accepts per wake-up) the first worker awake takes nearly every connection. Level
+    // triggered with one accept per wake-up lets every waiting worker take its turn (bench/sockets.py).
     ServerBootstrap b = new ServerBootstrap().group(boss, workers)
+        .option(io.netty.channel.epoll.EpollChannelOption.EPOLL_MODE, io.netty.channel.epoll.EpollMode.LEVEL_TRIGGERED)
+        .option(ChannelOption.MAX_MESSAGES_PER_READ, 1)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
@@ -96,6 +101,7 @@ public final class Chaussette {
                 new Handler(app, conn));
           }
         });
+    warmUp(app);
     Channel server;
     URI u = URI.create(uri);
     switch (u.getScheme()) {
@@ -156,6 +162,26 @@ public final class Chaussette {
   }
 
   private static final Drain DRAIN = new Drain();
+
+  /**
+   * Runs a few requests through the real pipeline in memory before the worker accepts anything: a fresh JVM
+   * otherwise spends its first request loading and initialising the HTTP codec and the app (hundreds of
+   * milliseconds here), and during a rolling reload that request is a client's.
+   */
+  private static void warmUp(HttpApp app) {
+    Drain scratch = new Drain();
+    for (int i = 0; i < 50; i++) {
+      io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
+      Drain.Conn conn = scratch.add(ch);
+      ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app, conn));
+      ch.writeInbound(Unpooled.copiedBuffer("GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n", StandardCharsets.US_ASCII));
+      Object out;
+      while ((out = ch.readOutbound()) != null) {
+        io.netty.util.ReferenceCountUtil.release(out);
+      }
+      ch.finishAndReleaseAll();
+    }
+  }
 
   /** The fd systemd's convention hands over: LISTEN_PID must be this process, LISTEN_FDS how many from 3. */
   static int listenFd(String name) {

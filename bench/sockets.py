@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Issue 4's benchmark (not a test): 4 chaussette-java workers on one socket owned by circusd, against the same 4
+workers each on its own port behind nginx as a reverse proxy, in the same run; then the requests lost and the
+longest gap with nothing served during a rolling reload and a restart, and how evenly connections spread.
+
+  sudo apt-get install nginx wrk     # Debian packages
+  python3 bench/sockets.py [--seconds 10] [--connections 64]
+
+Prints requests/s and p99 for keep-alive and new-connection-per-request loads (wrk), the ratios, and the
+reload figures. Everything listens on 127.0.0.1 ephemeral ports and is stopped at the end.
+"""
+import argparse, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import core  # noqa: E402  (start_circusd, stop, endpoints, children)
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHAUSSETTE = os.path.join(HERE, "bin", "chaussette-java")
+CTL = os.path.join(HERE, "bin", "circusctl")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, timeout=5.0):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    if not data.startswith(b"HTTP/1.1 200"):
+        raise IOError("bad response %r" % data[:80])
+    return data.split(b"\r\n\r\n", 1)[1].decode().strip()
+
+
+def wait_serving(port, n_pids, timeout=60):
+    seen, end = set(), time.time() + timeout
+    while time.time() < end and len(seen) < n_pids:
+        try:
+            seen.add(get(port))
+        except OSError:
+            time.sleep(0.05)
+    return seen
+
+
+def wrk(port, seconds, connections, close):
+    cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", "http://127.0.0.1:%d/" % port]
+    if close:
+        cmd[1:1] = ["-H", "Connection: close"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p99, (errors.group(1) if errors else "none") + ("; non-2xx %s" % non2xx.group(1) if non2xx else "")
+
+
+class Probe(threading.Thread):
+    """A new connection every 10 ms; records failures and the longest gap between two served requests."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.running, self.ok, self.failed, self.longest, self.last = port, True, 0, 0, 0.0, None
+
+    def run(self):
+        while self.running:
+            t0 = time.perf_counter()
+            try:
+                get(self.port, timeout=10)
+                now = time.perf_counter()
+                if self.last is not None:
+                    self.longest = max(self.longest, now - self.last)
+                self.last = now
+                self.ok += 1
+            except OSError:
+                self.failed += 1
+            time.sleep(max(0.0, 0.01 - (time.perf_counter() - t0)))
+
+
+def spread(port, n=400):
+    counts = {}
+    for _ in range(n):
+        pid = get(port)
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    a = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            sys.exit("%s is needed: apt-get install nginx wrk" % tool)
+    tmp = tempfile.mkdtemp(prefix="jcircus-bench-sockets-")
+    shared = free_port()
+    ep = core.endpoints()
+    endpoint = ep.split("endpoint = ")[1].split("\n")[0]
+    cfg = os.path.join(tmp, "circus.ini")
+    with open(cfg, "w") as f:
+        f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n"
+                "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
+                "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n"
+                % (shared, CHAUSSETTE))
+    ports = [free_port() for _ in range(4)]
+    proxied = free_port()
+    nginx_conf = os.path.join(tmp, "nginx.conf")
+    with open(nginx_conf, "w") as f:
+        f.write("""worker_processes 2; daemon off; pid %s/nginx.pid; error_log %s/nginx.err warn;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream app { %s keepalive 64; }
+  server { listen 127.0.0.1:%d backlog=2048;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+""" % (tmp, tmp, " ".join("server 127.0.0.1:%d;" % p for p in ports), proxied))
+    procs = []
+    d = core.start_circusd(cfg, os.path.join(tmp, "circusd.log"))
+    try:
+        for p in ports:
+            procs.append(subprocess.Popen([CHAUSSETTE, "--threads", "1", "tcp://127.0.0.1:%d" % p],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", nginx_conf, "-p", tmp],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        assert len(wait_serving(shared, 4)) == 4, "circusd workers"
+        for p in ports:
+            assert wait_serving(p, 1), "proxied worker %d" % p
+        assert wait_serving(proxied, 4), "nginx"
+        # warm both paths up (JIT) before measuring
+        wrk(shared, 3, a.connections, False)
+        wrk(proxied, 3, a.connections, False)
+        print("4 chaussette-java workers (netty, 1 thread each), %d s per load, %d connections, wrk -t2, %d cores"
+              % (a.seconds, a.connections, os.cpu_count()))
+        for close in (False, True):
+            kind = "new connection per request" if close else "keep-alive"
+            s_rps, s_p99, s_err = wrk(shared, a.seconds, a.connections, close)
+            n_rps, n_p99, n_err = wrk(proxied, a.seconds, a.connections, close)
+            print("%-27s shared socket %8.0f req/s p99 %7.2f ms (errors: %s)" % (kind, s_rps, s_p99, s_err))
+            print("%-27s nginx proxy   %8.0f req/s p99 %7.2f ms (errors: %s)" % ("", n_rps, n_p99, n_err))
+            print("%-27s ratio %.2fx throughput, p99 %.2fx" % ("", s_rps / n_rps, s_p99 / n_p99))
+        print("spread of 400 new connections over the 4 workers:", spread(shared))
+        for action in (["reload", "web", "--sequential", "--waiting"], ["restart", "web", "--waiting"]):
+            probe = Probe(shared)
+            load = subprocess.Popen(["wrk", "-t1", "-c8", "-d60s", "http://127.0.0.1:%d/" % shared],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            probe.start()
+            time.sleep(1.0)
+            t0 = time.time()
+            subprocess.run([CTL, "--endpoint", endpoint, "--timeout", "120"] + action, check=True,
+                           stdout=subprocess.DEVNULL)
+            took = time.time() - t0
+            time.sleep(1.0)
+            probe.running = False
+            probe.join()
+            load.terminate()
+            out = load.communicate()[0]
+            errs = re.search(r"Socket errors: (.*)", out)
+            print("%-28s took %5.2f s; probe: %d ok, %d failed, longest gap %.1f ms; keep-alive load errors: %s"
+                  % (" ".join(action[:-1]), took, probe.ok, probe.failed, probe.longest * 1000,
+                     errs.group(1) if errs else "none"))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        core.stop(d)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
