@@ -605,10 +605,13 @@ final class CtlCommands {
       if (!shell.equals("bash") && !shell.equals("zsh")) {
         throw new ParameterException(spec.commandLine(), "completion: expected bash or zsh, got '" + shell + "'");
       }
-      try (var in = CtlCommands.class.getResourceAsStream("circusctl-completion." + shell)) {
-        spec.commandLine().getOut().print(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
-        spec.commandLine().getOut().flush();
+      // zsh: a bashcompinit preamble, then the same bash function
+      for (String part : shell.equals("zsh") ? List.of("zsh", "bash") : List.of("bash")) {
+        try (var in = CtlCommands.class.getResourceAsStream("circusctl-completion." + part)) {
+          spec.commandLine().getOut().print(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        }
       }
+      spec.commandLine().getOut().flush();
       return 0;
     }
   }
