@@ -31,7 +31,14 @@ class Hello(http.server.BaseHTTPRequestHandler):
 
 
 threads = []
-for fd, name in handed_over():
+sockets = handed_over()
+if os.environ.get("OWN_PORT"):  # a port of this process alone, e.g. for a readiness check
+    own = socket.socket()
+    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    own.bind(("127.0.0.1", int(os.environ["OWN_PORT"])))
+    own.listen(16)
+    sockets.append((own.detach(), "own"))
+for fd, name in sockets:
     srv = http.server.HTTPServer(("127.0.0.1", 0), Hello, bind_and_activate=False)
     srv.socket.close()
     srv.socket = socket.socket(fileno=fd)  # already bound and listening: circusd owns it

@@ -50,12 +50,17 @@ class ReadinessIT extends ItBase {
 
       // a rolling reload: each old worker is retired only once its replacement reported READY=1
       List<Long> before = d.children();
+      long p0 = System.nanoTime();
       try (Load load = new Load(port, 4)) {
         load.awaitMore(100, Duration.ofSeconds(20));
+        System.out.printf("PHASE loaded %d ms%n", (System.nanoTime() - p0) / 1_000_000);
         Map<String, Object> r = call(s, "reload", "{\"name\": \"web\", \"sequential\": true, \"waiting\": true}");
+        System.out.printf("PHASE reloaded %d ms%n", (System.nanoTime() - p0) / 1_000_000);
         assertThat(r).as(r.toString()).containsEntry("status", "ok");
         load.awaitMore(100, Duration.ofSeconds(20));
+        System.out.printf("PHASE served after %d ms%n", (System.nanoTime() - p0) / 1_000_000);
         load.close();
+        System.out.printf("PHASE closed %d ms: %s%n", (System.nanoTime() - p0) / 1_000_000, load);
         assertThat(load.failed.get()).as(load.toString()).isZero();
       }
       List<Long> after = d.children();
@@ -87,6 +92,39 @@ class ReadinessIT extends ItBase {
       r = call(s, "reload", "{\"name\": \"web\", \"waiting\": true}");
       assertThat(r).as(r.toString()).containsEntry("status", "ok");
       assertThat(d.children()).hasSize(2).doesNotContainAnyElementsOf(after);
+    }
+  }
+
+  @Test
+  void aReadinessCheckOnEachProcesssOwnPortGatesTheRollingReload() throws Exception {
+    Path py = worker("fdserver.py");
+    String prefix = "4" + (10 + new java.util.Random().nextInt(89)) + "0"; // own ports PREFIX1, PREFIX2
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = /bin/sh -c 'sleep 1.5; OWN_PORT=" + prefix + "$(circus.wid) exec " + python() + " " + py
+            + " $(circus.sockets.web)'",
+        "numprocesses = 2", "use_sockets = true",
+        "readiness = http://127.0.0.1:" + prefix + "$(circus.wid)/", "ready_timeout = 10", ""));
+    int port = d.port("web");
+    await(Duration.ofSeconds(20), "2 workers ready", () -> d.logText().split("is ready after").length - 1 >= 2);
+    String endpoint = Files.readString(d.config).split("\nendpoint = ")[1].split("\n")[0];
+    try (ZContext ctx = new ZContext()) {
+      ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
+      s.setReceiveTimeOut(60_000);
+      s.connect(endpoint);
+      List<Long> before = d.children();
+      long t0 = System.nanoTime();
+      Map<String, Object> r = call(s, "reload", "{\"name\": \"web\", \"sequential\": true, \"waiting\": true}");
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(r).as(r.toString()).containsEntry("status", "ok");
+      assertThat(ms).as("each new process is waited for (>= 1.5 s each)").isGreaterThan(3000);
+      assertThat(d.children()).hasSize(2).doesNotContainAnyElementsOf(before);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("is ready after (\\d+) ms").matcher(d.logText());
+      while (m.find()) {
+        assertThat(Long.parseLong(m.group(1))).as("ready only once its own port answers").isGreaterThanOrEqualTo(1400);
+      }
+      assertThat(httpGet(port)).startsWith("hello from pid ");
     }
   }
 }

@@ -484,7 +484,7 @@ public final class Watcher {
 
   /** Ready: reported READY=1 (readiness = notify), or alive for warmup_delay. */
   private boolean ready(ManagedProcess p) {
-    return cfg.notifyReady ? p.ready : System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
+    return cfg.waitsForReady() ? p.ready : System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
   }
 
   /**
@@ -492,7 +492,7 @@ public final class Watcher {
    * schedules a check for the oldest waiting one's deadline, or, past it, abandons the reload.
    */
   private boolean readyOrWaiting(List<ManagedProcess> current) {
-    if (!cfg.notifyReady) {
+    if (!cfg.waitsForReady()) {
       return true;
     }
     long limit = (long) (cfg.readyTimeout * 1e9);
@@ -546,7 +546,7 @@ public final class Watcher {
       }
     }
     ManagedProcess newest = current.isEmpty() ? null : current.get(current.size() - 1);
-    long warm = cfg.notifyReady ? 0 : (long) (cfg.warmupDelay * 1e9);
+    long warm = cfg.waitsForReady() ? 0 : (long) (cfg.warmupDelay * 1e9);
     if (newest != null && current.size() + old.size() > numprocesses) {
       if (!readyOrWaiting(List.of(newest))) {
         return;
@@ -626,6 +626,8 @@ public final class Watcher {
 
   /** The sd_notify socket of the spawn in progress; {@link #adopt} hands it to the new process. */
   private NotifySocket pendingNotify;
+  /** The expanded readiness check of the spawn in progress. */
+  private String pendingCheck;
 
   private void spawn() throws IOException {
     try {
@@ -635,6 +637,7 @@ public final class Watcher {
         pendingNotify.close();
         pendingNotify = null;
       }
+      pendingCheck = null;
     }
   }
 
@@ -666,6 +669,9 @@ public final class Watcher {
         env.put("NOTIFY_SOCKET", pendingNotify.path.toString());
       }
       java.util.function.Function<String, String> lookup = key -> lookup(key, wid, env, socketFds);
+      if (cfg.readyCheck != null) {
+        pendingCheck = Substitution.expand(cfg.readyCheck, lookup);
+      }
       for (Map.Entry<String, String> e : env.entrySet()) {
         e.setValue(Substitution.expand(e.getValue(), lookup));
       }
@@ -782,6 +788,12 @@ public final class Watcher {
       p.notify = pendingNotify;
       pendingNotify = null;
       p.notify.watch(loop, () -> onReady(p));
+    }
+    if (pendingCheck != null) {
+      String check = pendingCheck;
+      pendingCheck = null;
+      ReadyCheck.poll(loop, check, () -> procs.containsKey(pid) && !p.ready,
+          (long) (cfg.readyTimeout * 1000), () -> onReady(p));
     }
     wids.set(wid);
     arbiter.guardian().spawned(pid);

@@ -526,11 +526,15 @@ public final class ConfigLoader {
       default:
         throw v.error("handoff", "expected circus, systemd or einhorn; got '" + handoff + "'");
     }
-    String readiness = v.str("readiness", "warmup").toLowerCase(Locale.ROOT);
-    if (!readiness.equals("warmup") && !readiness.equals("notify")) {
-      throw v.error("readiness", "expected warmup or notify; got '" + readiness + "'");
+    String readiness = v.str("readiness", "warmup").strip();
+    String lower = readiness.toLowerCase(Locale.ROOT);
+    if (lower.startsWith("tcp://") || lower.startsWith("http://")) {
+      w.readyCheck = readiness;
+    } else if (!lower.equals("warmup") && !lower.equals("notify")) {
+      throw v.error("readiness", "expected warmup, notify, tcp://HOST:PORT or http://HOST:PORT/PATH; got '"
+          + readiness + "'");
     }
-    w.notifyReady = readiness.equals("notify");
+    w.notifyReady = lower.equals("notify");
     w.readyTimeout = v.positiveOrZero("ready_timeout", w.readyTimeout);
     if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied

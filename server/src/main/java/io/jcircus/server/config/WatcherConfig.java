@@ -42,6 +42,16 @@ public final class WatcherConfig {
 
   /** When a new process counts as ready (rolling reloads wait for it): after warmup_delay, or on sd_notify READY=1. */
   public boolean notifyReady;
+  /**
+   * readiness = tcp://HOST:PORT or http://HOST:PORT/PATH: ready once a connection (or a 2xx/3xx GET) succeeds;
+   * $(circus.wid) and the other spawn-time variables are expanded per process. Null otherwise.
+   */
+  public String readyCheck;
+
+  /** Whether processes report readiness (notify or a check) rather than being ready after warmup_delay. */
+  public boolean waitsForReady() {
+    return notifyReady || readyCheck != null;
+  }
   /** How long a new process may take to report READY=1 before a reload is abandoned. */
   public double readyTimeout = 30;
 
