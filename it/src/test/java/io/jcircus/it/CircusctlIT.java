@@ -150,6 +150,12 @@ class CircusctlIT extends ItBase {
       assertThat(Proc.alive(pid)).as("--nostop left " + pid + " running").isTrue();
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     }
+    // and circusd no longer manages them: nothing is respawned for a removed watcher
+    await(Duration.ofSeconds(5), "the abandoned processes gone", () -> java.util.Arrays.stream(pyPids.split(","))
+        .noneMatch(p -> Proc.alive(Long.parseLong(p))));
+    Thread.sleep(500);
+    assertThat(d.children().stream().filter(c -> Proc.cmdline(c).contains("time.sleep(300)")).toList())
+        .as("no respawn of a removed watcher").isEmpty();
 
     // lifecycle with --match
     assertThat(ok("stop", "sl*", "--waiting").out).isEqualTo("ok");

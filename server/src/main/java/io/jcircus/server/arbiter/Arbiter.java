@@ -451,7 +451,10 @@ public final class Arbiter {
     publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "remove", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
     watchers.remove(w);
     if (nostop) {
-      return loop.newSucceededFuture(null);
+      return w.serialize(() -> {
+        w.abandonProcesses();
+        return loop.newSucceededFuture(null);
+      });
     }
     return w.serialize(w::stop);
   }

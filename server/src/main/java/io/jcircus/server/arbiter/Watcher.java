@@ -189,6 +189,34 @@ public final class Watcher {
   }
 
   /** Stops every process gracefully; the future completes when all have been reaped. */
+  /**
+   * {@code rm --nostop}: the watcher lets go of its processes without signalling them. They are no longer
+   * respawned, stopped or killed by circusd (the child guardian forgets them too, so they outlive even a
+   * SIGKILL of circusd); circusd still reaps them when they exit, being their parent.
+   */
+  public void abandonProcesses() {
+    state = State.STOPPED;
+    if (manageTimer != null) {
+      manageTimer.cancel(false);
+      manageTimer = null;
+    }
+    for (ManagedProcess p : procs.values()) {
+      p.cancelTimers();
+      if (p.notify != null) {
+        p.notify.close();
+        p.notify = null;
+      }
+      arbiter.guardian().reaped(p.pid);
+      LOG.info("watcher {}: leaving pid {} running (rm --nostop)", cfg.name, p.pid);
+    }
+    procs.clear(); // onExit ignores what is not in procs: exits are reaped, nothing is respawned
+    Promise<Void> rp = reloadPromise;
+    reloadPromise = null;
+    if (rp != null) {
+      rp.tryFailure(new IOException("watcher '" + cfg.name + "' was removed"));
+    }
+  }
+
   public Future<Void> stop() {
     if (state == State.STOPPED) {
       return loop.newSucceededFuture(null);
