@@ -144,6 +144,17 @@ final class CtlCommands {
 
   // ------------------------------------------------------------------ commands
 
+  /** A command whose only argument is an optional watcher name (list, numprocesses, status). */
+  abstract static class OptionalName extends Base {
+    @Parameters(arity = "0..1", paramLabel = "NAME", completionCandidates = WatcherNames.class)
+    String name;
+
+    @Override
+    Map<String, Object> props() {
+      return map("name", name);
+    }
+  }
+
   @Command(name = "add", description = "Add a watcher (stopped unless --start).")
   static final class Add extends Base {
     @Option(names = "--start", description = "Start the watcher once added.")
@@ -270,15 +281,7 @@ final class CtlCommands {
   }
 
   @Command(name = "list", description = "Watcher names, or the pids of one watcher.")
-  static final class ListCmd extends Base {
-    @Parameters(arity = "0..1", paramLabel = "NAME", completionCandidates = WatcherNames.class)
-    String name;
-
-    @Override
-    Map<String, Object> props() {
-      return map("name", name);
-    }
-
+  static final class ListCmd extends OptionalName {
     @Override
     String render(Map<String, Object> r) {
       return joined(r.containsKey("watchers") ? r.get("watchers") : r.get("pids"));
@@ -329,15 +332,7 @@ final class CtlCommands {
   }
 
   @Command(name = "numprocesses", description = "Number of processes (of one watcher, or all).")
-  static final class NumProcesses extends Base {
-    @Parameters(arity = "0..1", paramLabel = "NAME", completionCandidates = WatcherNames.class)
-    String name;
-
-    @Override
-    Map<String, Object> props() {
-      return map("name", name);
-    }
-
+  static final class NumProcesses extends OptionalName {
     @Override
     String render(Map<String, Object> r) {
       return Values.str(r.get("numprocesses"));
@@ -545,15 +540,7 @@ final class CtlCommands {
   }
 
   @Command(name = "status", description = "State of one watcher, or of all.")
-  static final class Status extends Base {
-    @Parameters(arity = "0..1", paramLabel = "NAME", completionCandidates = WatcherNames.class)
-    String name;
-
-    @Override
-    Map<String, Object> props() {
-      return map("name", name);
-    }
-
+  static final class Status extends OptionalName {
     @Override
     String render(Map<String, Object> r) {
       if (r.get("statuses") instanceof Map<?, ?> m) {
