@@ -96,6 +96,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")
     a = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
@@ -145,6 +146,8 @@ http { access_log off;
             print("%-27s shared socket %8.0f req/s p99 %7.2f ms (errors: %s)" % (kind, s_rps, s_p99, s_err))
             print("%-27s nginx proxy   %8.0f req/s p99 %7.2f ms (errors: %s)" % ("", n_rps, n_p99, n_err))
             print("%-27s ratio %.2fx throughput, p99 %.2fx" % ("", s_rps / n_rps, s_p99 / n_p99))
+        if a.throughput_only:
+            return
         print("spread of 400 new connections over the 4 workers:", spread(shared))
         for action in (["reload", "web", "--sequential", "--waiting"], ["restart", "web", "--waiting"]):
             probe = Probe(shared)

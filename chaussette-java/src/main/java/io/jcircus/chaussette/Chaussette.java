@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -27,7 +26,9 @@ import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * chaussette-java: serves an {@link HttpApp} on a socket circusd hands over ({@code fd://N}), on a unix
@@ -84,103 +85,177 @@ public final class Chaussette {
 
   /** Serves until SIGTERM (or JVM shutdown), then drains. */
   public static void serve(String uri, HttpApp app, int threads) throws Exception {
-    MultiThreadIoEventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
-    // Several processes accept on one socket and Netty cannot ask for EPOLLEXCLUSIVE: with its defaults (edge
-    // triggered, up to 16 accepts per wake-up) the first worker awake takes nearly every connection. Level
-    // triggered with one accept per wake-up lets every waiting worker take its turn (bench/sockets.py).
-    ServerBootstrap b = new ServerBootstrap().group(boss, workers)
-        .option(io.netty.channel.epoll.EpollChannelOption.EPOLL_MODE, io.netty.channel.epoll.EpollMode.LEVEL_TRIGGERED)
-        .option(ChannelOption.MAX_MESSAGES_PER_READ, 1)
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            Drain.Conn conn = DRAIN.add(ch);
-            ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20),
-                new Handler(app, conn));
+    Consumer<Channel> init = ch -> {
+      Drain.Conn conn = DRAIN.add(ch);
+      ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app, conn));
+    };
+    Listening listening;
+    try {
+      warmUp(workers, init);
+      URI u = URI.create(uri);
+      switch (u.getScheme()) {
+        case "fd":
+          listening = shared(Integer.parseInt(uri.substring("fd://".length())), false, workers, init);
+          break;
+        case "fdpass": {
+          // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
+          if (u.getFragment() == null || u.getPath() == null) {
+            throw new IllegalArgumentException("expected fdpass:///path/to/socket#name, got " + uri);
           }
-        });
-    warmUp(app);
-    Channel server;
-    URI u = URI.create(uri);
-    switch (u.getScheme()) {
-      case "fd": {
-        int fd = Integer.parseInt(uri.substring("fd://".length()));
-        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
-        server = b.register().sync().channel(); // already bound and listening: register, do not bind
-        break;
-      }
-      case "fdpass": {
-        // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
-        if (u.getFragment() == null || u.getPath() == null) {
-          throw new IllegalArgumentException("expected fdpass:///path/to/socket#name, got " + uri);
+          io.jcircus.fdpass.FdPassClient.Received r =
+              io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
+          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, init);
+          break;
         }
-        io.jcircus.fdpass.FdPassClient.Received r =
-            io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-        int fd = r.fd();
-        boolean unix = "unix".equals(r.info().get("family"));
-        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () ->
-            unix ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd));
-        server = b.register().sync().channel();
-        break;
+        case "systemd":
+          // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
+          listening = shared(listenFd(u.getHost()), false, workers, init);
+          break;
+        case "unix":
+          java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
+          listening = bound(new ServerBootstrap().channel(EpollServerDomainSocketChannel.class),
+              new DomainSocketAddress(u.getPath()), workers, init);
+          break;
+        case "tcp":
+          listening = bound(new ServerBootstrap().channel(EpollServerSocketChannel.class)
+                  .option(ChannelOption.SO_REUSEADDR, true).childOption(ChannelOption.TCP_NODELAY, true),
+              new InetSocketAddress(u.getHost(), u.getPort()), workers, init);
+          break;
+        default:
+          throw new IllegalArgumentException("unsupported URI " + uri);
       }
-      case "systemd": {
-        // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
-        int fd = listenFd(u.getHost());
-        b.channelFactory((io.netty.channel.ChannelFactory<ServerChannel>) () -> new EpollServerSocketChannel(fd));
-        server = b.register().sync().channel();
-        break;
-      }
-      case "unix":
-        b.channel(EpollServerDomainSocketChannel.class);
-        java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
-        server = b.bind(new DomainSocketAddress(u.getPath())).sync().channel();
-        break;
-      case "tcp":
-        b.channel(EpollServerSocketChannel.class).option(ChannelOption.SO_REUSEADDR, true);
-        server = b.bind(new InetSocketAddress(u.getHost(), u.getPort())).sync().channel();
-        break;
-      default:
-        throw new IllegalArgumentException("unsupported URI " + uri);
+    } catch (Exception | Error e) {
+      workers.shutdownGracefully(0, 0, TimeUnit.SECONDS); // its threads would keep the JVM from exiting
+      throw e;
     }
     System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving on " + uri
-        + " (" + server.localAddress() + ")");
+        + " (" + listening.describe() + ")");
     try {
-      SdNotify.send("READY=1"); // the channel accepts from now on: circusd may retire an old worker
+      SdNotify.send("READY=1"); // the worker accepts from now on: circusd may retire an old worker
     } catch (java.io.IOException e) {
       System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
     }
-    Channel s = server;
+    CountDownLatch done = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      s.close().awaitUninterruptibly(); // stop accepting; the listening socket stays open in circusd
+      listening.stop(); // stop accepting; the listening socket stays open in circusd, with its queue
       DRAIN.drain(drainTimeoutMillis());
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      done.countDown();
     }, "chaussette-drain"));
-    server.closeFuture().sync();
+    done.await();
+  }
+
+  /** How the worker takes connections: stoppable without touching the socket other processes share. */
+  private interface Listening {
+    String describe();
+
+    /** Stops accepting and returns once no more connection can be accepted by this process. */
+    void stop();
+  }
+
+  /** A socket handed over by circusd (or systemd, or fdpass) that other workers may accept on too. */
+  private static Listening shared(int fd, boolean unix, MultiThreadIoEventLoopGroup workers,
+      Consumer<Channel> init) throws java.io.IOException {
+    SharedAcceptor acceptor = new SharedAcceptor(fd, unix, workers.next(), workers, init);
+    acceptor.start().join();
+    return new Listening() {
+      @Override
+      public String describe() {
+        return (unix ? "unix" : "tcp") + " fd " + fd + (acceptor.exclusive() ? ", EPOLLEXCLUSIVE" : "");
+      }
+
+      @Override
+      public void stop() {
+        acceptor.stop().join();
+      }
+    };
+  }
+
+  /** A socket this process binds itself (development): Netty's own server channel. */
+  private static Listening bound(ServerBootstrap b, java.net.SocketAddress address,
+      MultiThreadIoEventLoopGroup workers, Consumer<Channel> init) throws InterruptedException {
+    Channel server = b.group(workers).childHandler(new ChannelInitializer<Channel>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        init.accept(ch);
+      }
+    }).bind(address).sync().channel();
+    return new Listening() {
+      @Override
+      public String describe() {
+        return String.valueOf(server.localAddress());
+      }
+
+      @Override
+      public void stop() {
+        server.close().awaitUninterruptibly();
+      }
+    };
   }
 
   private static final Drain DRAIN = new Drain();
 
+  /** Warm-up requests: enough for C1 to compile the request path before a client's request runs it. */
+  static final int WARM_UP_REQUESTS = 300;
+
   /**
-   * Runs a few requests through the real pipeline in memory before the worker accepts anything: a fresh JVM
-   * otherwise spends its first request loading and initialising the HTTP codec and the app (hundreds of
-   * milliseconds here), and during a rolling reload that request is a client's.
+   * Serves {@link #WARM_UP_REQUESTS} requests through the very path clients will take (a private loopback
+   * listener with the same acceptor, epoll channels and pipeline; half of them a new connection each, half on
+   * one keep-alive connection) before the worker accepts anything. A fresh JVM otherwise spends its first
+   * requests loading classes, linking native methods and interpreting: during a rolling reload those are
+   * clients' requests, and they took 40 to 100+ ms here with an in-memory warm-up of the pipeline alone.
    */
-  private static void warmUp(HttpApp app) {
-    Drain scratch = new Drain();
-    for (int i = 0; i < 50; i++) {
-      io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
-      Drain.Conn conn = scratch.add(ch);
-      ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app, conn));
-      ch.writeInbound(Unpooled.copiedBuffer("GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n", StandardCharsets.US_ASCII));
-      Object out;
-      while ((out = ch.readOutbound()) != null) {
-        io.netty.util.ReferenceCountUtil.release(out);
+  private static void warmUp(MultiThreadIoEventLoopGroup workers, Consumer<Channel> init) throws java.io.IOException {
+    io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
+    listener.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+    listener.listen(64);
+    int port = ((InetSocketAddress) listener.localAddress()).getPort();
+    SharedAcceptor acceptor = new SharedAcceptor(listener.intValue(), false, workers.next(), workers, init);
+    acceptor.start().join();
+    byte[] request = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
+        .getBytes(StandardCharsets.US_ASCII);
+    java.net.InetSocketAddress to = new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port);
+    try {
+      for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
+        try (java.net.Socket c = new java.net.Socket()) {
+          c.connect(to, 5000);
+          c.setSoTimeout(5000);
+          c.getOutputStream().write(closing);
+          readResponse(new java.io.BufferedInputStream(c.getInputStream()));
+        }
       }
-      ch.finishAndReleaseAll();
+      try (java.net.Socket c = new java.net.Socket()) {
+        c.connect(to, 5000);
+        c.setSoTimeout(5000);
+        java.io.InputStream in = new java.io.BufferedInputStream(c.getInputStream());
+        for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
+          c.getOutputStream().write(request);
+          readResponse(in);
+        }
+      }
+    } catch (java.io.IOException e) {
+      // a warm-up that cannot reach itself (no loopback?) only costs the first clients some latency
+      System.err.println("chaussette-java: warm-up: " + e);
+    } finally {
+      acceptor.stop().join();
     }
+  }
+
+  /** Reads one HTTP response (headers and a Content-Length body). */
+  private static void readResponse(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int c = in.read();
+      if (c < 0) {
+        throw new java.io.EOFException("warm-up response cut short: " + head);
+      }
+      head.append((char) c);
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)").matcher(head);
+    int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+    in.readNBytes(length);
   }
 
   /** The fd systemd's convention hands over: LISTEN_PID must be this process, LISTEN_FDS how many from 3. */

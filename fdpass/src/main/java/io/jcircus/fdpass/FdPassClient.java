@@ -27,7 +27,7 @@ import java.util.concurrent.TimeoutException;
 /**
  * Fetches a named descriptor from an {@link FdPassServer}, for a worker's start-up: connect, {@code GET name},
  * read the {@code FD} line in bytes mode, switch the channel to descriptor mode, say {@code READY}, receive the
- * descriptor. It is marked close-on-exec where the JVM can do so ({@link Cloexec}).
+ * descriptor. It is marked close-on-exec where the JVM can do so ({@link Fcntl#setCloexec}).
  */
 public final class FdPassClient {
   /** A received descriptor and what the server said about it. */
@@ -59,7 +59,7 @@ public final class FdPassClient {
                     protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
                       if (msg instanceof FileDescriptor fd) {
                         int n = fd.intValue();
-                        Cloexec.set(n);
+                        Fcntl.setCloexec(n);
                         result.trySuccess(new Received(n, info));
                         ctx.close();
                         return;

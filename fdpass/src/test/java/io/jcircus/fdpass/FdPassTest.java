@@ -53,7 +53,7 @@ class FdPassTest {
       assertThat(r.info()).containsEntry("kind", "file");
       String flags = Files.readAllLines(Path.of("/proc/self/fdinfo/" + r.fd())).stream()
           .filter(l -> l.startsWith("flags:")).findFirst().orElseThrow();
-      if (Cloexec.available()) {
+      if (Fcntl.available()) {
         assertThat(Integer.parseInt(flags.split("\\s+")[1], 8) & 02000000).as("O_CLOEXEC in " + flags).isNotZero();
       }
       assertThatThrownBy(() -> FdPassClient.fetch(server.path(), "nosuch")).hasMessageContaining("no socket named 'nosuch'");
