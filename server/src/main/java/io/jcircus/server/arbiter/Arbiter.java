@@ -51,7 +51,11 @@ public final class Arbiter {
   private int euid;
   private int egid;
 
+  private final io.jcircus.server.stream.LiveOutput liveOutput;
+
   public Arbiter(CircusConfig cfg) {
+    this.liveOutput = cfg.outputEndpoint == null || cfg.outputEndpoint.isEmpty()
+        ? null : new io.jcircus.server.stream.LiveOutput(4096);
     this.cfg = cfg;
   }
 
@@ -405,6 +409,11 @@ public final class Arbiter {
     return streams;
   }
 
+  /** Real-time output (null when {@code output_endpoint} is empty): rings of recent lines and the publisher's queue. */
+  public io.jcircus.server.stream.LiveOutput liveOutput() {
+    return liveOutput;
+  }
+
   IoEventLoop streamsLoop() {
     return streamsLoop;
   }
@@ -450,6 +459,9 @@ public final class Arbiter {
   public Future<Void> removeWatcher(Watcher w, boolean nostop) {
     publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "remove", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
     watchers.remove(w);
+    if (liveOutput != null) {
+      liveOutput.forget(w.name().toLowerCase(Locale.ROOT));
+    }
     if (nostop) {
       return w.serialize(() -> {
         w.abandonProcesses();

@@ -61,6 +61,9 @@ public final class Watcher {
 
   private OutputSink stdoutSink;
   private OutputSink stderrSink;
+  /** Where output goes when no stream is configured but circusd captures it for live output: its own fds. */
+  private static final OutputSink PASS_STDOUT = new io.jcircus.server.stream.StdoutStream(null);
+  private static final OutputSink PASS_STDERR = io.jcircus.server.stream.StdoutStream.stderr();
   private int openReaders;
 
   private int youngDeaths;
@@ -789,10 +792,11 @@ public final class Watcher {
       req.devNull(fd, Posix.O_WRONLY);
       return null;
     }
-    if (sink == null) {
+    if (sink == null && arbiter.liveOutput() == null) {
       req.fd(fd, fd); // Circus: without a stream the child writes to circusd's own stdout/stderr
       return null;
     }
+    // with live output on, circusd reads every child's output and passes it on to its own stdout/stderr
     int[] p = Posix.pipeCloexec();
     Posix.setNonBlocking(p[0], true);
     Posix.trySetPipeSize(p[0], 1 << 20);
@@ -825,11 +829,20 @@ public final class Watcher {
     }
     wids.set(wid);
     arbiter.guardian().spawned(pid);
+    OutputSink out = stdoutSink;
+    OutputSink err = stderrSink;
+    io.jcircus.server.stream.LiveOutput live = arbiter.liveOutput();
+    if (live != null) {
+      OutputSink[] tees = live.sinks(cfg.name.toLowerCase(Locale.ROOT), pid,
+          out != null ? out : PASS_STDOUT, err != null ? err : PASS_STDERR);
+      out = tees[0];
+      err = tees[1];
+    }
     if (outRead >= 0) {
-      attachReader(p, outRead, stdoutSink, "stdout");
+      attachReader(p, outRead, out, "stdout");
     }
     if (errRead >= 0) {
-      attachReader(p, errRead, stderrSink, "stderr");
+      attachReader(p, errRead, err, "stderr");
     }
     if (cfg.maxAge > 0) {
       long delay = cfg.maxAge * 1000L + (cfg.maxAgeVariance > 0

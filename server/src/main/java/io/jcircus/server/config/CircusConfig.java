@@ -13,6 +13,8 @@ public final class CircusConfig {
   public String endpointOwner;
   public String pubsubEndpoint = "tcp://127.0.0.1:5556";
   public String statsEndpoint = "tcp://127.0.0.1:5557";
+  /** Real-time process output (XPUB); {@code *} binds an ephemeral port, found through the {@code output} command. Empty: off. */
+  public String outputEndpoint = "tcp://127.0.0.1:*";
   public String multicastEndpoint = "udp://237.219.251.97:12027";
   public boolean statsd;
   public double checkDelay = 5.0;

@@ -24,7 +24,7 @@ import io.jcircus.server.internal.posix.Signals;
 public final class ConfigLoader {
   static final Set<String> CIRCUS_KEYS =
       Set.of(
-          "endpoint", "endpoint_owner", "pubsub_endpoint", "multicast_endpoint", "stats_endpoint", "statsd",
+          "endpoint", "endpoint_owner", "pubsub_endpoint", "multicast_endpoint", "stats_endpoint", "statsd", "output_endpoint",
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
@@ -317,6 +317,7 @@ public final class ConfigLoader {
       cfg.statsd = true;
     }
     cfg.statsd = v.bool("statsd", cfg.statsd);
+    cfg.outputEndpoint = v.str("output_endpoint", cfg.outputEndpoint).strip();
     cfg.checkDelay = v.positiveOrZero("check_delay", cfg.checkDelay);
     cfg.warmupDelay = v.positiveOrZero("warmup_delay", 0);
     cfg.httpd = v.bool("httpd", false);

@@ -61,6 +61,7 @@ public final class Commands {
     table.put("kill", this::kill);
     table.put("quit", this::quit);
     table.put("stats", this::stats);
+    table.put("output", this::output);
     table.put("add", this::add);
     table.put("set", this::set);
     table.put("reloadconfig", (a, p, r) -> {
@@ -73,7 +74,10 @@ public final class Commands {
       reply(p, f, r, Commands::kv);
     });
     table.put("rm", this::rm);
-    table.put("dstats", (a, p, r) -> offLoop(() -> kv("info", stats.info((int) ProcessHandle.current().pid(), false)), r));
+    table.put("dstats", (a, p, r) -> {
+      boolean ext = bool(p, "extended", false);
+      offLoop(() -> kv("info", stats.info((int) ProcessHandle.current().pid(), false, ext)), r);
+    });
     table.put("listen", (a, p, r) -> {
       throw CommandError.message("invalid message. use a pub/sub socket");
     });
@@ -804,8 +808,8 @@ public final class Commands {
   }
 
   /** Stats thread only. */
-  private Object processInfo(Target t) {
-    Map<String, Object> i = stats.info(t.pid, true);
+  private Object processInfo(Target t, boolean extended) {
+    Map<String, Object> i = stats.info(t.pid, true, extended);
     if (i == null) {
       return "No such process (stopped?)";
     }
@@ -816,15 +820,17 @@ public final class Commands {
   }
 
   /** Stats thread only. */
-  private Map<String, Object> watcherInfo(List<Target> ts) {
+  private Map<String, Object> watcherInfo(List<Target> ts, boolean extended) {
     Map<String, Object> out = new LinkedHashMap<>();
     for (Target t : ts) {
-      out.put(Integer.toString(t.pid), processInfo(t));
+      out.put(Integer.toString(t.pid), processInfo(t, extended));
     }
     return out;
   }
 
   private void stats(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    // Circus's extended calls an extended_stats hook; here it adds open descriptors and CPU seconds
+    boolean ext = bool(p, "extended", false);
     if (p.get("name") == null) {
       Map<String, List<Target>> all = new LinkedHashMap<>();
       for (Watcher w : a.watchers()) {
@@ -832,7 +838,7 @@ public final class Commands {
       }
       offLoop(() -> {
         Map<String, Object> infos = new LinkedHashMap<>();
-        all.forEach((name, ts) -> infos.put(name, watcherInfo(ts)));
+        all.forEach((name, ts) -> infos.put(name, watcherInfo(ts, ext)));
         return kv("infos", infos);
       }, r);
       return;
@@ -843,14 +849,51 @@ public final class Commands {
     if (pid != null) {
       for (Target t : ts) {
         if (t.pid == pid) {
-          offLoop(() -> kv("process", pid, "info", processInfo(t)), r);
+          offLoop(() -> kv("process", pid, "info", processInfo(t, ext)), r);
           return;
         }
       }
       throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
     }
     String name = w.name();
-    offLoop(() -> kv("name", name, "info", watcherInfo(ts)), r);
+    offLoop(() -> kv("name", name, "info", watcherInfo(ts, ext)), r);
+  }
+
+  /**
+   * {@code output} (jcircus): recent lines of a watcher's processes from its ring, and where to follow them.
+   * Properties: {@code name}; optional {@code pid}, {@code stream} (stdout|stderr), {@code lines} (default 10,
+   * at most the ring's {@value io.jcircus.server.stream.LiveOutput#RING_LINES}), {@code since} (a seq: every
+   * line after it still in the ring, instead of the last {@code lines}).
+   */
+  private void output(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
+    io.jcircus.server.stream.LiveOutput live = a.liveOutput();
+    if (live == null) {
+      throw CommandError.message("live output is off (output_endpoint is empty in [circus])");
+    }
+    Watcher w = watcher(p);
+    Integer pid = integer(p, "pid");
+    Object stream = p.get("stream");
+    if (stream != null && !stream.equals("stdout") && !stream.equals("stderr")) {
+      throw CommandError.message("stream must be stdout or stderr, not " + stream);
+    }
+    Integer n = integer(p, "lines");
+    Object since = p.get("since");
+    Long sinceSeq = null;
+    if (since != null) {
+      if (!(since instanceof Number)) {
+        throw CommandError.message("since must be a number");
+      }
+      sinceSeq = ((Number) since).longValue();
+    }
+    String name = w.name().toLowerCase(Locale.ROOT);
+    List<Object> lines = new ArrayList<>();
+    for (io.jcircus.server.stream.LiveOutput.Line l : live.lines(name, pid, (String) stream,
+        Math.max(0, Math.min(n == null ? 10 : n, io.jcircus.server.stream.LiveOutput.RING_LINES)), sinceSeq)) {
+      lines.add(kv("seq", l.seq(), "pseq", l.pseq(), "pid", l.pid(), "stream", l.stream(), "time", l.time(),
+          "data", l.data()));
+    }
+    r.accept(kv("name", name, "lines", lines, "next_seq", live.nextSeq(name), "endpoint", live.endpoint(),
+        "dropped", live.dropped()));
   }
 
   private void quit(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) {

@@ -36,6 +36,7 @@ public final class Controller {
   /** Owned by the arbiter loop. */
   private ZMQ.Socket push;
   private volatile boolean closing;
+  private LivePublishers live;
 
   public Controller(CircusConfig cfg, Arbiter arbiter) {
     this.cfg = cfg;
@@ -72,6 +73,15 @@ public final class Controller {
     }
     arbiter.addListener((watcher, event, payload) -> publish("watcher." + watcher + "." + event, Json.write(payload)));
     LOG.info("controller on {}, events on {}", cfg.endpoint, cfg.pubsubEndpoint);
+    byte[] secret = cfg.curveSecretKey == null ? null : ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
+    live = new LivePublishers(cfg, arbiter, ctx, secret);
+    try {
+      live.start();
+    } catch (java.io.IOException e) {
+      live.stop();
+      stop();
+      throw e;
+    }
   }
 
   private void run(CountDownLatch ready, AtomicReference<Exception> failure) {
@@ -336,6 +346,9 @@ public final class Controller {
 
   /** Flushes what the arbiter handed over, then closes everything. Call after the arbiter loop has ended. */
   public void stop() {
+    if (live != null) {
+      live.stop();
+    }
     closing = true;
     try (ZMQ.Socket q = ctx.createSocket(SocketType.PUSH)) {
       q.connect(INPROC);

@@ -15,16 +15,20 @@ import java.util.Map;
  * humanised RSS/VMS, CPU percent since the previous sample (0.0 the first time, as psutil), memory percent,
  * {@code M:SS.cc} CPU time, nice, user, create time, basename of argv[0], direct children.
  */
-final class ProcStats {
+public final class ProcStats {
   private static final long TICKS = 100; // USER_HZ on Linux
   private static final long PAGE = 4096;
   private final Map<Integer, double[]> last = new HashMap<>(); // pid → {cpu seconds, wall seconds}
   private final Map<Integer, String> users = new HashMap<>();
+  /** What does not change while a process lives (its pid reused means a new start time). */
+  private record Fixed(long start, String user, String cmdline) { }
+
+  private final Map<Integer, Fixed> fixed = new HashMap<>();
   private long memTotal = -1;
   private double bootTime = -1;
 
   /** Circus's bytes2human: "1000B", "2.00K", "10.00M". */
-  static String human(long n) {
+  public static String human(long n) {
     String symbols = "KMGTPEZY";
     for (int i = symbols.length() - 1; i >= 0; i--) {
       double prefix = Math.pow(1024, i + 1);
@@ -36,19 +40,34 @@ final class ProcStats {
   }
 
   /** Info for {@code pid}, or null if it is gone. */
-  Map<String, Object> info(int pid, boolean withChildren) {
+  public Map<String, Object> info(int pid, boolean withChildren) {
+    return info(pid, withChildren, false);
+  }
+
+  /**
+   * Info for {@code pid}, or null if it is gone. One read of /proc/PID/stat per call (user and command line
+   * are read once per process); {@code extended} adds the open-descriptor count, a directory listing.
+   */
+  public Map<String, Object> info(int pid, boolean withChildren, boolean extended) {
     String stat;
     try {
       stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"), StandardCharsets.US_ASCII);
     } catch (IOException e) {
-      last.remove(pid);
+      forget(pid);
       return null;
     }
     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     long utime = Long.parseLong(f[11]);
     long stime = Long.parseLong(f[12]);
     int nice = Integer.parseInt(f[16]);
+    int threads = Integer.parseInt(f[17]);
     long start = Long.parseLong(f[19]);
+    Fixed fx = fixed.get(pid);
+    if (fx == null || fx.start != start) {
+      fx = new Fixed(start, user(pid), cmdline(pid));
+      fixed.put(pid, fx);
+      last.remove(pid);
+    }
     long vsize = Long.parseLong(f[20]);
     long rss = Long.parseLong(f[21]) * PAGE;
     double cpuSec = (utime + stime) / (double) TICKS;
@@ -64,16 +83,24 @@ final class ProcStats {
     m.put("cpu", cpu);
     m.put("mem", Math.round(rss * 100.0 / memTotal() * 1000) / 1000.0);
     long cs = utime + stime; // hundredths of a second
-    m.put("ctime", String.format(java.util.Locale.ROOT, "%d:%02d.%02d", (cs / 6000) % 60, (cs / 100) % 60, cs % 100));
+    m.put("ctime", ctime(cs));
     m.put("pid", pid);
-    m.put("username", user(pid));
+    m.put("username", fx.user);
     m.put("nice", f[0].equals("Z") ? "Zombie" : nice);
     m.put("create_time", Math.round((bootTime() + start / (double) TICKS) * 100) / 100.0);
-    m.put("cmdline", cmdline(pid));
+    m.put("cmdline", fx.cmdline);
+    m.put("threads", threads);
+    m.put("rss", rss);
+    m.put("vms", vsize);
+    if (extended) {
+      String[] fds = new java.io.File("/proc/" + pid + "/fd").list();
+      m.put("fds", fds == null ? "N/A" : (Object) fds.length);
+      m.put("cpu_time", cpuSec);
+    }
     List<Object> children = new ArrayList<>();
     if (withChildren) {
       for (int c : io.jcircus.server.arbiter.ProcFsAccess.children(pid)) {
-        Map<String, Object> ci = info(c, false);
+        Map<String, Object> ci = info(c, false, extended);
         if (ci != null) {
           ci.put("children", List.of());
           children.add(ci);
@@ -158,7 +185,25 @@ final class ProcStats {
     return bootTime;
   }
 
-  void forget(int pid) {
+  /** Drops what is kept about {@code pid} (it exited). */
+  public void forget(int pid) {
     last.remove(pid);
+    fixed.remove(pid);
+  }
+
+  /** Forgets every pid not in {@code alive}: the caches never grow past the processes being watched. */
+  public void retain(java.util.Set<Integer> alive) {
+    last.keySet().retainAll(alive);
+    fixed.keySet().retainAll(alive);
+  }
+
+  /** Total RAM in bytes (MemTotal). */
+  public long memoryTotal() {
+    return memTotal();
+  }
+
+  /** Circus's ctime format for {@code hundredths} of a second of CPU: "M:SS.cc", minutes wrapping at 60. */
+  static String ctime(long cs) {
+    return String.format(java.util.Locale.ROOT, "%d:%02d.%02d", (cs / 6000) % 60, (cs / 100) % 60, cs % 100);
   }
 }

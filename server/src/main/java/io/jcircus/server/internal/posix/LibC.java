@@ -90,6 +90,9 @@ public interface LibC {
   @SaveError
   int setsockopt(int fd, int level, int optname, Pointer optval, int optlen);
 
+  @SaveError
+  int getsockopt(int fd, int level, int optname, Pointer optval, jnr.ffi.byref.IntByReference optlen);
+
   @IgnoreError
   int getpid();
 

@@ -232,4 +232,17 @@ public final class Posix {
       throw error("setsockopt(SO_BINDTODEVICE, " + iface + ")", errno());
     }
   }
+
+  /**
+   * A listening TCP socket's accept queue from TCP_INFO: {@code {connections waiting, backlog}} (for a socket in
+   * LISTEN state the kernel reports them in tcpi_unacked and tcpi_sacked). Null if the fd is not TCP.
+   */
+  public static int[] acceptQueue(int fd) {
+    Pointer p = Memory.allocateDirect(Holder.RT, 232);
+    jnr.ffi.byref.IntByReference len = new jnr.ffi.byref.IntByReference(232);
+    if (Holder.C.getsockopt(fd, 6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, p, len) != 0 || len.intValue() < 32) {
+      return null;
+    }
+    return new int[] {p.getInt(24), p.getInt(28)};
+  }
 }

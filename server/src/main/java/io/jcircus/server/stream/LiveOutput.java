@@ -1,0 +1,251 @@
+package io.jcircus.server.stream;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Real-time process output: every whole line a child writes to a captured stdout or stderr is numbered, kept in
+ * its watcher's ring of recent lines ({@code output} command, {@code circusctl tail -n}) and, while anyone is
+ * subscribed, queued for the output publisher ({@code circusctl tail --follow}).
+ *
+ * <p>Nothing here can slow a child down: the streams loop hands each chunk over with a non-blocking
+ * {@code offer}; when the bounded queue is full the chunk is dropped and counted, and the subscriber sees the
+ * gap in the sequence numbers. Sequence numbers are per watcher ({@code seq}, one per line, across its
+ * processes and both streams) and per process ({@code pseq}), so a subscriber to one process can tell a drop
+ * from another process's line too.
+ */
+public final class LiveOutput {
+  /** A published piece is at most this big (split at line ends; a longer single line goes whole). */
+  static final int MAX_CHUNK = 64 * 1024;
+  /** Recent lines kept per watcher, and the byte bound on them. */
+  public static final int RING_LINES = 1000;
+  static final int RING_BYTES = 4 * 1024 * 1024;
+
+  /** Whole lines of one process's stream; {@code seq}/{@code pseq} number the first of them. */
+  public record Chunk(String watcher, int pid, String stream, double time, long seq, long pseq, int lines,
+      byte[] data) { }
+
+  /** One line for the {@code output} command. */
+  public record Line(long seq, long pseq, int pid, String stream, double time, String data) { }
+
+  private final BlockingQueue<Chunk> queue;
+  private final AtomicLong dropped = new AtomicLong();
+  private final AtomicLong published = new AtomicLong();
+  private final Map<String, Ring> rings = new ConcurrentHashMap<>();
+  private volatile boolean subscribed;
+  private volatile String endpoint;
+
+  public LiveOutput(int queueChunks) {
+    this.queue = new ArrayBlockingQueue<>(queueChunks);
+  }
+
+  /** The publisher's side of the queue. */
+  public BlockingQueue<Chunk> queue() {
+    return queue;
+  }
+
+  /** Set by the publisher: whether any subscription is open (nothing is queued otherwise). */
+  public void subscribed(boolean any) {
+    subscribed = any;
+  }
+
+  /** The publisher's bound endpoint (an ephemeral port resolved), once bound. */
+  public String endpoint() {
+    return endpoint;
+  }
+
+  public void endpoint(String bound) {
+    endpoint = bound;
+  }
+
+  /** Chunks dropped because the publisher's queue was full. */
+  public long dropped() {
+    return dropped.get();
+  }
+
+  /** Chunks handed to the publisher. */
+  public long published() {
+    return published.get();
+  }
+
+  /**
+   * The two sinks for one process: each line goes to {@code stdout}/{@code stderr} (the configured stream, or
+   * null for none) and to the live output.
+   */
+  public OutputSink[] sinks(String watcher, int pid, OutputSink stdout, OutputSink stderr) {
+    long[] pseq = new long[1]; // shared by the process's two streams; both run on the streams loop
+    return new OutputSink[] {new Tee(watcher, pid, "stdout", stdout, pseq), new Tee(watcher, pid, "stderr", stderr, pseq)};
+  }
+
+  /** The last {@code n} lines of {@code watcher} (optionally one pid / one stream), or those after {@code since}. */
+  public List<Line> lines(String watcher, Integer pid, String stream, int n, Long since) {
+    Ring r = rings.get(watcher);
+    return r == null ? List.of() : r.lines(pid, stream, n, since);
+  }
+
+  /** The sequence number the next line of {@code watcher} will get. */
+  public long nextSeq(String watcher) {
+    Ring r = rings.get(watcher);
+    return r == null ? 1 : r.nextSeq();
+  }
+
+  /** Forgets a removed watcher's lines. */
+  public void forget(String watcher) {
+    rings.remove(watcher);
+  }
+
+  private final class Tee implements OutputSink {
+    final String watcher;
+    final int pid;
+    final String stream;
+    final OutputSink inner;
+    final long[] pseq;
+
+    Tee(String watcher, int pid, String stream, OutputSink inner, long[] pseq) {
+      this.watcher = watcher;
+      this.pid = pid;
+      this.stream = stream;
+      this.inner = inner;
+      this.pseq = pseq;
+    }
+
+    @Override
+    public void write(ByteBuffer lines, int p) throws IOException {
+      int start = lines.position();
+      int end = lines.limit();
+      try {
+        if (inner != null) {
+          inner.write(lines, p);
+        }
+      } finally {
+        record(lines.duplicate().limit(end).position(start));
+      }
+    }
+
+    private void record(ByteBuffer b) {
+      Ring ring = rings.computeIfAbsent(watcher, k -> new Ring());
+      double now = System.currentTimeMillis() / 1000.0;
+      while (b.hasRemaining()) {
+        int from = b.position();
+        int cut = Math.min(b.limit(), from + MAX_CHUNK);
+        if (cut < b.limit()) {
+          int nl = -1;
+          for (int i = cut - 1; i >= from; i--) {
+            if (b.get(i) == '\n') {
+              nl = i;
+              break;
+            }
+          }
+          if (nl >= 0) {
+            cut = nl + 1;
+          } else { // one line longer than a chunk: to its end
+            cut = from;
+            while (cut < b.limit() && b.get(cut) != '\n') {
+              cut++;
+            }
+            cut = Math.min(b.limit(), cut + 1);
+          }
+        }
+        byte[] data = new byte[cut - from];
+        b.get(data);
+        int count = 0;
+        for (byte x : data) {
+          if (x == '\n') {
+            count++;
+          }
+        }
+        if (data.length > 0 && data[data.length - 1] != '\n') {
+          count++; // a last line without newline (the process closed its pipe)
+        }
+        long first = pseq[0] + 1;
+        pseq[0] += count;
+        Chunk c = ring.add(watcher, pid, stream, now, first, count, data);
+        if (subscribed) {
+          if (queue.offer(c)) {
+            published.incrementAndGet();
+          } else {
+            dropped.incrementAndGet();
+          }
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      // the configured sink is the watcher's to close (it may be shared); a tee holds nothing of its own
+    }
+  }
+
+  /** One watcher's recent chunks. */
+  private static final class Ring {
+    private final ArrayDeque<Chunk> chunks = new ArrayDeque<>();
+    private long next = 1;
+    private int lines;
+    private int bytes;
+
+    synchronized long nextSeq() {
+      return next;
+    }
+
+    synchronized Chunk add(String watcher, int pid, String stream, double time, long pseq, int count, byte[] data) {
+      Chunk c = new Chunk(watcher, pid, stream, time, next, pseq, count, data);
+      next += count;
+      chunks.addLast(c);
+      lines += count;
+      bytes += data.length;
+      while (chunks.size() > 1 && (lines - chunks.peekFirst().lines() >= RING_LINES || bytes > RING_BYTES)) {
+        Chunk old = chunks.removeFirst();
+        lines -= old.lines();
+        bytes -= old.data().length;
+      }
+      return c;
+    }
+
+    synchronized List<Line> lines(Integer pid, String stream, int n, Long since) {
+      List<Line> out = new ArrayList<>();
+      for (Iterator<Chunk> it = chunks.descendingIterator(); it.hasNext() && (since != null || out.size() < n); ) {
+        Chunk c = it.next();
+        if (since != null && c.seq() + c.lines() - 1 <= since) {
+          break;
+        }
+        if ((pid != null && c.pid() != pid) || (stream != null && !stream.equals(c.stream()))) {
+          continue;
+        }
+        List<Line> mine = split(c);
+        for (int i = mine.size() - 1; i >= 0 && (since != null || out.size() < n); i--) {
+          if (since == null || mine.get(i).seq() > since) {
+            out.add(mine.get(i));
+          }
+        }
+      }
+      java.util.Collections.reverse(out);
+      return out;
+    }
+
+    private static List<Line> split(Chunk c) {
+      List<Line> out = new ArrayList<>(c.lines());
+      byte[] d = c.data();
+      int from = 0;
+      long k = 0;
+      for (int i = 0; i <= d.length; i++) {
+        if (i == d.length ? from < d.length : d[i] == '\n') {
+          out.add(new Line(c.seq() + k, c.pseq() + k, c.pid(), c.stream(), c.time(),
+              new String(d, from, i - from, StandardCharsets.UTF_8)));
+          k++;
+          from = i + 1;
+        }
+      }
+      return out;
+    }
+  }
+}
