@@ -77,6 +77,7 @@ while time.time() < end:
     except ChildProcessError:
         break
     if done:
+        print("EXIT STATUS %d" % (os.waitstatus_to_exitcode(status)))
         break
     pump(0.05)
 else:

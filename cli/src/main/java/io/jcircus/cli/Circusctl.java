@@ -64,7 +64,7 @@ public final class Circusctl implements Callable<Integer> {
   /** Every command, in the order help lists them. */
   static final List<String> COMMANDS = List.of("add", "decr", "dstats", "get", "globaloptions", "incr", "kill",
       "list", "listen", "listsockets", "numprocesses", "numwatchers", "options", "quit", "reload", "reloadconfig",
-      "restart", "rm", "set", "signal", "start", "stats", "status", "stop", "keygen", "completion");
+      "restart", "rm", "set", "signal", "start", "stats", "status", "stop", "tail", "keygen", "completion");
 
   static Object create(String name) {
     switch (name) {
@@ -92,6 +92,7 @@ public final class Circusctl implements Callable<Integer> {
       case "stats": return new CtlCommands.Stats();
       case "status": return new CtlCommands.Status();
       case "stop": return new CtlCommands.Stop();
+      case "tail": return new CtlCommands.Tail();
       case "keygen": return new CtlCommands.Keygen();
       case "completion": return new CtlCommands.Completion();
       default: throw new IllegalArgumentException(name);

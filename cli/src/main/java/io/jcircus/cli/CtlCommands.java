@@ -306,6 +306,37 @@ final class CtlCommands {
     }
   }
 
+  @Command(name = "tail", description = "Recent output of a watcher's processes; --follow streams new lines.")
+  static final class Tail implements Callable<Integer> {
+    @ParentCommand
+    Circusctl top;
+    @Spec
+    CommandSpec spec;
+    @Parameters(index = "0", paramLabel = "WATCHER", completionCandidates = WatcherNames.class)
+    String name;
+    @Option(names = "--pid", paramLabel = "PID", description = "Only this process.")
+    Integer pid;
+    @Option(names = "--stdout", description = "Only stdout.")
+    boolean stdout;
+    @Option(names = "--stderr", description = "Only stderr.")
+    boolean stderr;
+    @Option(names = {"-n", "--lines"}, paramLabel = "N", description = "Recent lines to print first (default 10).")
+    int lines = 10;
+    @Option(names = {"-f", "--follow"}, description = "Keep printing new lines (Ctrl-C stops).")
+    boolean follow;
+    @Option(names = "--raw", description = "The lines alone, without 'PID | ' ('PID ! ' for stderr).")
+    boolean raw;
+
+    @Override
+    public Integer call() throws Exception {
+      if (stdout && stderr) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--stdout and --stderr exclude each other");
+      }
+      return new OutputTail(top, spec.commandLine().getOut(), spec.commandLine().getErr(), name, pid,
+          stdout ? "stdout" : stderr ? "stderr" : null, raw).run(lines, follow);
+    }
+  }
+
   @Command(name = "listsockets", description = "The sockets circusd manages.")
   static final class ListSockets extends Base {
     @Override

@@ -1,0 +1,214 @@
+package io.jcircus.cli;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/**
+ * {@code circusctl tail WATCHER [--pid P] [--stdout|--stderr] [-n N] [--follow] [--raw]}: the last lines a
+ * watcher's processes wrote, from circusd's ring ({@code output} command), then with {@code --follow} every new
+ * line from the output stream until interrupted.
+ *
+ * <p>Lines carry circusd's sequence numbers, which makes the hand-over from the ring to the stream exact: the
+ * subscription is opened first, the ring read second, and a streamed line already printed is skipped. A gap in
+ * the numbers (the subscription became live a moment after the ring was read, or this client fell behind and
+ * circusd dropped messages for it) is filled from the ring; what the ring no longer holds is reported on stderr
+ * as lost, never silently.
+ */
+final class OutputTail {
+  private final Circusctl top;
+  private final PrintWriter out;
+  private final PrintWriter err;
+  private final String watcher;
+  private final Integer pid;
+  private final String stream;
+  private final boolean raw;
+  /** Highest watcher-wide sequence number printed or skipped so far. */
+  private long last;
+  private long lost;
+
+  OutputTail(Circusctl top, PrintWriter out, PrintWriter err, String watcher, Integer pid, String stream, boolean raw) {
+    this.top = top;
+    this.out = out;
+    this.err = err;
+    this.watcher = watcher;
+    this.pid = pid;
+    this.stream = stream;
+    this.raw = raw;
+  }
+
+  int run(int lines, boolean follow) throws Exception {
+    ControlClient client = top.client();
+    Map<String, Object> first = output(client, lines, null);
+    if (first == null) {
+      return Circusctl.ERROR_REPLY;
+    }
+    if (!follow) {
+      printLines(first);
+      return Circusctl.OK;
+    }
+    String endpoint = String.valueOf(first.get("endpoint"));
+    String name = String.valueOf(first.get("name"));
+    EventListener.interrupted = false;
+    try (ZContext ctx = ControlClient.context()) {
+      long wait = Math.max(1, (long) (top.timeout * 1000));
+      String prefix = "output." + name + "." + (pid == null ? "" : pid + ".");
+      ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, endpoint, top.curve(),
+          System.nanoTime() + wait * 1_000_000L, wait, s -> {
+            s.setLinger(0);
+            s.setRcvHWM(0); // this client keeps up or sees the gap; never drops on its own side
+            s.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
+          }).socket();
+      Map<String, Object> recent = output(client, lines, null); // after the subscription: nothing falls between
+      if (recent == null) {
+        return Circusctl.ERROR_REPLY;
+      }
+      printLines(recent);
+      err.println("following " + name + (pid == null ? "" : " pid " + pid) + " on " + endpoint);
+      err.flush();
+      sub.setReceiveTimeOut(200);
+      while (!EventListener.interrupted && !Thread.currentThread().isInterrupted()) {
+        byte[] topic = sub.recv(0);
+        if (topic == null) {
+          out.flush();
+          continue;
+        }
+        if (!sub.hasReceiveMore()) {
+          continue;
+        }
+        Object h = Json.parse(sub.recvStr(0));
+        byte[] data = sub.hasReceiveMore() ? sub.recv(0) : new byte[0];
+        while (sub.hasReceiveMore()) {
+          sub.recv(0);
+        }
+        if (!(h instanceof Map<?, ?> header)) {
+          continue;
+        }
+        long seq = ((Number) header.get("seq")).longValue();
+        if (pid == null && seq > last + 1) {
+          fill(client, seq); // lines before this chunk reached the ring but not this subscriber
+        }
+        String st = String.valueOf(header.get("stream"));
+        int p = ((Number) header.get("pid")).intValue();
+        double time = ((Number) header.get("time")).doubleValue();
+        int from = 0;
+        long k = 0;
+        for (int i = 0; i <= data.length; i++) {
+          if (i == data.length ? from < data.length : data[i] == '\n') {
+            long s = seq + k++;
+            if (s > last) {
+              if (stream == null || stream.equals(st)) {
+                print(p, st, time, new String(data, from, i - from, StandardCharsets.UTF_8), s);
+              }
+              last = pid == null ? s : Math.max(last, s);
+            }
+            from = i + 1;
+          }
+        }
+        if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) {
+          out.flush(); // nothing more queued: show what was printed
+        }
+      }
+      out.flush();
+    }
+    if (lost > 0) {
+      err.println("tail: " + lost + " line(s) lost (the daemon dropped them for this subscriber and its ring"
+          + " no longer held them)");
+    }
+    return Circusctl.OK;
+  }
+
+  /** Prints what the ring still holds between {@link #last} and {@code upTo}; counts the rest as lost. */
+  private void fill(ControlClient client, long upTo) throws Exception {
+    Map<String, Object> r = output(client, 0, last, false); // every stream: the numbers are counted across both
+    if (r == null) {
+      return;
+    }
+    long firstAvailable = Long.MAX_VALUE;
+    if (r.get("lines") instanceof List<?> l) {
+      for (Object o : l) {
+        if (o instanceof Map<?, ?> m) {
+          firstAvailable = Math.min(firstAvailable, ((Number) m.get("seq")).longValue());
+        }
+      }
+    }
+    long missing = Math.min(firstAvailable, upTo) - (last + 1);
+    if (missing > 0) {
+      lost += missing;
+      err.println("tail: " + missing + " line(s) lost");
+      err.flush();
+    }
+    printLines(r);
+  }
+
+  /** {@code output} with this tail's filters; null (after printing the error) if circusd refused it. */
+  private Map<String, Object> output(ControlClient client, int lines, Long since) throws Exception {
+    return output(client, lines, since, true);
+  }
+
+  private Map<String, Object> output(ControlClient client, int lines, Long since, boolean byStream) throws Exception {
+    Map<String, Object> props = new LinkedHashMap<>();
+    props.put("name", watcher);
+    if (pid != null) {
+      props.put("pid", pid);
+    }
+    if (stream != null && byStream) {
+      props.put("stream", stream);
+    }
+    props.put("lines", lines);
+    if (since != null) {
+      props.put("since", since);
+    }
+    Map<String, Object> r = client.call("output", props);
+    if ("error".equals(r.get("status"))) {
+      err.println("error: " + r.get("reason"));
+      err.flush();
+      return null;
+    }
+    return r;
+  }
+
+  private void printLines(Map<String, Object> r) {
+    List<Object> lines = r.get("lines") instanceof List<?> l ? new ArrayList<>(l) : List.of();
+    for (Object o : lines) {
+      if (o instanceof Map<?, ?> m) {
+        long seq = ((Number) m.get("seq")).longValue();
+        String st = String.valueOf(m.get("stream"));
+        if (seq > last) {
+          if (stream == null || stream.equals(st)) {
+            print(((Number) m.get("pid")).intValue(), st, ((Number) m.get("time")).doubleValue(),
+                String.valueOf(m.get("data")), seq);
+          }
+          last = seq;
+        }
+      }
+    }
+    if (r.get("next_seq") instanceof Number n && pid == null) {
+      last = Math.max(last, n.longValue() - 1);
+    }
+    out.flush();
+  }
+
+  private void print(int p, String st, double time, String line, long seq) {
+    if (top.json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("watcher", watcher);
+      m.put("pid", p);
+      m.put("stream", st);
+      m.put("time", time);
+      m.put("seq", seq);
+      m.put("data", line);
+      out.println(Json.write(m));
+    } else if (raw) {
+      out.println(line);
+    } else {
+      out.println(p + (st.equals("stderr") ? " ! " : " | ") + line);
+    }
+  }
+}
