@@ -123,6 +123,9 @@ public final class CircusTop {
             display.resize(size.getRows(), size.getColumns());
             redraw = true;
           }
+          if (redraw) {
+            display.clear(); // a full repaint after a key: the whole new layout, not a diff of the old one
+          }
           if (redraw || System.currentTimeMillis() >= nextDraw) {
             nextDraw = System.currentTimeMillis() + 1000;
             display.update(screen(size.getColumns(), size.getRows()), 0);
@@ -190,6 +193,14 @@ public final class CircusTop {
     lines.add(new AttributedStringBuilder().style(bold).append("circus-top").style(AttributedStyle.DEFAULT)
         .append("  " + endpoint + "  sort: " + sort + "  watcher: " + (filter == null ? "all" : filter)
             + (paused ? "  PAUSED" : "") + "   q quit  c/m/p sort  w watcher  space pause").toAttributedString());
+    Map<String, Object> circus = latest.get("stat.circus");
+    if (circus != null && circus.get("system") instanceof Map<?, ?> sys) {
+      double total = dbl(sys.get("mem_total"));
+      double avail = dbl(sys.get("mem_available"));
+      lines.add(new AttributedString(pad(String.format(Locale.ROOT,
+          "system: %s cpus, cpu %s%%, load %s, memory %.1f of %.1f GiB used", sys.get("cpus"), num(sys.get("cpu"), 1),
+          sys.get("load"), (total - avail) / (1L << 30), total / (1L << 30)), cols)));
+    }
     lines.add(AttributedString.EMPTY);
     Map<String, List<Map<String, Object>>> ws = watchers();
     if (ws.isEmpty()) {

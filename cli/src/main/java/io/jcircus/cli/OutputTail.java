@@ -144,7 +144,9 @@ final class OutputTail {
       err.println("tail: " + missing + " line(s) lost");
       err.flush();
     }
-    printLines(r);
+    // only what lies before the chunk in hand: the lines from upTo on are (or will be) in the stream
+    printLines(r, upTo);
+    last = Math.max(last, upTo - 1);
   }
 
   /** {@code output} with this tail's filters; null (after printing the error) if circusd refused it. */
@@ -175,12 +177,20 @@ final class OutputTail {
   }
 
   private void printLines(Map<String, Object> r) {
+    printLines(r, Long.MAX_VALUE);
+    if (r.get("next_seq") instanceof Number n && pid == null) {
+      last = Math.max(last, n.longValue() - 1); // lines of the other stream up to here are not wanted either
+    }
+  }
+
+  /** Prints the reply's lines numbered after {@link #last} and before {@code upTo}. */
+  private void printLines(Map<String, Object> r, long upTo) {
     List<Object> lines = r.get("lines") instanceof List<?> l ? new ArrayList<>(l) : List.of();
     for (Object o : lines) {
       if (o instanceof Map<?, ?> m) {
         long seq = ((Number) m.get("seq")).longValue();
         String st = String.valueOf(m.get("stream"));
-        if (seq > last) {
+        if (seq > last && seq < upTo) {
           if (stream == null || stream.equals(st)) {
             print(((Number) m.get("pid")).intValue(), st, ((Number) m.get("time")).doubleValue(),
                 String.valueOf(m.get("data")), seq);
@@ -188,9 +198,6 @@ final class OutputTail {
           last = seq;
         }
       }
-    }
-    if (r.get("next_seq") instanceof Number n && pid == null) {
-      last = Math.max(last, n.longValue() - 1);
     }
     out.flush();
   }

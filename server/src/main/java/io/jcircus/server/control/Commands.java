@@ -76,7 +76,8 @@ public final class Commands {
     table.put("rm", this::rm);
     table.put("dstats", (a, p, r) -> {
       boolean ext = bool(p, "extended", false);
-      offLoop(() -> kv("info", stats.info((int) ProcessHandle.current().pid(), false, ext)), r);
+      offLoop(() -> kv("info", stats.info((int) ProcessHandle.current().pid(), false,
+          ext ? ProcStats.EXTENDED : ProcStats.CIRCUS)), r);
     });
     table.put("listen", (a, p, r) -> {
       throw CommandError.message("invalid message. use a pub/sub socket");
@@ -809,7 +810,7 @@ public final class Commands {
 
   /** Stats thread only. */
   private Object processInfo(Target t, boolean extended) {
-    Map<String, Object> i = stats.info(t.pid, true, extended);
+    Map<String, Object> i = stats.info(t.pid, true, extended ? ProcStats.EXTENDED : ProcStats.CIRCUS);
     if (i == null) {
       return "No such process (stopped?)";
     }

@@ -16,9 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.SocketType;
@@ -217,6 +215,12 @@ public final class LivePublishers {
     long next = System.nanoTime();
     long nextSecond = next + TimeUnit.MILLISECONDS.toNanos(1000);
     int self = (int) ProcessHandle.current().pid();
+    SystemTotals system = null;
+    try {
+      system = new SystemTotals();
+    } catch (RuntimeException | LinkageError e) {
+      LOG.warn("stats: no system totals (OSHI: {})", e.toString());
+    }
     while (running) {
       for (Object[] s : sockets) {
         if (!(Boolean) s[3]) {
@@ -245,7 +249,7 @@ public final class LivePublishers {
           continue;
         }
         sockets = snap.sockets();
-        publishStats(pub, ps, snap, samples, self);
+        publishStats(pub, ps, snap, samples, self, system);
         samples.clear();
       }
       next += TimeUnit.MILLISECONDS.toNanos(TICK_MS);
@@ -263,7 +267,7 @@ public final class LivePublishers {
   }
 
   private static void publishStats(ZMQ.Socket pub, ProcStats ps, Snapshot snap, Map<Integer, SocketSample> samples,
-      int self) {
+      int self, SystemTotals system) {
     Set<Integer> alive = new HashSet<>();
     double now = System.currentTimeMillis() / 1000.0;
     for (Map.Entry<String, List<long[]>> w : snap.watchers().entrySet()) {
@@ -286,7 +290,11 @@ public final class LivePublishers {
     alive.add(self);
     if (me != null) {
       send(pub, "stat.circus." + self, me);
-      send(pub, "stat.circus", aggregate(List.of(me)));
+      Map<String, Object> agg = aggregate(List.of(me));
+      if (system != null) {
+        agg.put("system", system.sample()); // an extra key: Circus's clients read the ones they know
+      }
+      send(pub, "stat.circus", agg);
     }
     if (!snap.sockets().isEmpty()) {
       List<Object> addresses = new ArrayList<>();
@@ -317,7 +325,7 @@ public final class LivePublishers {
   }
 
   private static Map<String, Object> processInfo(ProcStats ps, int pid, double now, String name) {
-    Map<String, Object> i = ps.info(pid, false, false);
+    Map<String, Object> i = ps.info(pid, false, ProcStats.STREAM);
     if (i == null) {
       return null;
     }

@@ -41,14 +41,21 @@ public final class ProcStats {
 
   /** Info for {@code pid}, or null if it is gone. */
   public Map<String, Object> info(int pid, boolean withChildren) {
-    return info(pid, withChildren, false);
+    return info(pid, withChildren, CIRCUS);
   }
 
+  /** Circus's fields exactly (the stats and dstats commands). */
+  public static final int CIRCUS = 0;
+  /** Plus threads, rss and vms in bytes (the stats stream). */
+  public static final int STREAM = 1;
+  /** Plus the open-descriptor count (a directory listing) and CPU seconds ({@code stats --extended}). */
+  public static final int EXTENDED = 2;
+
   /**
-   * Info for {@code pid}, or null if it is gone. One read of /proc/PID/stat per call (user and command line
-   * are read once per process); {@code extended} adds the open-descriptor count, a directory listing.
+   * Info for {@code pid} at {@code level} ({@link #CIRCUS}, {@link #STREAM}, {@link #EXTENDED}), or null if it
+   * is gone. One read of /proc/PID/stat per call (user and command line are read once per process).
    */
-  public Map<String, Object> info(int pid, boolean withChildren, boolean extended) {
+  public Map<String, Object> info(int pid, boolean withChildren, int level) {
     String stat;
     try {
       stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"), StandardCharsets.US_ASCII);
@@ -89,10 +96,12 @@ public final class ProcStats {
     m.put("nice", f[0].equals("Z") ? "Zombie" : nice);
     m.put("create_time", Math.round((bootTime() + start / (double) TICKS) * 100) / 100.0);
     m.put("cmdline", fx.cmdline);
-    m.put("threads", threads);
-    m.put("rss", rss);
-    m.put("vms", vsize);
-    if (extended) {
+    if (level >= STREAM) {
+      m.put("threads", threads);
+      m.put("rss", rss);
+      m.put("vms", vsize);
+    }
+    if (level >= EXTENDED) {
       String[] fds = new java.io.File("/proc/" + pid + "/fd").list();
       m.put("fds", fds == null ? "N/A" : (Object) fds.length);
       m.put("cpu_time", cpuSec);
@@ -100,7 +109,7 @@ public final class ProcStats {
     List<Object> children = new ArrayList<>();
     if (withChildren) {
       for (int c : io.jcircus.server.arbiter.ProcFsAccess.children(pid)) {
-        Map<String, Object> ci = info(c, false, extended);
+        Map<String, Object> ci = info(c, false, level);
         if (ci != null) {
           ci.put("children", List.of());
           children.add(ci);

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Issue 5's benchmark (not a test), one run:
+
+1. circusd's CPU while it streams stats for N processes once a second to a subscriber reading every topic,
+   against the same daemon and processes with no stats stream (the difference is what stats cost).
+2. Output throughput: one child writing M MB of 100-byte lines as fast as it can, with 0, 1 and 4
+   `circusctl tail --follow --raw` subscribers (stdout to /dev/null), and with one subscriber that never
+   reads; the child's own time for the write is the figure.
+
+  /usr/bin/python3 bench/live.py [--children 500] [--seconds 20] [--mbytes 200]
+
+Needs a built tree (mvn -B -q package -DskipTests) and python3-zmq for the stats subscriber.
+"""
+import argparse, os, shutil, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import core  # noqa: E402
+
+HOME = core.HOME
+CTL = os.path.join(HOME, "bin", "circusctl")
+FLOOD = os.path.join(HOME, "it", "src", "test", "resources", "workers", "flood.py")
+
+
+def stats_cpu(tmp, n, seconds, streaming):
+    ep = core.endpoints()
+    stats = "tcp://127.0.0.1:%d" % core.free_port()
+    cfg = os.path.join(tmp, "stats-%s.ini" % streaming)
+    with open(cfg, "w") as f:
+        f.write(ep + ("stats_endpoint = %s\n" % stats if streaming else "")
+                + "[watcher:sleepers]\ncmd = sleep 100000\nnumprocesses = %d\n" % n)
+    d = core.start_circusd(cfg, cfg + ".log")
+    messages = [0]
+    running = [True]
+    try:
+        deadline = time.time() + 120
+        while len(core.children(d.pid)) < n and time.time() < deadline:
+            time.sleep(0.2)
+        if streaming:
+            import zmq
+            ctx = zmq.Context()
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.SUBSCRIBE, b"stat.")
+            sub.connect(stats)
+
+            def read():
+                while running[0]:
+                    if sub.poll(100):
+                        sub.recv_multipart()
+                        messages[0] += 1
+            threading.Thread(target=read, daemon=True).start()
+        time.sleep(5)  # settle: spawning done, JIT warm
+        m0 = messages[0]
+        c0 = core.cpu_seconds(d.pid)
+        t0 = time.time()
+        time.sleep(seconds)
+        cpu = (core.cpu_seconds(d.pid) - c0) / (time.time() - t0) * 100
+        rate = (messages[0] - m0) / (time.time() - t0)
+        running[0] = False
+        return cpu, rate
+    finally:
+        core.stop(d)
+
+
+def flood_time(go, took):
+    before = len(open(took).read().split()) if os.path.exists(took) else 0
+    open(go, "w").close()
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if os.path.exists(took):
+            v = open(took).read().split()
+            if len(v) > before:
+                return float(v[-1])
+        time.sleep(0.02)
+    sys.exit("the flood did not finish")
+
+
+def output_throughput(tmp, mbytes):
+    ep = core.endpoints()
+    endpoint = ep.split("endpoint = ")[1].split("\n")[0]
+    go, took, sink = os.path.join(tmp, "go"), os.path.join(tmp, "took"), os.path.join(tmp, "flood.log")
+    cfg = os.path.join(tmp, "output.ini")
+    with open(cfg, "w") as f:
+        f.write(ep + "[watcher:flood]\ncmd = %s %s %s %s %d\nstdout_stream.class = FileStream\n"
+                "stdout_stream.filename = %s\n" % (sys.executable, FLOOD, go, took, mbytes, sink))
+    d = core.start_circusd(cfg, cfg + ".log")
+    results = []
+    try:
+        time.sleep(2)
+        flood_time(go, took)  # warm-up
+        os.truncate(sink, 0)
+        results.append(("no subscriber", flood_time(go, took)))
+        for n in (1, 4):
+            tails = [subprocess.Popen([CTL, "--endpoint", endpoint, "tail", "flood", "--follow", "--raw", "-n", "0"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
+            for t in tails:
+                t.stderr.readline()  # "following ..."
+            results.append(("%d tail --follow" % n, flood_time(go, took)))
+            time.sleep(1)
+            for t in tails:
+                t.terminate()
+                t.wait(10)
+            os.truncate(sink, 0)
+        import zmq
+        out_ep = open(cfg + ".log").read().split("process output on ")[1].split()[0]
+        ctx = zmq.Context()
+        stalled = ctx.socket(zmq.SUB)
+        stalled.setsockopt(zmq.RCVHWM, 10)
+        stalled.setsockopt(zmq.RCVBUF, 4096)
+        stalled.setsockopt(zmq.SUBSCRIBE, b"output.")
+        stalled.connect(out_ep)
+        time.sleep(1)
+        results.append(("1 stalled subscriber", flood_time(go, took)))
+        stalled.close(0)
+        return results
+    finally:
+        core.stop(d)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--children", type=int, default=500)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--mbytes", type=int, default=200)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="jcircus-bench-live-")
+    try:
+        off, _ = stats_cpu(tmp, a.children, a.seconds, False)
+        on, rate = stats_cpu(tmp, a.children, a.seconds, True)
+        print("circusd CPU with %d processes over %d s: %.2f%% of a core without the stats stream, %.2f%% with it"
+              " (%.0f messages/s received): stats cost %.2f%% of a core (target < 2%%; Circus with circusd-stats:"
+              " 16.8%%)" % (a.children, a.seconds, off, on, rate, on - off))
+        res = output_throughput(tmp, a.mbytes)
+        base = res[0][1]
+        for name, t in res:
+            print("%d MB written by one child, %-22s %6.2f s  %6.0f MB/s  %.2fx the time with none"
+                  % (a.mbytes, name + ":", t, a.mbytes / t, t / base))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

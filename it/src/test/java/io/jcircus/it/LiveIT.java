@@ -1,0 +1,321 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jcircus.server.control.Json;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/**
+ * The live view: the stats stream against /proc, its topics as Circus's clients parse them (Java and pyzmq),
+ * circus-top in a pseudo-terminal, and process output through {@code circusctl tail} — complete and in order
+ * for a subscriber that keeps up, and no brake on a child when a subscriber stops reading.
+ */
+class LiveIT extends ItBase {
+  private static final long MIB = 1024 * 1024;
+  private String statsEndpoint;
+  private String endpoint;
+
+  private Daemon daemon(String config) throws Exception {
+    statsEndpoint = "tcp://127.0.0.1:" + freePort();
+    Daemon d = start("stats_endpoint = " + statsEndpoint + "\n" + config);
+    Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(d.config));
+    assertThat(m.find()).isTrue();
+    endpoint = m.group(1);
+    return d;
+  }
+
+  /** web (2 socket workers), burn (a busy loop), mem (64 MiB allocated and touched), sleeper. */
+  private Daemon statsDaemon() throws Exception {
+    Path w = worker("pidserver.py");
+    return daemon(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]", "cmd = " + python() + " " + w + " $(circus.sockets.web)", "numprocesses = 2",
+        "use_sockets = true",
+        "[watcher:burn]", "cmd = " + python() + " -c \"while True: pass\"",
+        "[watcher:mem]", "cmd = " + python() + " -c \"import time; b = bytearray(64 * 1024 * 1024);"
+            + " [b.__setitem__(i, 1) for i in range(0, len(b), 4096)]; print('ready', flush=True); time.sleep(1000)\"",
+        "[watcher:sleeper]", "cmd = sleep 1000", ""));
+  }
+
+  /** Collects the latest payload per topic for {@code seconds}. */
+  private Map<String, Map<String, Object>> subscribe(double seconds) {
+    Map<String, Map<String, Object>> topics = new HashMap<>();
+    try (ZContext ctx = new ZContext(1)) {
+      ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
+      sub.subscribe("stat.".getBytes(StandardCharsets.UTF_8));
+      sub.connect(statsEndpoint);
+      sub.setReceiveTimeOut(100);
+      long end = System.nanoTime() + (long) (seconds * 1e9);
+      while (System.nanoTime() < end) {
+        String topic = sub.recvStr();
+        if (topic == null) {
+          continue;
+        }
+        assertThat(sub.hasReceiveMore()).as(topic + " has a payload frame").isTrue();
+        String body = sub.recvStr();
+        assertThat(sub.hasReceiveMore()).as(topic + ": two frames").isFalse();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> payload = (Map<String, Object>) Json.parse(body);
+        topics.put(topic, payload);
+      }
+    }
+    return topics;
+  }
+
+  private static long procCpuTicks(long pid) throws Exception {
+    String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+  }
+
+  private static long procRss(long pid) throws Exception {
+    for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+      if (l.startsWith("VmRSS:")) {
+        return Long.parseLong(l.replaceAll("\\D+", "")) * 1024;
+      }
+    }
+    throw new AssertionError("no VmRSS");
+  }
+
+  @Test
+  void statsOfABusyLoopAndOfAKnownAllocationMatchProc() throws Exception {
+    Daemon d = statsDaemon();
+    await(Duration.ofSeconds(20), "mem allocated", () -> d.logText().contains("ready"));
+    long burn = d.children("while True").get(0);
+    long mem = d.children("bytearray").get(0);
+    long t0 = procCpuTicks(burn);
+    long n0 = System.nanoTime();
+    Map<String, Map<String, Object>> topics = subscribe(3.5);
+    double measured = (procCpuTicks(burn) - t0) / ((System.nanoTime() - n0) / 1e9); // ticks/s = % (USER_HZ 100)
+    Map<String, Object> b = topics.get("stat.burn." + burn);
+    assertThat(b).as("stat.burn.PID in " + topics.keySet()).isNotNull();
+    double cpu = ((Number) b.get("cpu")).doubleValue();
+    System.out.println("busy loop: stream " + cpu + "% cpu, /proc over the same time " + measured + "%");
+    // tolerance: one second's sample against a 3.5 s average on a 2-core machine running the whole test
+    assertThat(cpu).isBetween(50.0, 105.0);
+    assertThat(Math.abs(cpu - measured)).isLessThan(30.0);
+    assertThat(((Number) topics.get("stat.burn").get("cpu")).doubleValue()).isEqualTo(cpu);
+
+    Map<String, Object> m = topics.get("stat.mem." + mem);
+    long rss = ((Number) m.get("rss")).longValue();
+    long procRss = procRss(mem);
+    System.out.println("64 MiB touched: stream rss " + rss + " (" + m.get("mem_info1") + "), /proc " + procRss);
+    assertThat(rss).isGreaterThanOrEqualTo(64 * MIB);
+    assertThat((double) Math.abs(rss - procRss) / procRss).isLessThan(0.05); // within 5 %
+    assertThat((String) m.get("mem_info1")).matches("6[4-9]\\.\\d\\dM|[7-9]\\d\\.\\d\\dM");
+    assertThat(((Number) m.get("mem")).doubleValue()).isPositive();
+
+    // the stats command reads the same figures (its second sample of a process gives its CPU since the first)
+    String out = circusctl("--json", "stats", "burn");
+    out = circusctl("--json", "stats", "--extended", "burn");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> info = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>) Json.parse(out))
+        .get("info")).get(Long.toString(burn));
+    assertThat(((Number) info.get("cpu")).doubleValue()).isGreaterThan(30.0);
+    assertThat(((Number) info.get("fds")).intValue()).isGreaterThanOrEqualTo(3);
+    assertThat(((Number) info.get("threads")).intValue()).isEqualTo(1);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void everyTopicParsesForJavaAndPythonSubscribers() throws Exception {
+    Daemon d = statsDaemon();
+    await(Duration.ofSeconds(20), "web serving", () -> {
+      try {
+        ask(d.port("web"));
+        return true;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    Map<String, Map<String, Object>> topics = subscribe(2.5);
+    List<Long> web = d.children("pidserver.py");
+    assertThat(web).hasSize(2);
+    for (String w : List.of("web", "burn", "mem", "sleeper")) {
+      assertThat(topics.get("stat." + w)).as("stat." + w).containsKeys("pid", "cpu", "mem", "age");
+    }
+    assertThat((List<?>) topics.get("stat.web").get("pid")).hasSize(2);
+    for (long pid : web) {
+      assertThat(topics.get("stat.web." + pid)).as("stat.web." + pid)
+          .containsKeys("mem_info1", "mem_info2", "cpu", "mem", "ctime", "pid", "username", "nice", "create_time",
+              "age", "cmdline", "children", "subtopic", "name")
+          .containsEntry("subtopic", pid).containsEntry("cmdline", "python3");
+      assertThat((String) topics.get("stat.web." + pid).get("ctime")).matches("\\d+:\\d\\d\\.\\d\\d");
+    }
+    assertThat(topics.get("stat.circus." + d.pid())).containsEntry("name", "circusd");
+    assertThat(topics.get("stat.circus")).containsKeys("pid", "cpu", "mem", "age");
+    Map<String, Object> system = (Map<String, Object>) topics.get("stat.circus").get("system"); // OSHI's totals
+    assertThat(((Number) system.get("cpus")).intValue()).isEqualTo(Runtime.getRuntime().availableProcessors());
+    assertThat(((Number) system.get("mem_total")).longValue()).isGreaterThan(((Number) system.get("mem_available")).longValue());
+    int fd = d.socketFd("web");
+    assertThat(topics.get("stat.sockets." + fd)).containsEntry("fd", (long) fd)
+        .containsEntry("address", "127.0.0.1:" + d.port("web")).containsKeys("reads", "queue", "backlog");
+    assertThat(((Number) topics.get("stat.sockets." + fd).get("backlog")).intValue()).isPositive();
+    assertThat((List<Object>) topics.get("stat.sockets").get("addresses")).containsExactly("127.0.0.1:" + d.port("web"));
+
+    // a pyzmq subscriber written from the reference's payload description
+    Process p = new ProcessBuilder(python(), client("stats_sub.py").toString(), statsEndpoint, "2.5")
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    @SuppressWarnings("unchecked")
+    Map<String, Object> py = (Map<String, Object>) Json.parse(out.strip());
+    assertThat((List<?>) py.get("errors")).as(out).isEmpty();
+    assertThat(((Map<String, Object>) py.get("topics")).keySet()).contains("stat.web", "stat.web." + web.get(0),
+        "stat.circus", "stat.circus." + d.pid(), "stat.sockets", "stat.sockets." + fd, "stat.burn", "stat.mem",
+        "stat.sleeper");
+  }
+
+  @Test
+  void circusTopShowsWatchersPidsAndCpuAndQuitsOnQ() throws Exception {
+    Daemon d = statsDaemon();
+    await(Duration.ofSeconds(20), "burn running", () -> !d.children("while True").isEmpty());
+    long burn = d.children("while True").get(0);
+    String steps = "[[\"expect\", \"CPU%\", 20], [\"expect\", \"" + burn + "\", 20], [\"expect\", \"sockets\", 20],"
+        + " [\"send\", \"w\"], [\"expect\", \"watcher: burn\", 10], [\"send\", \"q\"]]";
+    Process p = new ProcessBuilder(python(), client("pty_drive.py").toString(), steps, "--",
+        Daemon.HOME.resolve("bin/circus-top").toString(), "--endpoint", statsEndpoint).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    assertThat(out).contains("EXIT STATUS 0", "burn", "web", "sleeper", "circusd", "CPU%", Long.toString(burn),
+        "system: ");
+  }
+
+  @Test
+  void tailFollowsOneHundredThousandLinesFromFourProcessesInOrder() throws Exception {
+    Path go = dir.resolve("go");
+    Daemon d = daemon(String.join("\n",
+        "[watcher:writers]",
+        "cmd = " + python() + " " + worker("liner.py") + " " + go + " 25000",
+        "numprocesses = 4", ""));
+    await(Duration.ofSeconds(20), "4 writers", () -> d.children("liner.py").size() == 4);
+    Process tail = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint", endpoint,
+        "tail", "writers", "--follow", "--raw", "-n", "0").start();
+    try {
+      BufferedReader err = new BufferedReader(new InputStreamReader(tail.getErrorStream(), StandardCharsets.UTF_8));
+      String first = err.readLine();
+      assertThat(first).as("tail's stderr").startsWith("following writers");
+      long t0 = System.nanoTime();
+      Files.writeString(go, "");
+      Map<String, Integer> next = new HashMap<>();
+      List<String> problems = new ArrayList<>();
+      BufferedReader in = new BufferedReader(new InputStreamReader(tail.getInputStream(), StandardCharsets.UTF_8));
+      int total = 0;
+      while (total < 100_000) {
+        String line = in.readLine();
+        assertThat(line).as("tail ended after " + total + " lines").isNotNull();
+        String[] f = line.split(" ");
+        int expected = next.getOrDefault(f[0], 0);
+        if (Integer.parseInt(f[1]) != expected && problems.size() < 5) {
+          problems.add("pid " + f[0] + ": line " + f[1] + " where " + expected + " was due");
+        }
+        next.put(f[0], Integer.parseInt(f[1]) + 1);
+        total++;
+      }
+      System.out.println("tail --follow: 100000 lines from 4 processes in "
+          + (System.nanoTime() - t0) / 1_000_000 + " ms");
+      assertThat(problems).isEmpty();
+      assertThat(next).hasSize(4).allSatisfy((pid, n) -> assertThat(n).isEqualTo(25000));
+    } finally {
+      tail.destroy();
+      tail.waitFor(10, TimeUnit.SECONDS);
+      tail.destroyForcibly();
+    }
+    // the ring: the last lines, per process and per stream
+    String last = circusctl("tail", "writers", "-n", "3");
+    assertThat(last.lines().toList()).hasSize(3).allSatisfy(l -> assertThat(l).matches("\\d+ \\| \\d+ 2[0-9]{4}"));
+    assertThat(circusctl("tail", "writers", "--stderr")).isEmpty();
+  }
+
+  @Test
+  void aSubscriberThatStopsReadingDoesNotSlowAChildDown() throws Exception {
+    Path go = dir.resolve("go");
+    Path took = dir.resolve("took");
+    // 100 MB of 100-byte lines, as fast as the child can write them; it records how long that took
+    Daemon d = daemon(String.join("\n",
+        "[watcher:flood]",
+        "cmd = " + python() + " " + worker("flood.py") + " " + go + " " + took + " 100",
+        "numprocesses = 1",
+        "stdout_stream.class = FileStream",
+        "stdout_stream.filename = " + dir.resolve("flood.log"),
+        ""));
+    await(Duration.ofSeconds(20), "flood waiting", () -> !d.children("flood.py").isEmpty());
+    double alone = flood(go, took, d);
+    Matcher m = Pattern.compile("process output on (\\S+)").matcher(d.logText());
+    assertThat(m.find()).as("the output endpoint in the log").isTrue();
+    String outputEndpoint = m.group(1);
+    try (ZContext ctx = new ZContext(1)) {
+      ZMQ.Socket stalled = ctx.createSocket(SocketType.SUB);
+      stalled.setRcvHWM(10);
+      stalled.setReceiveBufferSize(4096);
+      stalled.subscribe("output.".getBytes(StandardCharsets.UTF_8));
+      stalled.connect(outputEndpoint);
+      Thread.sleep(1000); // subscribed; it never reads
+      double withStalled = flood(go, took, d);
+      System.out.println("100 MB written by a child: " + alone + " s with no subscriber, " + withStalled
+          + " s with one that stopped reading");
+      assertThat(withStalled).isLessThan(alone * 1.5 + 0.5);
+      // the configured stream still gets every line
+      await(Duration.ofSeconds(30), "both floods in the file", () -> {
+        try {
+          return Files.size(dir.resolve("flood.log")) == 200L * 1000 * 1000;
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      });
+    }
+  }
+
+  private double flood(Path go, Path took, Daemon d) throws Exception {
+    int before = Files.exists(took) ? Files.readAllLines(took).size() : 0;
+    Files.writeString(go, "");
+    await(Duration.ofSeconds(60), "100 MB written", () -> {
+      try {
+        return Files.exists(took) && Files.readAllLines(took).size() > before;
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    List<String> lines = Files.readAllLines(took);
+    return Double.parseDouble(lines.get(lines.size() - 1));
+  }
+
+  private Path client(String name) throws java.io.IOException {
+    Path p = dir.resolve(name);
+    if (!Files.exists(p)) {
+      try (java.io.InputStream in = LiveIT.class.getResourceAsStream("/clients/" + name)) {
+        Files.copy(in, p);
+      }
+    }
+    return p;
+  }
+
+  private String circusctl(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(),
+        "--endpoint", endpoint, "--timeout", "30"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", args) + ": " + out).isZero();
+    return out;
+  }
+}
