@@ -121,14 +121,18 @@ def main():
     ap.add_argument("--children", type=int, default=500)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--mbytes", type=int, default=200)
+    ap.add_argument("--only", choices=["stats", "output"])
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-live-")
     try:
-        off, _ = stats_cpu(tmp, a.children, a.seconds, False)
-        on, rate = stats_cpu(tmp, a.children, a.seconds, True)
-        print("circusd CPU with %d processes over %d s: %.2f%% of a core without the stats stream, %.2f%% with it"
-              " (%.0f messages/s received): stats cost %.2f%% of a core (target < 2%%; Circus with circusd-stats:"
-              " 16.8%%)" % (a.children, a.seconds, off, on, rate, on - off))
+        if a.only != "output":
+            off, _ = stats_cpu(tmp, a.children, a.seconds, False)
+            on, rate = stats_cpu(tmp, a.children, a.seconds, True)
+            print("circusd CPU with %d processes over %d s: %.2f%% of a core without the stats stream, %.2f%% with it"
+                  " (%.0f messages/s received): stats cost %.2f%% of a core (target < 2%%; Circus with circusd-stats:"
+                  " 16.8%%)" % (a.children, a.seconds, off, on, rate, on - off))
+        if a.only == "stats":
+            return
         res = output_throughput(tmp, a.mbytes)
         base = res[0][1]
         for name, t in res:

@@ -65,9 +65,20 @@ final class OutputTail {
             s.setRcvHWM(0); // this client keeps up or sees the gap; never drops on its own side
             s.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
           }).socket();
-      Map<String, Object> recent = output(client, lines, null); // after the subscription: nothing falls between
-      if (recent == null) {
-        return Circusctl.ERROR_REPLY;
+      // The SUB's handshake is done; wait until the daemon's publisher has taken the subscription, so the ring
+      // read next holds every line the stream will not bring (bounded by --timeout; the seq numbers still
+      // catch anything that slips through)
+      long until = System.nanoTime() + wait * 1_000_000L;
+      Map<String, Object> recent;
+      while (true) {
+        recent = output(client, lines, null, true, prefix);
+        if (recent == null) {
+          return Circusctl.ERROR_REPLY;
+        }
+        if (!Boolean.FALSE.equals(recent.get("subscribed")) || System.nanoTime() > until) {
+          break;
+        }
+        Thread.sleep(5);
       }
       printLines(recent);
       err.println("following " + name + (pid == null ? "" : " pid " + pid) + " on " + endpoint);
@@ -151,10 +162,15 @@ final class OutputTail {
 
   /** {@code output} with this tail's filters; null (after printing the error) if circusd refused it. */
   private Map<String, Object> output(ControlClient client, int lines, Long since) throws Exception {
-    return output(client, lines, since, true);
+    return output(client, lines, since, true, null);
   }
 
   private Map<String, Object> output(ControlClient client, int lines, Long since, boolean byStream) throws Exception {
+    return output(client, lines, since, byStream, null);
+  }
+
+  private Map<String, Object> output(ControlClient client, int lines, Long since, boolean byStream, String prefix)
+      throws Exception {
     Map<String, Object> props = new LinkedHashMap<>();
     props.put("name", watcher);
     if (pid != null) {
@@ -166,6 +182,9 @@ final class OutputTail {
     props.put("lines", lines);
     if (since != null) {
       props.put("since", since);
+    }
+    if (prefix != null) {
+      props.put("prefix", prefix);
     }
     Map<String, Object> r = client.call("output", props);
     if ("error".equals(r.get("status"))) {

@@ -218,10 +218,27 @@ class LiveIT extends ItBase {
       Map<String, Integer> next = new HashMap<>();
       List<String> problems = new ArrayList<>();
       BufferedReader in = new BufferedReader(new InputStreamReader(tail.getInputStream(), StandardCharsets.UTF_8));
+      java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+      Thread reader = new Thread(() -> {
+        try {
+          for (String l; (l = in.readLine()) != null; ) {
+            got.add(l);
+          }
+        } catch (java.io.IOException e) {
+          // tail destroyed
+        }
+      });
+      reader.setDaemon(true);
+      reader.start();
       int total = 0;
+      long deadline = System.nanoTime() + 60_000_000_000L;
       while (total < 100_000) {
-        String line = in.readLine();
-        assertThat(line).as("tail ended after " + total + " lines").isNotNull();
+        String line = got.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (line == null) {
+          tail.destroy();
+          String rest = new String(tail.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+          throw new AssertionError("only " + total + " of 100000 lines within 60 s; tail's stderr: " + rest);
+        }
         String[] f = line.split(" ");
         int expected = next.getOrDefault(f[0], 0);
         if (Integer.parseInt(f[1]) != expected && problems.size() < 5) {

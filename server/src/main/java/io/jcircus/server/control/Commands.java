@@ -864,7 +864,8 @@ public final class Commands {
    * {@code output} (jcircus): recent lines of a watcher's processes from its ring, and where to follow them.
    * Properties: {@code name}; optional {@code pid}, {@code stream} (stdout|stderr), {@code lines} (default 10,
    * at most the ring's {@value io.jcircus.server.stream.LiveOutput#RING_LINES}), {@code since} (a seq: every
-   * line after it still in the ring, instead of the last {@code lines}).
+   * line after it still in the ring, instead of the last {@code lines}), {@code prefix} (answers
+   * {@code subscribed}: whether the output publisher has seen a subscription to that topic prefix).
    */
   private void output(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
     io.jcircus.server.stream.LiveOutput live = a.liveOutput();
@@ -893,8 +894,12 @@ public final class Commands {
       lines.add(kv("seq", l.seq(), "pseq", l.pseq(), "pid", l.pid(), "stream", l.stream(), "time", l.time(),
           "data", l.data()));
     }
-    r.accept(kv("name", name, "lines", lines, "next_seq", live.nextSeq(name), "endpoint", live.endpoint(),
-        "dropped", live.dropped()));
+    Map<String, Object> out = kv("name", name, "lines", lines, "next_seq", live.nextSeq(name), "endpoint",
+        live.endpoint(), "dropped", live.dropped());
+    if (p.get("prefix") != null) {
+      out.put("subscribed", live.isSubscribed(String.valueOf(p.get("prefix")))); // see circusctl tail
+    }
+    r.accept(out);
   }
 
   private void quit(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) {

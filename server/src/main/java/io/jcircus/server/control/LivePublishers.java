@@ -146,7 +146,7 @@ public final class LivePublishers {
           }
         }
       }
-      live.subscribed(!topics.isEmpty());
+      live.subscribed(topics);
       if (topics.isEmpty()) {
         q.clear();
         continue;
@@ -268,33 +268,46 @@ public final class LivePublishers {
 
   private static void publishStats(ZMQ.Socket pub, ProcStats ps, Snapshot snap, Map<Integer, SocketSample> samples,
       int self, SystemTotals system) {
+    // Everything is read and encoded first and sent in one burst: JeroMQ's I/O thread then wakes a few times a
+    // second rather than once per message (half of the stream's cost here was those wake-ups).
+    List<String[]> out = new ArrayList<>(1024);
+    collect(out, ps, snap, samples, self, system);
+    for (String[] m : out) {
+      if (pub.sendMore(m[0])) {
+        pub.send(m[1], ZMQ.DONTWAIT);
+      }
+    }
+  }
+
+  private static void collect(List<String[]> pub, ProcStats ps, Snapshot snap, Map<Integer, SocketSample> samples,
+      int self, SystemTotals system) {
     Set<Integer> alive = new HashSet<>();
     double now = System.currentTimeMillis() / 1000.0;
+    StringBuilder sb = new StringBuilder(512);
     for (Map.Entry<String, List<long[]>> w : snap.watchers().entrySet()) {
       if (w.getValue().isEmpty()) {
         continue; // Circus streams a watcher only while it has processes
       }
-      List<Map<String, Object>> infos = new ArrayList<>();
+      Aggregate agg = new Aggregate();
       for (long[] p : w.getValue()) {
-        Map<String, Object> i = processInfo(ps, (int) p[0], now, null);
-        if (i != null) {
-          i.put("wid", (int) p[1]);
-          alive.add((int) p[0]);
-          infos.add(i);
-          send(pub, "stat." + w.getKey() + "." + p[0], i);
+        ProcStats.Sample x = ps.sample((int) p[0]);
+        if (x != null) {
+          alive.add(x.pid);
+          pub.add(new String[] {"stat." + w.getKey() + "." + x.pid, perProcess(sb, x, now, null, (int) p[1], agg)});
         }
       }
-      send(pub, "stat." + w.getKey(), aggregate(infos));
+      pub.add(new String[] {"stat." + w.getKey(), Json.write(agg.toMap())});
     }
-    Map<String, Object> me = processInfo(ps, self, now, "circusd");
+    ProcStats.Sample me = ps.sample(self);
     alive.add(self);
     if (me != null) {
-      send(pub, "stat.circus." + self, me);
-      Map<String, Object> agg = aggregate(List.of(me));
+      Aggregate agg = new Aggregate();
+      pub.add(new String[] {"stat.circus." + self, perProcess(sb, me, now, "circusd", 0, agg)});
+      Map<String, Object> m = agg.toMap();
       if (system != null) {
-        agg.put("system", system.sample()); // an extra key: Circus's clients read the ones they know
+        m.put("system", system.sample()); // an extra key: Circus's clients read the ones they know
       }
-      send(pub, "stat.circus", agg);
+      pub.add(new String[] {"stat.circus", Json.write(m)});
     }
     if (!snap.sockets().isEmpty()) {
       List<Object> addresses = new ArrayList<>();
@@ -324,43 +337,44 @@ public final class LivePublishers {
     ps.retain(alive);
   }
 
-  private static Map<String, Object> processInfo(ProcStats ps, int pid, double now, String name) {
-    Map<String, Object> i = ps.info(pid, false, ProcStats.STREAM);
-    if (i == null) {
-      return null;
-    }
-    i.put("age", now - ((Number) i.get("create_time")).doubleValue());
-    i.put("subtopic", pid);
-    i.put("name", name);
-    return i;
+  /** The per-process payload, encoded straight from the sample; adds the process to {@code agg}. */
+  private static String perProcess(StringBuilder sb, ProcStats.Sample x, double now, String name, int wid,
+      Aggregate agg) {
+    double age = Math.round((now - x.createTime) * 1000) / 1000.0; // Circus: now - create_time in the stream
+    agg.add(x, age);
+    sb.setLength(0);
+    ProcStats.streamJson(sb, x, age, name, wid);
+    return sb.toString();
   }
 
   /** Circus's aggregate: cpu is the mean, mem the sum, age the max (plus rss, the sum in bytes). */
-  private static Map<String, Object> aggregate(List<Map<String, Object>> infos) {
-    List<Object> pids = new ArrayList<>();
-    double cpu = 0;
-    double mem = 0;
-    double age = 0;
-    long rss = 0;
-    for (Map<String, Object> i : infos) {
-      pids.add(i.get("pid"));
-      cpu += ((Number) i.get("cpu")).doubleValue();
-      mem += ((Number) i.get("mem")).doubleValue();
-      age = Math.max(age, ((Number) i.get("age")).doubleValue());
-      rss += ((Number) i.get("rss")).longValue();
+  private static final class Aggregate {
+    final List<Object> pids = new ArrayList<>();
+    double cpu;
+    double mem;
+    double age;
+    long rss;
+
+    void add(ProcStats.Sample x, double a) {
+      pids.add(x.pid);
+      cpu += x.cpu;
+      mem += x.mem;
+      age = Math.max(age, a);
+      rss += x.rss;
     }
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("pid", pids);
-    m.put("cpu", infos.isEmpty() ? 0.0 : Math.round(cpu / infos.size() * 10) / 10.0);
-    m.put("mem", Math.round(mem * 1000) / 1000.0);
-    m.put("age", age);
-    m.put("rss", rss);
-    return m;
+
+    Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("pid", pids);
+      m.put("cpu", pids.isEmpty() ? 0.0 : Math.round(cpu / pids.size() * 10) / 10.0);
+      m.put("mem", Math.round(mem * 1000) / 1000.0);
+      m.put("age", age);
+      m.put("rss", rss);
+      return m;
+    }
   }
 
-  private static void send(ZMQ.Socket pub, String topic, Map<String, Object> payload) {
-    if (pub.sendMore(topic)) {
-      pub.send(Json.write(payload), ZMQ.DONTWAIT);
-    }
+  private static void send(List<String[]> pub, String topic, Map<String, Object> payload) {
+    pub.add(new String[] {topic, Json.write(payload)});
   }
 }

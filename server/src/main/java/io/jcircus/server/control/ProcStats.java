@@ -24,16 +24,22 @@ public final class ProcStats {
   private record Fixed(long start, String user, String cmdline) { }
 
   private final Map<Integer, Fixed> fixed = new HashMap<>();
+  /** /proc/PID/stat is a few hundred bytes; fields 4..24 are parsed into fieldBuf[1..21]. */
+  private final byte[] statBuf = new byte[1024];
+  private final Map<Integer, byte[]> paths = new HashMap<>();
+  private final long[] fieldBuf = new long[22];
   private long memTotal = -1;
   private double bootTime = -1;
 
   /** Circus's bytes2human: "1000B", "2.00K", "10.00M". */
   public static String human(long n) {
-    String symbols = "KMGTPEZY";
+    String symbols = "KMGTPE";
     for (int i = symbols.length() - 1; i >= 0; i--) {
-      double prefix = Math.pow(1024, i + 1);
+      long prefix = 1L << (10 * (i + 1));
       if (n >= prefix) {
-        return String.format(java.util.Locale.ROOT, "%.2f%c", (double) n / prefix, symbols.charAt(i));
+        long hundredths = Math.round(n * 100.0 / prefix);
+        return (hundredths / 100) + "." + (char) ('0' + hundredths / 10 % 10) + (char) ('0' + hundredths % 10)
+            + symbols.charAt(i);
       }
     }
     return n + "B";
@@ -56,55 +62,30 @@ public final class ProcStats {
    * is gone. One read of /proc/PID/stat per call (user and command line are read once per process).
    */
   public Map<String, Object> info(int pid, boolean withChildren, int level) {
-    String stat;
-    try {
-      stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"), StandardCharsets.US_ASCII);
-    } catch (IOException e) {
-      forget(pid);
+    Sample x = sample(pid);
+    if (x == null) {
       return null;
     }
-    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    long utime = Long.parseLong(f[11]);
-    long stime = Long.parseLong(f[12]);
-    int nice = Integer.parseInt(f[16]);
-    int threads = Integer.parseInt(f[17]);
-    long start = Long.parseLong(f[19]);
-    Fixed fx = fixed.get(pid);
-    if (fx == null || fx.start != start) {
-      fx = new Fixed(start, user(pid), cmdline(pid));
-      fixed.put(pid, fx);
-      last.remove(pid);
-    }
-    long vsize = Long.parseLong(f[20]);
-    long rss = Long.parseLong(f[21]) * PAGE;
-    double cpuSec = (utime + stime) / (double) TICKS;
-    double now = System.currentTimeMillis() / 1000.0;
-    double[] prev = last.put(pid, new double[] {cpuSec, now});
-    double cpu = 0.0;
-    if (prev != null && now > prev[1]) {
-      cpu = Math.round((cpuSec - prev[0]) / (now - prev[1]) * 1000) / 10.0;
-    }
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("mem_info1", human(rss));
-    m.put("mem_info2", human(vsize));
-    m.put("cpu", cpu);
-    m.put("mem", Math.round(rss * 100.0 / memTotal() * 1000) / 1000.0);
-    long cs = utime + stime; // hundredths of a second
-    m.put("ctime", ctime(cs));
+    m.put("mem_info1", human(x.rss));
+    m.put("mem_info2", human(x.vms));
+    m.put("cpu", x.cpu);
+    m.put("mem", x.mem);
+    m.put("ctime", ctime(x.cpuTicks));
     m.put("pid", pid);
-    m.put("username", fx.user);
-    m.put("nice", f[0].equals("Z") ? "Zombie" : nice);
-    m.put("create_time", Math.round((bootTime() + start / (double) TICKS) * 100) / 100.0);
-    m.put("cmdline", fx.cmdline);
+    m.put("username", x.user);
+    m.put("nice", x.zombie ? "Zombie" : x.nice);
+    m.put("create_time", x.createTime);
+    m.put("cmdline", x.cmdline);
     if (level >= STREAM) {
-      m.put("threads", threads);
-      m.put("rss", rss);
-      m.put("vms", vsize);
+      m.put("threads", x.threads);
+      m.put("rss", x.rss);
+      m.put("vms", x.vms);
     }
     if (level >= EXTENDED) {
       String[] fds = new java.io.File("/proc/" + pid + "/fd").list();
       m.put("fds", fds == null ? "N/A" : (Object) fds.length);
-      m.put("cpu_time", cpuSec);
+      m.put("cpu_time", x.cpuTicks / (double) TICKS);
     }
     List<Object> children = new ArrayList<>();
     if (withChildren) {
@@ -118,6 +99,130 @@ public final class ProcStats {
     }
     m.put("children", children);
     return m;
+  }
+
+  /** One process's figures, as plain numbers (the stream encodes them straight to JSON). */
+  public static final class Sample {
+    public int pid;
+    public double cpu;
+    public double mem;
+    public long rss;
+    public long vms;
+    public long cpuTicks;
+    public int nice;
+    public boolean zombie;
+    public int threads;
+    public double createTime;
+    public String user;
+    public String cmdline;
+  }
+
+  /**
+   * Samples {@code pid}, or null if it is gone: one open/read/close of /proc/PID/stat into a reused buffer,
+   * fields parsed in place (the stats stream does this for every process every second); user and command
+   * line are read once per process. CPU is the percent since the previous sample (0.0 the first time).
+   */
+  public Sample sample(int pid) {
+    byte[] path = paths.computeIfAbsent(pid, k -> ("/proc/" + k + "/stat\0").getBytes(StandardCharsets.US_ASCII));
+    int n = io.jcircus.server.internal.posix.Posix.readSmall(path, statBuf);
+    int close = n - 1;
+    while (close > 0 && statBuf[close] != ')') {
+      close--;
+    }
+    if (n <= 0 || close <= 0 || close + 2 >= n) {
+      forget(pid);
+      return null;
+    }
+    // after "comm) ": the state (field 3), then fields 4.. into f[1..]
+    long[] f = fieldBuf;
+    char state = (char) statBuf[close + 2];
+    int i = close + 4;
+    for (int k = 1; k < f.length && i < n; k++) {
+      long v = 0;
+      boolean neg = false;
+      if (statBuf[i] == '-') {
+        neg = true;
+        i++;
+      }
+      while (i < n && statBuf[i] >= '0' && statBuf[i] <= '9') {
+        v = v * 10 + (statBuf[i++] - '0');
+      }
+      f[k] = neg ? -v : v;
+      i++;
+    }
+    long start = f[19];
+    Fixed fx = fixed.get(pid);
+    if (fx == null || fx.start != start) {
+      fx = new Fixed(start, user(pid), cmdline(pid));
+      fixed.put(pid, fx);
+      last.remove(pid);
+    }
+    Sample x = new Sample();
+    x.pid = pid;
+    x.cpuTicks = f[11] + f[12];
+    x.nice = (int) f[16];
+    x.threads = (int) f[17];
+    x.vms = f[20];
+    x.rss = f[21] * PAGE;
+    x.zombie = state == 'Z';
+    x.user = fx.user;
+    x.cmdline = fx.cmdline;
+    x.createTime = Math.round((bootTime() + start / (double) TICKS) * 100) / 100.0;
+    x.mem = Math.round(x.rss * 100.0 / memTotal() * 1000) / 1000.0;
+    double cpuSec = x.cpuTicks / (double) TICKS;
+    long nowNs = System.nanoTime();
+    double[] prev = last.get(pid);
+    if (prev == null) {
+      last.put(pid, new double[] {cpuSec, nowNs});
+    } else {
+      double wall = (nowNs - prev[1]) / 1e9;
+      if (wall > 0) {
+        x.cpu = Math.round((cpuSec - prev[0]) / wall * 1000) / 10.0;
+      }
+      prev[0] = cpuSec;
+      prev[1] = nowNs;
+    }
+    return x;
+  }
+
+  /**
+   * Appends the stream's per-process payload for {@code x} as JSON: Circus's fields in circusd-stats' order,
+   * then this daemon's extras, then {@code extra} (already-encoded {@code , "key": value} pairs) and the
+   * closing brace.
+   */
+  public static void streamJson(StringBuilder sb, Sample x, double age, String name, int wid) {
+    sb.append("{\"mem_info1\": \"").append(human(x.rss)).append("\", \"mem_info2\": \"").append(human(x.vms))
+        .append("\", \"cpu\": ");
+    Json.number(sb, x.cpu);
+    sb.append(", \"mem\": ");
+    Json.number(sb, x.mem);
+    sb.append(", \"ctime\": \"").append(ctime(x.cpuTicks)).append("\", \"pid\": ").append(x.pid)
+        .append(", \"username\": ");
+    Json.quote(sb, x.user);
+    sb.append(", \"nice\": ");
+    if (x.zombie) {
+      sb.append("\"Zombie\"");
+    } else {
+      sb.append(x.nice);
+    }
+    sb.append(", \"create_time\": ");
+    Json.number(sb, x.createTime);
+    sb.append(", \"age\": ");
+    Json.number(sb, age);
+    sb.append(", \"cmdline\": ");
+    Json.quote(sb, x.cmdline);
+    sb.append(", \"children\": [], \"subtopic\": ").append(x.pid).append(", \"name\": ");
+    if (name == null) {
+      sb.append("null");
+    } else {
+      Json.quote(sb, name);
+    }
+    sb.append(", \"threads\": ").append(x.threads).append(", \"rss\": ").append(x.rss).append(", \"vms\": ")
+        .append(x.vms);
+    if (wid > 0) {
+      sb.append(", \"wid\": ").append(wid);
+    }
+    sb.append('}');
   }
 
   private static String cmdline(int pid) {
@@ -198,12 +303,14 @@ public final class ProcStats {
   public void forget(int pid) {
     last.remove(pid);
     fixed.remove(pid);
+    paths.remove(pid);
   }
 
   /** Forgets every pid not in {@code alive}: the caches never grow past the processes being watched. */
   public void retain(java.util.Set<Integer> alive) {
     last.keySet().retainAll(alive);
     fixed.keySet().retainAll(alive);
+    paths.keySet().retainAll(alive);
   }
 
   /** Total RAM in bytes (MemTotal). */
@@ -213,6 +320,8 @@ public final class ProcStats {
 
   /** Circus's ctime format for {@code hundredths} of a second of CPU: "M:SS.cc", minutes wrapping at 60. */
   static String ctime(long cs) {
-    return String.format(java.util.Locale.ROOT, "%d:%02d.%02d", (cs / 6000) % 60, (cs / 100) % 60, cs % 100);
+    long sec = (cs / 100) % 60;
+    long hs = cs % 100;
+    return ((cs / 6000) % 60) + ":" + (sec < 10 ? "0" : "") + sec + "." + (hs < 10 ? "0" : "") + hs;
   }
 }

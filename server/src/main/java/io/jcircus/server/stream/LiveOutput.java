@@ -54,9 +54,25 @@ public final class LiveOutput {
     return queue;
   }
 
-  /** Set by the publisher: whether any subscription is open (nothing is queued otherwise). */
+  private volatile java.util.Set<String> topics = java.util.Set.of();
+
+  /** Set by the publisher: the topic prefixes subscribed to (nothing is queued while there are none). */
+  public void subscribed(java.util.Set<String> current) {
+    topics = java.util.Set.copyOf(current);
+    subscribed = !current.isEmpty();
+  }
+
+  /** Set by the publisher (tests): whether any subscription is open. */
   public void subscribed(boolean any) {
     subscribed = any;
+  }
+
+  /**
+   * Whether the publisher has seen a subscription to {@code prefix}: from then on every chunk for it is queued,
+   * so a client that reads the ring after this returns true misses nothing in between.
+   */
+  public boolean isSubscribed(String prefix) {
+    return topics.contains(prefix);
   }
 
   /** The publisher's bound endpoint (an ephemeral port resolved), once bound. */

@@ -25,6 +25,15 @@ class JsonAndStatsTest {
   }
 
   @Test
+  void writesShortDecimalsByHandAsPythonWould() {
+    for (double d : new double[] {0.1, 2.5, 0.039, 99.9, 1796124362.61, 20.149, -3.25, 0.001, 12.34, 1e-4, 1.5e20}) {
+      // Python's repr of these is Java's Double.toString in plain notation
+      String expected = new java.math.BigDecimal(Double.toString(d)).toPlainString();
+      assertThat(Json.write(d)).as(Double.toString(d)).isEqualTo(expected);
+    }
+  }
+
+  @Test
   void parsesAnyJsonAndRejectsGarbage() {
     assertThat(Json.parse("{\"a\": [1, 2.5, true, null, \"\\u00e9\"]}"))
         .isEqualTo(Map.of("a", java.util.Arrays.asList(1L, 2.5, true, null, "é")));

@@ -75,6 +75,12 @@ public interface LibC {
   @SaveError
   long write(int fd, byte[] buf, long count);
 
+  @IgnoreError
+  int open(@jnr.ffi.annotations.In byte[] path, int flags);
+
+  @IgnoreError
+  long read(int fd, @jnr.ffi.annotations.Out byte[] buf, long count);
+
   @SaveError
   int pidfd_open(int pid, int flags);
 

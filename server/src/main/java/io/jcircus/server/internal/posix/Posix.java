@@ -245,4 +245,20 @@ public final class Posix {
     }
     return new int[] {p.getInt(24), p.getInt(28)};
   }
+
+  /**
+   * Reads up to {@code buf.length} bytes of a small file (a /proc entry) with one open, read and close and no
+   * Java stream objects; {@code pathz} is the path in ASCII ending with a NUL. Returns the byte count, or -1.
+   */
+  public static int readSmall(byte[] pathz, byte[] buf) {
+    int fd = Holder.C.open(pathz, 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */);
+    if (fd < 0) {
+      return -1;
+    }
+    try {
+      return (int) Holder.C.read(fd, buf, buf.length);
+    } finally {
+      Holder.C.close(fd);
+    }
+  }
 }
