@@ -29,6 +29,8 @@ final class OutputTail {
   private final Integer pid;
   private final String stream;
   private final boolean raw;
+  /** Where line bytes go in the fast path; the PrintWriter is flushed around it so the two never interleave. */
+  private final java.io.OutputStream bytes;
   /** Highest watcher-wide sequence number printed or skipped so far. */
   private long last;
   private long lost;
@@ -36,6 +38,25 @@ final class OutputTail {
   OutputTail(Circusctl top, PrintWriter out, PrintWriter err, String watcher, Integer pid, String stream, boolean raw) {
     this.top = top;
     this.out = out;
+    // one-shot: straight to fd 1; in the shell, through its writer (the terminal's)
+    this.bytes = Circusctl.session == null
+        ? new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), 1 << 16)
+        : new java.io.OutputStream() {
+            @Override
+            public void write(int b) {
+              out.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+              out.write(new String(b, off, len, StandardCharsets.UTF_8));
+            }
+
+            @Override
+            public void flush() {
+              out.flush();
+            }
+          };
     this.err = err;
     this.watcher = watcher;
     this.pid = pid;
@@ -87,7 +108,7 @@ final class OutputTail {
       while (!EventListener.interrupted && !Thread.currentThread().isInterrupted()) {
         byte[] topic = sub.recv(0);
         if (topic == null) {
-          out.flush();
+          flush();
           continue;
         }
         if (!sub.hasReceiveMore()) {
@@ -108,25 +129,36 @@ final class OutputTail {
         String st = String.valueOf(header.get("stream"));
         int p = ((Number) header.get("pid")).intValue();
         double time = ((Number) header.get("time")).doubleValue();
-        int from = 0;
-        long k = 0;
-        for (int i = 0; i <= data.length; i++) {
-          if (i == data.length ? from < data.length : data[i] == '\n') {
-            long s = seq + k++;
-            if (s > last) {
-              if (stream == null || stream.equals(st)) {
-                print(p, st, time, new String(data, from, i - from, StandardCharsets.UTF_8), s);
+        boolean wanted = stream == null || stream.equals(st);
+        if (!top.json && seq > last) {
+          // the common case, every line new: bytes straight through, no decoding (a subscriber this cheap keeps
+          // up with a child writing hundreds of MB/s)
+          long count = ((Number) header.get("lines")).longValue();
+          if (wanted) {
+            writeLines(p, st, data);
+          }
+          last = pid == null ? seq + count - 1 : Math.max(last, seq + count - 1);
+        } else {
+          int from = 0;
+          long k = 0;
+          for (int i = 0; i <= data.length; i++) {
+            if (i == data.length ? from < data.length : data[i] == '\n') {
+              long s = seq + k++;
+              if (s > last) {
+                if (wanted) {
+                  print(p, st, time, new String(data, from, i - from, StandardCharsets.UTF_8), s);
+                }
+                last = pid == null ? s : Math.max(last, s);
               }
-              last = pid == null ? s : Math.max(last, s);
+              from = i + 1;
             }
-            from = i + 1;
           }
         }
         if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) {
-          out.flush(); // nothing more queued: show what was printed
+          flush(); // nothing more queued: show what was printed
         }
       }
-      out.flush();
+      flush();
     }
     if (lost > 0) {
       err.println("tail: " + lost + " line(s) lost (the daemon dropped them for this subscriber and its ring"
@@ -203,6 +235,14 @@ final class OutputTail {
   }
 
   /** Prints the reply's lines numbered after {@link #last} and before {@code upTo}. */
+  private void flushBytes() {
+    try {
+      bytes.flush();
+    } catch (java.io.IOException e) {
+      // as in flush()
+    }
+  }
+
   private void printLines(Map<String, Object> r, long upTo) {
     List<Object> lines = r.get("lines") instanceof List<?> l ? new ArrayList<>(l) : List.of();
     for (Object o : lines) {
@@ -221,7 +261,37 @@ final class OutputTail {
     out.flush();
   }
 
+  /** Whole lines of one chunk, as bytes: raw, or each behind its "PID | " / "PID ! " prefix. */
+  private void writeLines(int p, String st, byte[] data) throws java.io.IOException {
+    if (raw) {
+      bytes.write(data);
+    } else {
+      byte[] prefix = (p + (st.equals("stderr") ? " ! " : " | ")).getBytes(StandardCharsets.US_ASCII);
+      int from = 0;
+      for (int i = 0; i <= data.length; i++) {
+        if (i == data.length ? from < data.length : data[i] == '\n') {
+          bytes.write(prefix);
+          bytes.write(data, from, Math.min(i + 1, data.length) - from);
+          from = i + 1;
+        }
+      }
+    }
+    if (data.length > 0 && data[data.length - 1] != '\n') {
+      bytes.write('\n'); // a last line its process wrote without a newline
+    }
+  }
+
+  private void flush() {
+    try {
+      bytes.flush();
+    } catch (java.io.IOException e) {
+      // stdout closed (a pipe whose reader left): nothing to show it on
+    }
+    out.flush();
+  }
+
   private void print(int p, String st, double time, String line, long seq) {
+    flushBytes();
     if (top.json) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("watcher", watcher);

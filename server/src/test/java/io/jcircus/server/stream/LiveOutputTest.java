@@ -64,6 +64,23 @@ class LiveOutputTest {
   }
 
   @Test
+  void countsNewlinesEightBytesAtATime() {
+    java.util.Random r = new java.util.Random(42);
+    for (int n = 0; n < 200; n++) {
+      byte[] d = new byte[r.nextInt(100)];
+      for (int i = 0; i < d.length; i++) {
+        int c = r.nextInt(6);
+        d[i] = (byte) (c == 0 ? '\n' : c == 1 ? 0x8A : c == 2 ? 0x0B : c == 3 ? 0 : c == 4 ? 0xFF : 'x');
+      }
+      int expected = 0;
+      for (byte b : d) {
+        expected += b == '\n' ? 1 : 0;
+      }
+      assertThat(LiveOutput.newlines(d)).isEqualTo(expected);
+    }
+  }
+
+  @Test
   void splitsBigWritesAtLineEndsAndKeepsAnOverlongLineWhole() throws Exception {
     LiveOutput live = new LiveOutput(64);
     live.subscribed(true);
