@@ -198,6 +198,17 @@ public final class Chaussette {
 
   /** Warm-up requests: enough for C1 to compile the request path before a client's request runs it. */
   static final int WARM_UP_REQUESTS = 300;
+  /**
+   * The most the warm-up may take (CHAUSSETTE_WARMUP_MS, default 1000): on a loaded machine a fresh JVM is slow
+   * at everything, and readiness must not slip past a watcher's ready_timeout because of the warm-up.
+   */
+  static long warmUpBudgetMillis() {
+    try {
+      return Long.parseLong(System.getenv().getOrDefault("CHAUSSETTE_WARMUP_MS", "1000"));
+    } catch (NumberFormatException e) {
+      return 1000;
+    }
+  }
 
   /**
    * Serves {@link #WARM_UP_REQUESTS} requests through the very path clients will take (a private loopback
@@ -217,22 +228,20 @@ public final class Chaussette {
     byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
         .getBytes(StandardCharsets.US_ASCII);
     java.net.InetSocketAddress to = new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port);
-    try {
-      for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
+    long deadline = System.nanoTime() + warmUpBudgetMillis() * 1_000_000L;
+    // alternately a keep-alive request and one on a new connection, until done or out of time
+    try (java.net.Socket keep = new java.net.Socket()) {
+      keep.connect(to, 5000);
+      keep.setSoTimeout(5000);
+      java.io.InputStream keepIn = new java.io.BufferedInputStream(keep.getInputStream());
+      for (int i = 0; i < WARM_UP_REQUESTS / 2 && System.nanoTime() < deadline; i++) {
+        keep.getOutputStream().write(request);
+        readResponse(keepIn);
         try (java.net.Socket c = new java.net.Socket()) {
           c.connect(to, 5000);
           c.setSoTimeout(5000);
           c.getOutputStream().write(closing);
           readResponse(new java.io.BufferedInputStream(c.getInputStream()));
-        }
-      }
-      try (java.net.Socket c = new java.net.Socket()) {
-        c.connect(to, 5000);
-        c.setSoTimeout(5000);
-        java.io.InputStream in = new java.io.BufferedInputStream(c.getInputStream());
-        for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
-          c.getOutputStream().write(request);
-          readResponse(in);
         }
       }
     } catch (java.io.IOException e) {

@@ -12,7 +12,6 @@ import java.util.TreeMap;
 import org.jline.terminal.Attributes;
 import org.jline.terminal.Size;
 import org.jline.terminal.Terminal;
-import org.jline.terminal.TerminalBuilder;
 import org.jline.utils.AttributedString;
 import org.jline.utils.AttributedStringBuilder;
 import org.jline.utils.AttributedStyle;
@@ -70,13 +69,7 @@ public final class CircusTop {
   }
 
   int run() throws IOException {
-    Terminal terminal;
-    try {
-      terminal = TerminalBuilder.builder().system(true).provider("exec").build();
-    } catch (Exception e) {
-      terminal = TerminalBuilder.builder().system(true).build();
-    }
-    try (Terminal t = terminal; ZContext ctx = ControlClient.context()) {
+    try (Terminal t = Shell.openTerminal(); ZContext ctx = ControlClient.context()) {
       ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
       sub.setLinger(0);
       sub.subscribe("stat.".getBytes(StandardCharsets.UTF_8));

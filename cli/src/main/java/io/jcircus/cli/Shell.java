@@ -30,15 +30,20 @@ final class Shell {
     this.globalArgs = top.spec.commandLine().getParseResult().originalArgs();
   }
 
-  int run() throws Exception {
-    // The exec provider (stty) keeps native code out of the CLI, and works on every Linux terminal.
-    Terminal terminal;
+  /**
+   * The process's terminal. The exec provider (stty) keeps native code out of the CLI and works on every
+   * Linux terminal; JLine's own choice is the fallback.
+   */
+  static Terminal openTerminal() throws java.io.IOException {
     try {
-      terminal = TerminalBuilder.builder().system(true).provider("exec").build();
+      return TerminalBuilder.builder().system(true).provider("exec").build();
     } catch (Exception e) {
-      terminal = TerminalBuilder.builder().system(true).build();
+      return TerminalBuilder.builder().system(true).build();
     }
-    try (Terminal t = terminal) {
+  }
+
+  int run() throws Exception {
+    try (Terminal t = openTerminal()) {
       PrintWriter out = t.writer();
       CommandLine cl = Circusctl.commandLine(top, null, out, out);
       Circusctl.session = top;

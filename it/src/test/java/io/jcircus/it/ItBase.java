@@ -141,6 +141,23 @@ abstract class ItBase {
     return System.nanoTime() - t0;
   }
 
+  /** Runs {@code bin/circusctl --endpoint ENDPOINT --timeout 90 ARGS…}; asserts exit 0 and returns its output. */
+  static String circusctlAt(String endpoint, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(),
+        "--endpoint", endpoint, "--timeout", "90"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError(String.join(" ", args) + ": no exit within 120 s");
+    }
+    if (p.exitValue() != 0) {
+      throw new AssertionError(String.join(" ", args) + ": exit " + p.exitValue() + ": " + out);
+    }
+    return out;
+  }
+
   static String python() {
     for (String p : new String[] {"/usr/bin/python3", "/usr/local/bin/python3"}) {
       if (Files.isExecutable(Path.of(p))) {

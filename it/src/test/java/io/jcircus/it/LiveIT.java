@@ -326,13 +326,6 @@ class LiveIT extends ItBase {
   }
 
   private String circusctl(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(),
-        "--endpoint", endpoint, "--timeout", "30"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(String.join(" ", args) + ": " + out).isZero();
-    return out;
+    return circusctlAt(endpoint, args);
   }
 }

@@ -57,14 +57,7 @@ class ZeroDropIT extends ItBase {
   }
 
   private String circusctl(String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(),
-        "--endpoint", endpoint, "--timeout", "90"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(String.join(" ", args) + ": " + out).isZero();
-    return out;
+    return circusctlAt(endpoint, args);
   }
 
   /** Runs {@code action} in the middle of a load and checks that nothing failed and new workers serve. */
