@@ -223,18 +223,7 @@ public final class LivePublishers {
     }
     while (running) {
       for (Object[] s : sockets) {
-        if (!(Boolean) s[3]) {
-          int[] q = Posix.acceptQueue((Integer) s[1]);
-          if (q != null) {
-            SocketSample x = samples.computeIfAbsent((Integer) s[1], k -> new SocketSample());
-            x.queue = q[0];
-            x.backlog = q[1];
-            x.queueMax = Math.max(x.queueMax, q[0]);
-            if (q[0] > 0) {
-              x.busyTicks++;
-            }
-          }
-        }
+        sampleSocket(s, samples);
       }
       if (System.nanoTime() - nextSecond >= 0) {
         nextSecond += TimeUnit.MILLISECONDS.toNanos(1000);
@@ -249,6 +238,11 @@ public final class LivePublishers {
           continue;
         }
         sockets = snap.sockets();
+        for (Object[] s : sockets) {
+          if (!samples.containsKey((Integer) s[1])) {
+            sampleSocket(s, samples); // new this second: one sample now rather than "N/A"
+          }
+        }
         publishStats(pub, ps, snap, samples, self, system);
         samples.clear();
       }
@@ -262,6 +256,23 @@ public final class LivePublishers {
         } catch (InterruptedException e) {
           return;
         }
+      }
+    }
+  }
+
+  /** One 100 ms sample of a TCP socket's accept queue (unix sockets have no TCP_INFO). */
+  private static void sampleSocket(Object[] s, Map<Integer, SocketSample> samples) {
+    if ((Boolean) s[3]) {
+      return;
+    }
+    int[] q = Posix.acceptQueue((Integer) s[1]);
+    if (q != null) {
+      SocketSample x = samples.computeIfAbsent((Integer) s[1], k -> new SocketSample());
+      x.queue = q[0];
+      x.backlog = q[1];
+      x.queueMax = Math.max(x.queueMax, q[0]);
+      if (q[0] > 0) {
+        x.busyTicks++;
       }
     }
   }
