@@ -4,7 +4,7 @@ _circusctl() {
   local cur prev cmd i
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  local cmds="add decr dstats get globaloptions incr kill list listen listsockets numprocesses numwatchers options quit reload reloadconfig restart rm set signal start stats status stop keygen completion"
+  local cmds="add decr dstats get globaloptions incr kill list listen listsockets numprocesses numwatchers options quit reload reloadconfig restart rm set signal start stats status stop tail keygen completion"
   local globals=()
   cmd=""
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -40,12 +40,14 @@ _circusctl() {
     set) opts="--waiting" ;;
     signal) opts="--children --recursive --childpid" ;;
     stats) opts="--extended" ;;
+    tail) opts="--pid --stdout --stderr --lines --follow --raw" ;;
     keygen) opts="--dir --force" ;;
   esac
   case "$prev" in
     --signum) COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP WINCH" -- "$cur")); return ;;
     --match) COMPREPLY=($(compgen -W "simple glob regex" -- "$cur")); return ;;
     --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --pid|--lines|-n) return ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
