@@ -46,7 +46,6 @@ final class SharedAcceptor implements EpollIoHandle {
   private EpollIoOps ops = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value() | EPOLLEXCLUSIVE);
   private IoRegistration registration;
   private boolean stopped;
-  private long accepted;
 
   /**
    * @param fd the inherited listening socket, already bound and listening
@@ -96,11 +95,6 @@ final class SharedAcceptor implements EpollIoHandle {
     return closed;
   }
 
-  /** Connections accepted so far (read on the event loop or after {@link #stop()}). */
-  long accepted() {
-    return accepted;
-  }
-
   /** Whether the kernel took {@code EPOLLEXCLUSIVE} (false on kernels older than 4.5). */
   boolean exclusive() {
     return (ops.value() & EPOLLEXCLUSIVE) != 0;
@@ -140,7 +134,6 @@ final class SharedAcceptor implements EpollIoHandle {
       return;
     }
     if (fd >= 0) {
-      accepted++;
       Channel child = unix ? new EpollDomainSocketChannel(fd) : new EpollSocketChannel(fd); // TCP_NODELAY by default
       init.accept(child);
       children.register(child);

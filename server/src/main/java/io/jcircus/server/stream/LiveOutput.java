@@ -62,11 +62,6 @@ public final class LiveOutput {
     subscribed = !current.isEmpty();
   }
 
-  /** Set by the publisher (tests): whether any subscription is open. */
-  public void subscribed(boolean any) {
-    subscribed = any;
-  }
-
   /**
    * Whether the publisher has seen a subscription to {@code prefix}: from then on every chunk for it is queued,
    * so a client that reads the ring after this returns true misses nothing in between.

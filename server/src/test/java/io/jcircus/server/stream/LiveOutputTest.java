@@ -49,7 +49,7 @@ class LiveOutputTest {
   @Test
   void keepsTheLastThousandLinesAndDropsWhatTheQueueCannotTake() throws Exception {
     LiveOutput live = new LiveOutput(2);
-    live.subscribed(true);
+    live.subscribed(java.util.Set.of("output.w."));
     OutputSink out = live.sinks("w", 1, null, null)[0];
     for (int i = 0; i < 3000; i++) {
       out.write(lines("line " + i + "\n"), 1);
@@ -83,7 +83,7 @@ class LiveOutputTest {
   @Test
   void splitsBigWritesAtLineEndsAndKeepsAnOverlongLineWhole() throws Exception {
     LiveOutput live = new LiveOutput(64);
-    live.subscribed(true);
+    live.subscribed(java.util.Set.of("output.w."));
     StringBuilder big = new StringBuilder();
     for (int i = 0; i < 20_000; i++) {
       big.append("0123456789\n"); // 220 000 bytes
