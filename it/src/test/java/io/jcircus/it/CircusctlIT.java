@@ -33,9 +33,7 @@ class CircusctlIT extends ItBase {
 
   private Daemon daemon(String config) throws Exception {
     Daemon d = start(config);
-    Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(d.config));
-    assertThat(m.find()).isTrue();
-    endpoint = m.group(1);
+    endpoint = d.endpoint();
     return d;
   }
 

@@ -106,6 +106,15 @@ final class Daemon implements AutoCloseable {
   private static final Pattern SOCKET = Pattern.compile("socket '([^']+)' listening on (\\S+?):?(\\d*) \\(fd (\\d+)\\)");
 
   /** The port a managed TCP socket got. */
+  /** The control endpoint its circus.ini names. */
+  String endpoint() throws IOException {
+    java.util.regex.Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(config));
+    if (!m.find()) {
+      throw new AssertionError("no endpoint in " + config);
+    }
+    return m.group(1);
+  }
+
   int port(String socket) {
     Matcher m = SOCKET.matcher(logText());
     while (m.find()) {

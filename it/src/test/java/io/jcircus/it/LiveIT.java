@@ -34,9 +34,7 @@ class LiveIT extends ItBase {
   private Daemon daemon(String config) throws Exception {
     statsEndpoint = "tcp://127.0.0.1:" + freePort();
     Daemon d = start("stats_endpoint = " + statsEndpoint + "\n" + config);
-    Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(d.config));
-    assertThat(m.find()).isTrue();
-    endpoint = m.group(1);
+    endpoint = d.endpoint();
     return d;
   }
 

@@ -41,8 +41,7 @@ class ReadinessIT extends ItBase {
         "readiness = notify", "ready_timeout = 8", "")); // a fresh JVM under this load on 2 cores: 2-4 s
     int port = d.port("web");
     await(Duration.ofSeconds(30), "2 workers ready", () -> d.logText().split("is ready after").length - 1 >= 2);
-    String cfg = Files.readString(d.config);
-    String endpoint = cfg.split("\nendpoint = ")[1].split("\n")[0];
+    String endpoint = d.endpoint();
     try (ZContext ctx = new ZContext()) {
       ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
       s.setReceiveTimeOut(60_000);
@@ -108,7 +107,7 @@ class ReadinessIT extends ItBase {
         "readiness = http://127.0.0.1:" + prefix + "$(circus.wid)/", "ready_timeout = 10", ""));
     int port = d.port("web");
     await(Duration.ofSeconds(20), "2 workers ready", () -> d.logText().split("is ready after").length - 1 >= 2);
-    String endpoint = Files.readString(d.config).split("\nendpoint = ")[1].split("\n")[0];
+    String endpoint = d.endpoint();
     try (ZContext ctx = new ZContext()) {
       ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
       s.setReceiveTimeOut(60_000);

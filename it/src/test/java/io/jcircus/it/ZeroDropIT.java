@@ -39,9 +39,7 @@ class ZeroDropIT extends ItBase {
         "graceful_timeout = 10",
         extra,
         ""));
-    Matcher m = Pattern.compile("\\nendpoint = (\\S+)").matcher("\n" + Files.readString(d.config));
-    assertThat(m.find()).isTrue();
-    endpoint = m.group(1);
+    endpoint = d.endpoint();
     await(Duration.ofSeconds(30), "4 workers answering", () -> {
       try {
         Set<String> seen = new HashSet<>();
