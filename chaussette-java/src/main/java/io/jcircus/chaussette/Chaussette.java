@@ -1,28 +1,18 @@
 package io.jcircus.chaussette;
 
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -86,17 +76,15 @@ public final class Chaussette {
   /** Serves until SIGTERM (or JVM shutdown), then drains. */
   public static void serve(String uri, HttpApp app, int threads) throws Exception {
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
-    Consumer<Channel> init = ch -> {
-      Drain.Conn conn = DRAIN.add(ch);
-      ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler(app, conn));
-    };
+    FirstRequest.Serving serving = new FirstRequest.Serving(app, pipeline(app, DRAIN), DRAIN);
     Listening listening;
+    String warmed;
     try {
-      warmUp(workers, init);
+      warmed = warmUp(workers, serving);
       URI u = URI.create(uri);
       switch (u.getScheme()) {
         case "fd":
-          listening = shared(Integer.parseInt(uri.substring("fd://".length())), false, workers, init);
+          listening = shared(Integer.parseInt(uri.substring("fd://".length())), false, workers, serving);
           break;
         case "fdpass": {
           // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
@@ -105,23 +93,30 @@ public final class Chaussette {
           }
           io.jcircus.fdpass.FdPassClient.Received r =
               io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, init);
+          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving);
           break;
         }
         case "systemd":
           // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
-          listening = shared(listenFd(u.getHost()), false, workers, init);
+          listening = shared(listenFd(u.getHost()), false, workers, serving);
           break;
-        case "unix":
+        case "unix": {
+          // bound here (development): served exactly as a socket circusd hands over
           java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
-          listening = bound(new ServerBootstrap().channel(EpollServerDomainSocketChannel.class),
-              new DomainSocketAddress(u.getPath()), workers, init);
+          Socket s = Socket.newSocketDomain();
+          s.bind(new DomainSocketAddress(u.getPath()));
+          s.listen(BACKLOG);
+          listening = shared(s.intValue(), true, workers, serving);
           break;
-        case "tcp":
-          listening = bound(new ServerBootstrap().channel(EpollServerSocketChannel.class)
-                  .option(ChannelOption.SO_REUSEADDR, true).childOption(ChannelOption.TCP_NODELAY, true),
-              new InetSocketAddress(u.getHost(), u.getPort()), workers, init);
+        }
+        case "tcp": {
+          Socket s = Socket.newSocketStream();
+          s.setReuseAddress(true);
+          s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
+          s.listen(BACKLOG);
+          listening = shared(s.intValue(), false, workers, serving);
           break;
+        }
         default:
           throw new IllegalArgumentException("unsupported URI " + uri);
       }
@@ -130,7 +125,7 @@ public final class Chaussette {
       throw e;
     }
     System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving on " + uri
-        + " (" + listening.describe() + ")");
+        + " (" + listening.describe() + "; " + warmed + ")");
     try {
       SdNotify.send("READY=1"); // the worker accepts from now on: circusd may retire an old worker
     } catch (java.io.IOException e) {
@@ -146,6 +141,15 @@ public final class Chaussette {
     done.await();
   }
 
+  /** Sets up a connection's channel: the drain's bookkeeping, the HTTP codec, the app. */
+  static Consumer<Channel> pipeline(HttpApp app, Drain drain) {
+    return ch -> {
+      Drain.Conn conn = drain.add(ch);
+      ch.pipeline().addLast(conn, new HttpServerCodec(), new HttpObjectAggregator(1 << 20),
+          new Handler(app, conn, drain));
+    };
+  }
+
   /** How the worker takes connections: stoppable without touching the socket other processes share. */
   private interface Listening {
     String describe();
@@ -154,59 +158,46 @@ public final class Chaussette {
     void stop();
   }
 
-  /** A socket handed over by circusd (or systemd, or fdpass) that other workers may accept on too. */
+  /**
+   * A socket handed over by circusd (or systemd, or fdpass) that other workers may accept on too: every event
+   * loop accepts on it, and a connection's first request goes through {@link FirstRequest}.
+   */
   private static Listening shared(int fd, boolean unix, MultiThreadIoEventLoopGroup workers,
-      Consumer<Channel> init) throws java.io.IOException {
-    SharedAcceptor acceptor = new SharedAcceptor(fd, unix, workers.next(), workers, init);
-    acceptor.start().join();
+      FirstRequest.Serving serving) throws java.io.IOException {
+    SharedAcceptor.Group acceptors = new SharedAcceptor.Group(fd, unix, workers,
+        (conn, isUnix, loop) -> FirstRequest.accepted(conn, isUnix, loop, serving));
     return new Listening() {
       @Override
       public String describe() {
-        return (unix ? "unix" : "tcp") + " fd " + fd + (acceptor.exclusive() ? ", EPOLLEXCLUSIVE" : "");
+        return (unix ? "unix" : "tcp") + " fd " + fd + ", " + acceptors.size() + " acceptor(s)"
+            + (acceptors.exclusive() ? ", EPOLLEXCLUSIVE" : "");
       }
 
       @Override
       public void stop() {
-        acceptor.stop().join();
+        acceptors.stop();
       }
     };
   }
 
-  /** A socket this process binds itself (development): Netty's own server channel. */
-  private static Listening bound(ServerBootstrap b, java.net.SocketAddress address,
-      MultiThreadIoEventLoopGroup workers, Consumer<Channel> init) throws InterruptedException {
-    Channel server = b.group(workers).childHandler(new ChannelInitializer<Channel>() {
-      @Override
-      protected void initChannel(Channel ch) {
-        init.accept(ch);
-      }
-    }).bind(address).sync().channel();
-    return new Listening() {
-      @Override
-      public String describe() {
-        return String.valueOf(server.localAddress());
-      }
-
-      @Override
-      public void stop() {
-        server.close().awaitUninterruptibly();
-      }
-    };
-  }
+  /** The backlog of a socket bound here ({@code tcp://}, {@code unix://}): Circus's default. */
+  static final int BACKLOG = 2048;
 
   private static final Drain DRAIN = new Drain();
 
   /** Warm-up requests: enough for C1 to compile the request path before a client's request runs it. */
   static final int WARM_UP_REQUESTS = 300;
   /**
-   * The most the warm-up may take (CHAUSSETTE_WARMUP_MS, default 1000): on a loaded machine a fresh JVM is slow
-   * at everything, and readiness must not slip past a watcher's ready_timeout because of the warm-up.
+   * The most the warm-up may take (CHAUSSETTE_WARMUP_MS, default 3000; it ends as soon as its requests are done,
+   * in 0.5 to 0.8 s on an idle 2-core machine): on a loaded machine a fresh JVM is slow at everything, and a cut
+   * short warm-up (20 requests in the first second under a saturating load here) leaves the first clients to the
+   * interpreter, while readiness must stay well inside a watcher's ready_timeout (30 s by default).
    */
   static long warmUpBudgetMillis() {
     try {
-      return Long.parseLong(System.getenv().getOrDefault("CHAUSSETTE_WARMUP_MS", "1000"));
+      return Long.parseLong(System.getenv().getOrDefault("CHAUSSETTE_WARMUP_MS", "3000"));
     } catch (NumberFormatException e) {
-      return 1000;
+      return 3000;
     }
   }
 
@@ -217,13 +208,15 @@ public final class Chaussette {
    * requests loading classes, linking native methods and interpreting: during a rolling reload those are
    * clients' requests, and they took 40 to 100+ ms here with an in-memory warm-up of the pipeline alone.
    */
-  private static void warmUp(MultiThreadIoEventLoopGroup workers, Consumer<Channel> init) throws java.io.IOException {
-    io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
+  private static String warmUp(MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving)
+      throws java.io.IOException {
+    long began = System.nanoTime();
+    int served = 0;
+    Socket listener = Socket.newSocketStream();
     listener.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
     int port = ((InetSocketAddress) listener.localAddress()).getPort();
-    SharedAcceptor acceptor = new SharedAcceptor(listener.intValue(), false, workers.next(), workers, init);
-    acceptor.start().join();
+    Listening acceptor = shared(listener.intValue(), false, workers, serving);
     byte[] request = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
         .getBytes(StandardCharsets.US_ASCII);
@@ -237,19 +230,22 @@ public final class Chaussette {
       for (int i = 0; i < WARM_UP_REQUESTS / 2 && System.nanoTime() < deadline; i++) {
         keep.getOutputStream().write(request);
         readResponse(keepIn);
+        served++;
         try (java.net.Socket c = new java.net.Socket()) {
           c.connect(to, 5000);
           c.setSoTimeout(5000);
           c.getOutputStream().write(closing);
           readResponse(new java.io.BufferedInputStream(c.getInputStream()));
+          served++;
         }
       }
     } catch (java.io.IOException e) {
       // a warm-up that cannot reach itself (no loopback?) only costs the first clients some latency
       System.err.println("chaussette-java: warm-up: " + e);
     } finally {
-      acceptor.stop().join();
+      acceptor.stop();
     }
+    return "warmed up: " + served + " requests in " + (System.nanoTime() - began) / 1_000_000 + " ms";
   }
 
   /** Reads one HTTP response (headers and a Content-Length body). */
@@ -305,32 +301,30 @@ public final class Chaussette {
   private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final HttpApp app;
     private final Drain.Conn conn;
+    private final Drain drain;
 
-    Handler(HttpApp app, Drain.Conn conn) {
+    Handler(HttpApp app, Drain.Conn conn, Drain drain) {
       this.app = app;
       this.conn = conn;
+      this.drain = drain;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
       conn.busy = true;
-      FullHttpResponse resp;
-      try {
-        resp = app.handle(req);
-      } catch (Exception e) {
-        resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.INTERNAL_SERVER_ERROR,
-            Unpooled.copiedBuffer("internal error\n", StandardCharsets.US_ASCII));
+      if (req.decoderResult().isFailure()) { // malformed or too long: the codec could not make a request of it
+        FullHttpResponse bad = Responses.badRequest();
+        Responses.frame(req, bad, false);
+        ctx.writeAndFlush(bad).addListener(ChannelFutureListener.CLOSE);
+        return;
       }
+      FullHttpResponse resp = Responses.call(app, req);
       // While draining, every response closes its connection: the client's next request goes to a new worker.
-      boolean keepAlive = HttpUtil.isKeepAlive(req) && !DRAIN.draining();
-      HttpUtil.setContentLength(resp, resp.content().readableBytes());
+      boolean keepAlive = HttpUtil.isKeepAlive(req) && !drain.draining();
+      Responses.frame(req, resp, keepAlive);
       if (keepAlive) {
-        if (!req.protocolVersion().isKeepAliveDefault()) {
-          resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-        }
         ctx.writeAndFlush(resp).addListener(f -> conn.idle());
       } else {
-        resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
       }
     }

@@ -16,11 +16,23 @@ final class Drain {
   /** Quiet time after which an idle connection is closed during a drain. */
   static final long QUIET_MS = 500;
 
-  private final Set<Conn> open = ConcurrentHashMap.newKeySet();
+  private final Set<Tracked> open = ConcurrentHashMap.newKeySet();
   private volatile boolean draining;
 
+  /** An open connection, as the drain sees it. */
+  interface Tracked {
+    /** Whether a request is being received or answered. */
+    boolean busy();
+
+    /** When the connection last read a byte or finished a response ({@link System#nanoTime()}). */
+    long lastActivity();
+
+    /** Closes the connection if it is still idle; callable from any thread. */
+    void closeIdle();
+  }
+
   /** Per-connection bookkeeping, first in the pipeline so it sees every byte read. */
-  final class Conn extends ChannelDuplexHandler {
+  final class Conn extends ChannelDuplexHandler implements Tracked {
     final Channel ch;
     volatile boolean busy;
     volatile long lastActivity = System.nanoTime();
@@ -28,6 +40,21 @@ final class Drain {
     Conn(Channel ch) {
       this.ch = ch;
       ch.closeFuture().addListener(f -> open.remove(this));
+    }
+
+    @Override
+    public boolean busy() {
+      return busy;
+    }
+
+    @Override
+    public long lastActivity() {
+      return lastActivity;
+    }
+
+    @Override
+    public void closeIdle() {
+      ch.close();
     }
 
     @Override
@@ -48,6 +75,15 @@ final class Drain {
     return c;
   }
 
+  /** Tracks a connection that is not (yet) a channel; {@link #remove} it once it is closed or handed on. */
+  void add(Tracked t) {
+    open.add(t);
+  }
+
+  void remove(Tracked t) {
+    open.remove(t);
+  }
+
   boolean draining() {
     return draining;
   }
@@ -62,9 +98,9 @@ final class Drain {
     while (System.nanoTime() < deadline
         && !(open.isEmpty() && System.nanoTime() - start > QUIET_MS * 1_000_000L)) {
       long now = System.nanoTime();
-      for (Conn c : open) {
-        if (!c.busy && now - c.lastActivity > QUIET_MS * 1_000_000L) {
-          c.ch.close();
+      for (Tracked c : open) {
+        if (!c.busy() && now - c.lastActivity() > QUIET_MS * 1_000_000L) {
+          c.closeIdle();
         }
       }
       try {

@@ -1,21 +1,20 @@
 package io.jcircus.chaussette;
 
-import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
+import io.netty.util.concurrent.EventExecutor;
 import io.jcircus.fdpass.Fcntl;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Consumer;
 
 /**
  * Accepts on a listening socket that several worker processes share (an fd circusd handed over), taking turns
@@ -29,47 +28,94 @@ import java.util.function.Consumer;
  * loaded server's connections all to one worker; after each accept the acceptor therefore removes and re-adds
  * its registration, which moves it to the back of the queue, so idle workers take connections in turn.
  *
- * <p>The listening fd is only ever this process's copy: closing the acceptor closes the copy (the socket stays
+ * <p>Each event loop of the worker has an acceptor of its own (a {@link Group}): a loop is a waiter like any
+ * other, and serves what it accepts, so no connection crosses threads.
+ *
+ * <p>The listening fd is only ever this process's copy: stopping the group closes the copy (the socket stays
  * open in circusd and the other workers, with its accept queue), and nothing here shuts the socket down.
  */
 final class SharedAcceptor implements EpollIoHandle {
   /** {@code EPOLLEXCLUSIVE} from {@code <sys/epoll.h>}; Netty has no constant for it. */
   static final int EPOLLEXCLUSIVE = 1 << 28;
 
+  /** What becomes of an accepted connection: called on the loop that accepted it. */
+  @FunctionalInterface
+  interface Accepted {
+    void accepted(int fd, boolean unix, IoEventLoop loop);
+  }
+
+  /** One acceptor per event loop of a group, all on the same fd: each loop is a waiter of its own. */
+  static final class Group {
+    private final Socket listener;
+    private final List<SharedAcceptor> acceptors = new ArrayList<>();
+
+    /**
+     * @throws IOException if the socket is in blocking mode and cannot be switched (see {@link Fcntl})
+     */
+    Group(int fd, boolean unix, EventLoopGroup loops, Accepted accepted) throws IOException {
+      listener = new Socket(fd);
+      // A blocking listener would stall a loop in accept() whenever another waiter took the connection first.
+      // O_NONBLOCK belongs to the socket all the workers share; every event-driven server sets it likewise.
+      Fcntl.setNonBlocking(fd);
+      for (EventExecutor e : loops) {
+        acceptors.add(new SharedAcceptor(listener, unix, (IoEventLoop) e, accepted));
+      }
+      try {
+        for (SharedAcceptor a : acceptors) {
+          a.start().join();
+        }
+      } catch (RuntimeException e) {
+        stop();
+        throw e;
+      }
+    }
+
+    /** Whether the kernel took {@code EPOLLEXCLUSIVE} (false on kernels older than 4.5). */
+    boolean exclusive() {
+      return acceptors.get(0).exclusive();
+    }
+
+    int size() {
+      return acceptors.size();
+    }
+
+    /**
+     * Stops accepting and closes this process's copy of the fd. Each registration is removed before the close:
+     * circusd keeps the socket open, so closing the fd alone would not take it out of the epoll sets.
+     */
+    void stop() {
+      for (SharedAcceptor a : acceptors) {
+        a.stop().join();
+      }
+      try {
+        listener.close();
+      } catch (IOException e) {
+        // already closed
+      }
+    }
+  }
+
+  /** The most connections one wake-up accepts. */
+  static final int MAX_BATCH = 16;
+
   private final Socket listener;
   private final boolean unix;
   private final IoEventLoop loop;
-  private final EventLoopGroup children;
-  private final Consumer<Channel> init;
+  private final Accepted accepted;
   private final byte[] address = new byte[32];
-  private final CompletableFuture<Void> closed = new CompletableFuture<>();
   private EpollIoOps ops = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value() | EPOLLEXCLUSIVE);
   private IoRegistration registration;
   private boolean stopped;
 
-  /**
-   * @param fd the inherited listening socket, already bound and listening
-   * @param unix whether it is an AF_UNIX socket (else TCP)
-   * @param init sets up each accepted channel's pipeline, on this loop, before the channel is registered: the
-   *     drain's bookkeeping knows of a connection from the moment it is accepted
-   */
-  SharedAcceptor(int fd, boolean unix, IoEventLoop loop, EventLoopGroup children, Consumer<Channel> init) {
-    this.listener = new Socket(fd);
+  private SharedAcceptor(Socket listener, boolean unix, IoEventLoop loop, Accepted accepted) {
+    this.listener = listener;
     this.unix = unix;
     this.loop = loop;
-    this.children = children;
-    this.init = init;
+    this.accepted = accepted;
   }
 
-  /**
-   * Starts accepting; completes once the fd is in the event loop's epoll set.
-   *
-   * @throws IOException if the socket is in blocking mode and cannot be switched (see {@link Fcntl})
-   */
-  CompletableFuture<Void> start() throws IOException {
-    // A blocking listener would stall the loop in accept() whenever another worker took the connection first.
-    // O_NONBLOCK belongs to the socket all the workers share; every event-driven server sets it likewise.
-    Fcntl.setNonBlocking(listener.intValue());
+  /** Starts accepting; completes once the fd is in the event loop's epoll set. */
+  private CompletableFuture<Void> start() {
     CompletableFuture<Void> started = new CompletableFuture<>();
     loop.execute(() -> {
       try {
@@ -82,21 +128,21 @@ final class SharedAcceptor implements EpollIoHandle {
     return started;
   }
 
-  /** Stops accepting and closes this process's copy of the fd; completes when done. */
-  CompletableFuture<Void> stop() {
+  /** Stops accepting on this loop; completes when the registration is gone. The fd stays open. */
+  private CompletableFuture<Void> stop() {
+    CompletableFuture<Void> stoppedFuture = new CompletableFuture<>();
     loop.execute(() -> {
       stopped = true;
       if (registration != null) {
         registration.cancel();
         registration = null;
       }
-      closeFd();
+      stoppedFuture.complete(null);
     });
-    return closed;
+    return stoppedFuture;
   }
 
-  /** Whether the kernel took {@code EPOLLEXCLUSIVE} (false on kernels older than 4.5). */
-  boolean exclusive() {
+  private boolean exclusive() {
     return (ops.value() & EPOLLEXCLUSIVE) != 0;
   }
 
@@ -125,26 +171,33 @@ final class SharedAcceptor implements EpollIoHandle {
     if (stopped || registration == null) {
       return;
     }
-    int fd;
-    try {
-      fd = listener.accept(address);
-    } catch (IOException e) {
-      // ECONNABORTED, EMFILE and the like: the connection is the kernel's or the client's loss, not ours to retry
-      System.err.println("chaussette-java: accept: " + e.getMessage());
-      return;
-    }
-    if (fd >= 0) {
-      Channel child = unix ? new EpollDomainSocketChannel(fd) : new EpollSocketChannel(fd); // TCP_NODELAY by default
-      init.accept(child);
-      children.register(child);
-      if (exclusive()) {
-        // to the back of the wait queue: the next connection wakes another idle worker
-        registration.cancel();
-        registration = null;
-        register();
+    // Take what is queued (up to a batch), then go to the back of the wait queue once: a loaded worker saves a
+    // wake-up and two epoll_ctl per connection, an idle one still hands the next connection to another worker.
+    int taken = 0;
+    while (taken < MAX_BATCH) {
+      int fd;
+      try {
+        fd = listener.accept(address);
+      } catch (IOException e) {
+        // ECONNABORTED, EMFILE and the like: the connection is the kernel's or the client's loss, not ours to retry
+        System.err.println("chaussette-java: accept: " + e.getMessage());
+        break;
+      }
+      if (fd < 0) {
+        break; // EAGAIN: nothing (more) queued, or another worker was faster; level-triggered, so nothing is lost
+      }
+      taken++;
+      accepted.accepted(fd, unix, loop);
+      if (stopped) {
+        return;
       }
     }
-    // fd < 0 (EAGAIN): another worker was faster; level-triggered, so nothing is lost
+    if (taken > 0 && exclusive()) {
+      // to the back of the wait queue: the next connection wakes another idle worker
+      registration.cancel();
+      registration = null;
+      register();
+    }
   }
 
   @Override
@@ -154,15 +207,6 @@ final class SharedAcceptor implements EpollIoHandle {
 
   @Override
   public void close() {
-    closeFd();
-  }
-
-  private void closeFd() {
-    try {
-      listener.close();
-    } catch (IOException e) {
-      // already closed
-    }
-    closed.complete(null);
+    // the event loop is shutting down; the Group closes the shared fd
   }
 }

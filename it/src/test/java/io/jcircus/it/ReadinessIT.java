@@ -38,7 +38,8 @@ class ReadinessIT extends ItBase {
         "cmd = /bin/sh -c 'if [ -e " + flag + " ]; then exec " + python() + " " + py
             + " $(circus.sockets.web); else exec " + chaussette + "; fi'",
         "numprocesses = 2", "use_sockets = true", "copy_env = true", "graceful_timeout = 10",
-        "readiness = notify", "ready_timeout = 8", "")); // a fresh JVM under this load on 2 cores: 2-4 s
+        "readiness = notify", "ready_timeout = 8", // a fresh JVM under this load on 2 cores: 2-4 s
+        "[env:web]", "CHAUSSETTE_WARMUP_MS = 1000", "")); // and a warm-up kept short for that timeout
     int port = d.port("web");
     await(Duration.ofSeconds(30), "2 workers ready", () -> d.logText().split("is ready after").length - 1 >= 2);
     String endpoint = d.endpoint();

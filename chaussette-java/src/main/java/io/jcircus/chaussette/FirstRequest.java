@@ -1,0 +1,314 @@
+package io.jcircus.chaussette;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoOps;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.Socket;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import java.io.IOException;
+import java.util.function.Consumer;
+
+/**
+ * A newly accepted connection until its first request is known. If that request is the connection's only one
+ * ({@code Connection: close}, or HTTP/1.0 without keep-alive, as health checks, scripts and many load
+ * balancers send), it is read, answered and closed right here, on the event loop that accepted it: one read,
+ * one write, one close. Anything else (keep-alive, a request the strict {@link RequestHead} parser leaves to
+ * the codec, a request not read whole within the buffer) becomes a Netty channel with the usual pipeline, and
+ * the bytes read so far are its first read.
+ *
+ * <p>Why: a Netty channel costs a dozen system calls and a pipeline's worth of objects to set up (channel id,
+ * config, local and peer address, TCP_NODELAY, its epoll registration and interest changes); for a connection
+ * that carries one request that set-up is most of the work, and it was what kept new-connection-per-request
+ * throughput below a reverse proxy's.
+ */
+final class FirstRequest implements EpollIoHandle, Drain.Tracked {
+  /** The request must fit (with its body) for the fast path; larger ones go to the codec. */
+  static final int BUFFER = 16 * 1024;
+
+  /** What a connection is served with. */
+  static final class Serving {
+    final HttpApp app;
+    final Consumer<Channel> init;
+    final Drain drain;
+    final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+
+    Serving(HttpApp app, Consumer<Channel> init, Drain drain) {
+      this.app = app;
+      this.init = init;
+      this.drain = drain;
+    }
+  }
+
+  private static final DefaultHttpHeadersFactory TRAILERS = DefaultHttpHeadersFactory.trailersFactory();
+
+  /** A plain FileDescriptor: Netty's Socket asks the kernel for the address family (getsockname) when made. */
+  private final FileDescriptor socket;
+  private final boolean unix;
+  private final IoEventLoop loop;
+  private final Serving serving;
+  private ByteBuf in;
+  private ByteBuf out;
+  private IoRegistration registration;
+  private boolean done;
+  private volatile boolean busy;
+  private volatile long lastActivity = System.nanoTime();
+
+  private FirstRequest(int fd, boolean unix, IoEventLoop loop, Serving serving) {
+    this.socket = new FileDescriptor(fd);
+    this.unix = unix;
+    this.loop = loop;
+    this.serving = serving;
+  }
+
+  /** Takes over an accepted fd, on {@code loop}'s thread. */
+  static void accepted(int fd, boolean unix, IoEventLoop loop, Serving serving) {
+    FirstRequest c = new FirstRequest(fd, unix, loop, serving);
+    serving.drain.add(c);
+    c.readable(); // the request is often there already: no epoll round trip for it
+  }
+
+  @Override
+  public void handle(IoRegistration r, IoEvent event) {
+    if (done) {
+      return;
+    }
+    if (out != null) {
+      flush();
+    } else {
+      readable();
+    }
+  }
+
+  private void readable() {
+    try {
+      if (in == null) {
+        in = serving.alloc.directBuffer(BUFFER, BUFFER);
+      }
+      while (true) {
+        int n = read(in);
+        if (n == 0) { // EAGAIN
+          await(EpollIoOps.EPOLLIN);
+          return;
+        }
+        if (n < 0) { // the client left before sending a whole request
+          finish();
+          return;
+        }
+        lastActivity = System.nanoTime();
+        RequestHead h = RequestHead.parse(in);
+        if (h == RequestHead.INCOMPLETE) {
+          if (!in.isWritable()) {
+            handOff();
+            return;
+          }
+          continue;
+        }
+        if (h == RequestHead.HAND_OFF || !h.lastRequest || serving.drain.draining()) {
+          handOff();
+        } else {
+          serve(h);
+        }
+        return;
+      }
+    } catch (IOException e) {
+      finish(); // ECONNRESET and the like
+    }
+  }
+
+  private void serve(RequestHead h) {
+    busy = true;
+    ByteBuf body = h.bodyLength == 0 ? Unpooled.EMPTY_BUFFER : in.retainedSlice(h.bodyStart, h.bodyLength);
+    FullHttpRequest req = new DefaultFullHttpRequest(h.version, h.method, h.uri, body, h.headers,
+        TRAILERS.newHeaders());
+    FullHttpResponse resp = Responses.call(serving.app, req);
+    try {
+      Responses.frame(req, resp, false);
+      out = Responses.encode(resp, h.method, serving.alloc);
+    } finally {
+      resp.release();
+      req.release();
+      in.release();
+      in = null;
+    }
+    flush();
+  }
+
+  private void flush() {
+    try {
+      while (out.isReadable()) {
+        int n = write(out);
+        if (n == 0) { // the socket buffer is full: a large response to a slow reader
+          if (!unix) {
+            new Socket(socket.intValue()).setTcpNoDelay(true); // the rest goes as soon as there is room
+          }
+          await(EpollIoOps.EPOLLOUT);
+          return;
+        }
+        out.skipBytes(n);
+        lastActivity = System.nanoTime();
+      }
+    } catch (IOException e) {
+      // EPIPE / ECONNRESET: the client is gone
+    }
+    finish();
+  }
+
+  /** Gives the connection, with what was read of it, to a Netty channel and its HTTP pipeline. */
+  private void handOff() {
+    if (registration != null) {
+      registration.cancel(); // the fd is still open: it leaves this loop's epoll set
+      registration = null;
+    }
+    done = true;
+    serving.drain.remove(this);
+    Channel ch = unix ? new EpollDomainSocketChannel(socket.intValue())
+        : new EpollSocketChannel(socket.intValue()); // TCP_NODELAY by default
+    serving.init.accept(ch);
+    ByteBuf read = in;
+    in = null;
+    ch.pipeline().addFirst(new Prefetched(read));
+    loop.register(ch);
+  }
+
+  private void await(IoOps ops) throws IOException {
+    if (registration == null) {
+      try {
+        registration = loop.register(this).syncUninterruptibly().getNow(); // on the loop: done at once
+      } catch (RuntimeException e) {
+        throw new IOException("cannot register the connection with the event loop", e);
+      }
+    }
+    registration.submit(ops);
+  }
+
+  private int read(ByteBuf buf) throws IOException {
+    int w = buf.writerIndex();
+    int n;
+    if (buf.hasMemoryAddress()) {
+      n = socket.readAddress(buf.memoryAddress(), w, buf.capacity());
+    } else {
+      java.nio.ByteBuffer nio = buf.internalNioBuffer(w, buf.writableBytes());
+      n = socket.read(nio, nio.position(), nio.limit());
+    }
+    if (n > 0) {
+      buf.writerIndex(w + n);
+    }
+    return n;
+  }
+
+  private int write(ByteBuf buf) throws IOException {
+    int r = buf.readerIndex();
+    if (buf.hasMemoryAddress()) {
+      return socket.writeAddress(buf.memoryAddress(), r, buf.writerIndex());
+    }
+    java.nio.ByteBuffer nio = buf.internalNioBuffer(r, buf.readableBytes());
+    return socket.write(nio, nio.position(), nio.limit());
+  }
+
+  /** Closes the connection (on the loop). */
+  private void finish() {
+    if (done) {
+      return;
+    }
+    done = true;
+    try {
+      socket.close(); // first: a closed fd leaves epoll by itself, so the cancel below needs no epoll_ctl
+    } catch (IOException e) {
+      // nothing to do about a failed close
+    }
+    if (registration != null) {
+      registration.cancel();
+      registration = null;
+    }
+    if (in != null) {
+      in.release();
+      in = null;
+    }
+    if (out != null) {
+      out.release();
+      out = null;
+    }
+    serving.drain.remove(this);
+  }
+
+  @Override
+  public boolean busy() {
+    return busy;
+  }
+
+  @Override
+  public long lastActivity() {
+    return lastActivity;
+  }
+
+  /** The drain's close of an idle connection: only if no request has begun meanwhile. */
+  @Override
+  public void closeIdle() {
+    if (loop.inEventLoop()) {
+      if (!busy) {
+        finish();
+      }
+    } else {
+      loop.execute(this::closeIdle);
+    }
+  }
+
+  /** The event loop is shutting down. */
+  @Override
+  public void close() {
+    finish();
+  }
+
+  @Override
+  public FileDescriptor fd() {
+    return socket;
+  }
+
+  /** The bytes already read, handed to the pipeline as its first read once the channel is active. */
+  private static final class Prefetched extends ChannelInboundHandlerAdapter {
+    private ByteBuf bytes;
+
+    Prefetched(ByteBuf bytes) {
+      this.bytes = bytes;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      ctx.fireChannelActive();
+      ByteBuf b = bytes;
+      bytes = null;
+      if (b != null) {
+        if (b.isReadable()) {
+          ctx.fireChannelRead(b);
+          ctx.fireChannelReadComplete();
+        } else {
+          b.release();
+        }
+      }
+      ctx.pipeline().remove(this);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      if (bytes != null) {
+        bytes.release();
+        bytes = null;
+      }
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package io.jcircus.chaussette;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.Socket;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A connection's first request over a real loopback socket, served by {@link FirstRequest} or handed to the
+ * Netty pipeline: the responses are the same either way, and only one-shot requests skip the channel.
+ */
+class FirstRequestTest {
+  private static final byte[] BIG = new byte[8 << 20];
+
+  private MultiThreadIoEventLoopGroup loops;
+  private SharedAcceptor.Group acceptors;
+  private final AtomicInteger channels = new AtomicInteger();
+  private int port;
+
+  /** Echoes method, uri and body length; /big answers 8 MiB; /boom throws. */
+  private static FullHttpResponse app(io.netty.handler.codec.http.FullHttpRequest req) {
+    if (req.uri().equals("/boom")) {
+      throw new IllegalStateException("boom");
+    }
+    if (req.uri().equals("/big")) {
+      return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(BIG));
+    }
+    String text = req.method() + " " + req.uri() + " " + req.content().toString(StandardCharsets.UTF_8)
+        + " host=" + req.headers().get("Host") + "\n";
+    return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+  }
+
+  @BeforeEach
+  void start() throws IOException {
+    Arrays.fill(BIG, (byte) 'x');
+    loops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+    Drain drain = new Drain();
+    Consumer<Channel> pipeline = Chaussette.pipeline(FirstRequestTest::app, drain);
+    Consumer<Channel> counting = ch -> {
+      channels.incrementAndGet();
+      pipeline.accept(ch);
+    };
+    FirstRequest.Serving serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain);
+    Socket listener = Socket.newSocketStream();
+    listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    listener.listen(64);
+    port = ((InetSocketAddress) listener.localAddress()).getPort();
+    acceptors = new SharedAcceptor.Group(listener.intValue(), false, loops,
+        (fd, unix, loop) -> FirstRequest.accepted(fd, unix, loop, serving));
+  }
+
+  @AfterEach
+  void stop() {
+    acceptors.stop();
+    loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+  }
+
+  /** Sends the parts (pausing between them) and reads until the server closes. */
+  private String exchange(long pauseMs, String... parts) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      for (int i = 0; i < parts.length; i++) {
+        if (i > 0) {
+          Thread.sleep(pauseMs);
+        }
+        s.getOutputStream().write(parts[i].getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+      }
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  @Test
+  void oneShotRequestIsAnsweredAndClosedWithoutAChannel() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      String r = exchange(0, "GET /a?b=" + i + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+      assertThat(r).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("connection: close\r\n")
+          .containsIgnoringCase("content-length: ").endsWith("\r\n\r\nGET /a?b=" + i + "  host=h\n");
+    }
+    String old = exchange(0, "GET /old HTTP/1.0\r\nHost: h\r\n\r\n");
+    assertThat(old).startsWith("HTTP/1.1 200 OK\r\n").endsWith("GET /old  host=h\n");
+    assertThat(channels).hasValue(0);
+  }
+
+  @Test
+  void requestArrivingInPiecesWaitsForTheRest() throws Exception {
+    String r = exchange(150, "POST /form HTTP/1.1\r\nHo", "st: h\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello", " world");
+    assertThat(r).startsWith("HTTP/1.1 200 OK\r\n").endsWith("POST /form hello world host=h\n");
+    assertThat(channels).hasValue(0);
+  }
+
+  @Test
+  void keepAliveAndPipelinedRequestsGoToTheCodecWithTheBytesAlreadyRead() throws Exception {
+    String both = exchange(0, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assertThat(both).contains("GET /1  host=h\n").endsWith("GET /2  host=h\n");
+    String sequential = exchange(100, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /l HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assertThat(sequential).contains("GET /k  host=h\n").endsWith("GET /l  host=h\n");
+    assertThat(channels).hasValue(2);
+  }
+
+  @Test
+  void whatTheStrictParserDeclinesIsTheCodecs() throws Exception {
+    assertThat(exchange(0, "GARBAGE\r\n\r\n")).startsWith("HTTP/1.1 400 Bad Request\r\n");
+    String chunked = exchange(0, "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + "5\r\nhello\r\n0\r\n\r\n");
+    assertThat(chunked).startsWith("HTTP/1.1 200 OK\r\n").endsWith("POST /c hello host=h\n");
+    assertThat(channels).hasValue(2);
+  }
+
+  @Test
+  void headAndErrorsAndLargeResponses() throws Exception {
+    String head = exchange(0, "HEAD /h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assertThat(head).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\n").containsIgnoringCase("content-length: ");
+    assertThat(exchange(0, "GET /boom HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+        .startsWith("HTTP/1.1 500 Internal Server Error\r\n");
+    // 8 MiB to a client that waits before reading: the socket buffer fills and the rest waits for EPOLLOUT
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      Thread.sleep(300);
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      in.transferTo(all);
+      String text = all.toString(StandardCharsets.ISO_8859_1);
+      int bodyStart = text.indexOf("\r\n\r\n") + 4;
+      assertThat(text).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("content-length: " + BIG.length);
+      assertThat(all.size() - bodyStart).isEqualTo(BIG.length);
+    }
+    assertThat(channels).hasValue(0);
+  }
+
+  @Test
+  void aClientThatLeavesEarlyCostsNothing() throws Exception {
+    for (int i = 0; i < 50; i++) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+        s.getOutputStream().write("GET / HTTP/1.1\r\nHo".getBytes(StandardCharsets.US_ASCII));
+      }
+    }
+    assertThat(exchange(0, "GET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).endsWith("GET /after  host=h\n");
+    assertThat(channels).hasValue(0);
+  }
+}
