@@ -1,6 +1,7 @@
 package io.jcircus.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -34,6 +35,26 @@ class SharedAcceptIT extends ItBase {
     // 50 each when nothing else runs; a worker busy with GC or the scheduler is skipped for a turn
     assertThat(counts.values()).allSatisfy(n -> assertThat(n).isBetween(30, 70));
     assertThat(d.logText()).contains("EPOLLEXCLUSIVE");
+  }
+
+  @Test
+  void deferAcceptQueuesAConnectionOnlyOnceItsRequestArrives() throws Exception {
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0", "defer_accept = 5",
+        "[watcher:web]", "cmd = " + python() + " " + worker("pidserver.py") + " $(circus.sockets.web) drain",
+        "use_sockets = true", ""));
+    await(Duration.ofSeconds(20), "worker up", () -> d.logText().contains("TCP_DEFER_ACCEPT"));
+    assertThat(d.logText()).doesNotContain("TCP_DEFER_ACCEPT 0)");
+    // the worker answers as soon as it accepts, without reading: it can only answer once the client has sent
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", d.port("web"))) {
+      s.setSoTimeout(700);
+      assertThatThrownBy(() -> s.getInputStream().read()).isInstanceOf(java.net.SocketTimeoutException.class);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      byte[] pid = new byte[16];
+      int n = s.getInputStream().read(pid);
+      assertThat(new String(pid, 0, Math.max(0, n), StandardCharsets.US_ASCII).strip()).matches("\\d+");
+    }
   }
 
   @Test

@@ -126,6 +126,9 @@ public final class ManagedSocket {
     if (reusePort) {
       b.option(EpollChannelOption.SO_REUSEPORT, true);
     }
+    if (cfg.deferAccept() > 0) {
+      b.option(EpollChannelOption.TCP_DEFER_ACCEPT, cfg.deferAccept());
+    }
     Channel ch;
     try {
       ch = b.bind(addr).sync().channel();

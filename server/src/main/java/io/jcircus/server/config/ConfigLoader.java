@@ -42,7 +42,7 @@ public final class ConfigLoader {
   static final Set<String> SOCKET_KEYS =
       Set.of(
           "host", "port", "path", "family", "type", "proto", "backlog", "umask", "replace", "so_reuseport",
-          "interface", "blocking");
+          "interface", "blocking", "defer_accept");
 
   static final Set<String> RLIMITS =
       Set.of(
@@ -430,9 +430,16 @@ public final class ConfigLoader {
     }
     String um = v.str("umask", null);
     int umask = um == null || um.isEmpty() ? 8 : v.octal("umask", um);
+    int deferAccept = v.integer("defer_accept", 0);
+    if (deferAccept < 0) {
+      throw v.error("defer_accept", "seconds, 0 for off; got " + deferAccept);
+    }
+    if (deferAccept > 0 && family == SocketConfig.Family.AF_UNIX) {
+      throw v.error("defer_accept", "is a TCP option; socket '" + name + "' is AF_UNIX");
+    }
     return new SocketConfig(
         name, host, port, path, family, backlog, umask, v.bool("replace", false), v.bool("so_reuseport", false),
-        emptyToNull(v.str("interface", null)), v.bool("blocking", false));
+        emptyToNull(v.str("interface", null)), v.bool("blocking", false), deferAccept);
   }
 
   private static String emptyToNull(String s) {

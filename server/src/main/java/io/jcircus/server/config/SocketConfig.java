@@ -1,6 +1,9 @@
 package io.jcircus.server.config;
 
-/** A {@code [socket:NAME]} section. */
+/**
+ * A {@code [socket:NAME]} section. {@code deferAccept} (jcircus's {@code defer_accept}, seconds, 0 = off) is
+ * TCP_DEFER_ACCEPT: the kernel queues a connection for accept only once its first data has arrived.
+ */
 public record SocketConfig(
     String name,
     String host,
@@ -12,7 +15,8 @@ public record SocketConfig(
     boolean replace,
     boolean reusePort,
     String iface,
-    boolean blocking) {
+    boolean blocking,
+    int deferAccept) {
 
   /** Address families Circus accepts in {@code family}. */
   public enum Family {

@@ -126,6 +126,8 @@ class ConfigLoaderTest {
       section typo          | [watchers:w]\\ncmd = x                                     | circus.ini:1: unknown section [watchers:w]; did you mean [watcher:w]?
       socket option typo    | [socket:s]\\nhots = 127.0.0.1                              | circus.ini:2: [socket:s] hots: unknown socket option; did you mean 'host'?
       port out of range     | [socket:s]\\nport = 70000                                  | circus.ini:2: [socket:s] port: port must be between 0 and 65535
+      negative defer_accept | [socket:s]\\nport = 0\\ndefer_accept = -1                   | circus.ini:3: [socket:s] defer_accept: seconds, 0 for off; got -1
+      defer_accept on unix  | [socket:s]\\nfamily = AF_UNIX\\npath = /tmp/x.sock\\ndefer_accept = 1 | circus.ini:4: [socket:s] defer_accept: is a TCP option; socket 's' is AF_UNIX
       unclosed quote        | [watcher:w]\\ncmd = echo 'oops                             | circus.ini:2: [watcher:w] cmd: no closing quotation
       singleton of two      | [watcher:w]\\ncmd = x\\nsingleton = true\\nnumprocesses = 2   | circus.ini:4: [watcher:w] numprocesses: a singleton watcher runs at most 1 process
       unknown user          | [watcher:w]\\ncmd = x\\nuid = nosuchuser                     | circus.ini:3: [watcher:w] uid: no such user: 'nosuchuser'
