@@ -31,6 +31,10 @@ final class OutputTail {
   private final boolean raw;
   /** Where line bytes go in the fast path; the PrintWriter is flushed around it so the two never interleave. */
   private final java.io.OutputStream bytes;
+  /** fd 1 as a channel (one-shot only): raw chunks go from the message's direct buffer to it, no copy. */
+  private final java.nio.channels.FileChannel stdout;
+  private final DirectChunks chunks = new DirectChunks();
+  private byte[] scratch = new byte[64 * 1024];
   /** Highest watcher-wide sequence number printed or skipped so far. */
   private long last;
   private long lost;
@@ -57,6 +61,8 @@ final class OutputTail {
               out.flush();
             }
           };
+    this.stdout = Circusctl.session == null
+        ? new java.io.FileOutputStream(java.io.FileDescriptor.out).getChannel() : null;
     this.err = err;
     this.watcher = watcher;
     this.pid = pid;
@@ -84,6 +90,7 @@ final class OutputTail {
           System.nanoTime() + wait * 1_000_000L, wait, s -> {
             s.setLinger(0);
             s.setRcvHWM(0); // this client keeps up or sees the gap; never drops on its own side
+            s.setMsgAllocator(chunks); // chunks arrive in (pooled) direct buffers: read and written without copies
             s.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
           }).socket();
       // The SUB's handshake is done; wait until the daemon's publisher has taken the subscription, so the ring
@@ -115,11 +122,13 @@ final class OutputTail {
           continue;
         }
         Object h = Json.parse(sub.recvStr(0));
-        byte[] data = sub.hasReceiveMore() ? sub.recv(0) : new byte[0];
+        zmq.Msg dm = sub.hasReceiveMore() ? sub.base().recv(0) : null;
+        java.nio.ByteBuffer data = dm == null ? java.nio.ByteBuffer.allocate(0) : dm.buf();
         while (sub.hasReceiveMore()) {
           sub.recv(0);
         }
         if (!(h instanceof Map<?, ?> header)) {
+          chunks.release(data);
           continue;
         }
         long seq = ((Number) header.get("seq")).longValue();
@@ -139,14 +148,16 @@ final class OutputTail {
           }
           last = pid == null ? seq + count - 1 : Math.max(last, seq + count - 1);
         } else {
+          int length = data.remaining();
+          byte[] a = array(data);
           int from = 0;
           long k = 0;
-          for (int i = 0; i <= data.length; i++) {
-            if (i == data.length ? from < data.length : data[i] == '\n') {
+          for (int i = 0; i <= length; i++) {
+            if (i == length ? from < length : a[i] == '\n') {
               long s = seq + k++;
               if (s > last) {
                 if (wanted) {
-                  print(p, st, time, new String(data, from, i - from, StandardCharsets.UTF_8), s);
+                  print(p, st, time, new String(a, from, i - from, StandardCharsets.UTF_8), s);
                 }
                 last = pid == null ? s : Math.max(last, s);
               }
@@ -154,6 +165,7 @@ final class OutputTail {
             }
           }
         }
+        chunks.release(data);
         if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) {
           flush(); // nothing more queued: show what was printed
         }
@@ -262,22 +274,71 @@ final class OutputTail {
   }
 
   /** Whole lines of one chunk, as bytes: raw, or each behind its "PID | " / "PID ! " prefix. */
-  private void writeLines(int p, String st, byte[] data) throws java.io.IOException {
-    if (raw) {
-      bytes.write(data);
+  private void writeLines(int p, String st, java.nio.ByteBuffer data) throws java.io.IOException {
+    int length = data.remaining();
+    if (raw && stdout != null) {
+      bytes.flush(); // what the buffered stream holds goes first
+      java.nio.ByteBuffer d = data.duplicate();
+      while (d.hasRemaining()) {
+        stdout.write(d);
+      }
+    } else if (raw) {
+      bytes.write(array(data), 0, length);
     } else {
+      byte[] a = array(data);
       byte[] prefix = (p + (st.equals("stderr") ? " ! " : " | ")).getBytes(StandardCharsets.US_ASCII);
       int from = 0;
-      for (int i = 0; i <= data.length; i++) {
-        if (i == data.length ? from < data.length : data[i] == '\n') {
+      for (int i = 0; i <= length; i++) {
+        if (i == length ? from < length : a[i] == '\n') {
           bytes.write(prefix);
-          bytes.write(data, from, Math.min(i + 1, data.length) - from);
+          bytes.write(a, from, Math.min(i + 1, length) - from);
           from = i + 1;
         }
       }
     }
-    if (data.length > 0 && data[data.length - 1] != '\n') {
+    if (length > 0 && data.get(data.limit() - 1) != '\n') {
       bytes.write('\n'); // a last line its process wrote without a newline
+    }
+  }
+
+  /** The chunk's bytes in an array from index 0 (the scratch array, reused). */
+  private byte[] array(java.nio.ByteBuffer data) {
+    if (scratch.length < data.remaining()) {
+      scratch = new byte[data.remaining()];
+    }
+    data.duplicate().get(scratch, 0, data.remaining());
+    return scratch;
+  }
+
+  /**
+   * Messages of 16 KiB and more (output chunks) in direct buffers, reused once printed: JeroMQ's decoder reads a
+   * large message straight into its buffer, and a direct buffer goes to fd 1 without the copies a heap array
+   * costs on both sides (and without 200 MB of garbage per 200 MB followed).
+   */
+  static final class DirectChunks implements zmq.msg.MsgAllocator {
+    static final int THRESHOLD = 16 * 1024;
+    static final int SIZE = 128 * 1024;
+    private final java.util.concurrent.ConcurrentLinkedQueue<java.nio.ByteBuffer> free =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    @Override
+    public zmq.Msg allocate(int size) {
+      if (size < THRESHOLD) {
+        return new zmq.Msg(size);
+      }
+      java.nio.ByteBuffer b = size <= SIZE ? free.poll() : null;
+      if (b == null) {
+        b = java.nio.ByteBuffer.allocateDirect(Math.max(size, SIZE));
+      }
+      b.clear().limit(size);
+      return new zmq.Msg(b);
+    }
+
+    /** Returns a chunk's buffer once its bytes are printed (the Msg's view of it shares the memory). */
+    void release(java.nio.ByteBuffer view) {
+      if (view.isDirect() && view.capacity() == SIZE && free.size() < 64) {
+        free.offer(view.duplicate().clear());
+      }
     }
   }
 
