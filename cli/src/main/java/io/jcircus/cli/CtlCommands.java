@@ -326,6 +326,9 @@ final class CtlCommands {
     boolean follow;
     @Option(names = "--raw", description = "The lines alone, without 'PID | ' ('PID ! ' for stderr).")
     boolean raw;
+    @Option(names = "--no-local", description = "With --follow: read the output endpoint even on circusd's machine"
+        + " (by default a follower there reads circusd's ring file).")
+    boolean noLocal;
 
     @Override
     public Integer call() throws Exception {
@@ -333,7 +336,7 @@ final class CtlCommands {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--stdout and --stderr exclude each other");
       }
       return new OutputTail(top, spec.commandLine().getOut(), spec.commandLine().getErr(), name, pid,
-          stdout ? "stdout" : stderr ? "stderr" : null, raw).run(lines, follow);
+          stdout ? "stdout" : stderr ? "stderr" : null, raw, !noLocal).run(lines, follow);
     }
   }
 

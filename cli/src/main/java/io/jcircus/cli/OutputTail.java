@@ -39,7 +39,11 @@ final class OutputTail {
   private long last;
   private long lost;
 
-  OutputTail(Circusctl top, PrintWriter out, PrintWriter err, String watcher, Integer pid, String stream, boolean raw) {
+  private final boolean local;
+
+  OutputTail(Circusctl top, PrintWriter out, PrintWriter err, String watcher, Integer pid, String stream, boolean raw,
+      boolean local) {
+    this.local = local;
     this.top = top;
     this.out = out;
     // one-shot: straight to fd 1; in the shell, through its writer (the terminal's)
@@ -85,28 +89,49 @@ final class OutputTail {
     EventListener.interrupted = false;
     try (ZContext ctx = ControlClient.context()) {
       long wait = Math.max(1, (long) (top.timeout * 1000));
-      String prefix = "output." + name + "." + (pid == null ? "" : pid + ".");
+      // On circusd's machine (and user), read the watcher's ring file: nothing is copied per follower then.
+      // The subscription to ring.NAME is how circusd knows a local follower is there (and when it leaves).
+      String ringTopic = "ring." + name;
       ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, endpoint, top.curve(),
           System.nanoTime() + wait * 1_000_000L, wait, s -> {
             s.setLinger(0);
             s.setRcvHWM(0); // this client keeps up or sees the gap; never drops on its own side
             s.setMsgAllocator(chunks); // chunks arrive in (pooled) direct buffers: read and written without copies
-            s.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
+            if (local) {
+              s.subscribe(ringTopic.getBytes(StandardCharsets.UTF_8));
+            }
           }).socket();
-      // The SUB's handshake is done; wait until the daemon's publisher has taken the subscription, so the ring
-      // read next holds every line the stream will not bring (bounded by --timeout; the seq numbers still
-      // catch anything that slips through)
-      long until = System.nanoTime() + wait * 1_000_000L;
-      Map<String, Object> recent;
-      while (true) {
-        recent = output(client, lines, null, true, prefix);
+      LocalRing ring = null;
+      if (local) {
+        Map<String, Object> taken = awaitSubscribed(client, 0, ringTopic, wait);
+        if (taken == null) {
+          return Circusctl.ERROR_REPLY;
+        }
+        ring = LocalRing.open(taken.get("ring"));
+      }
+      if (ring != null) {
+        long from = ring.head(); // every chunk from here on is in the file; the ones before, in the reply below
+        Map<String, Object> recent = output(client, lines, null);
         if (recent == null) {
           return Circusctl.ERROR_REPLY;
         }
-        if (!Boolean.FALSE.equals(recent.get("subscribed")) || System.nanoTime() > until) {
-          break;
-        }
-        Thread.sleep(5);
+        printLines(recent);
+        err.println("following " + name + (pid == null ? "" : " pid " + pid) + " on " + ring.path + " (local)");
+        err.flush();
+        followRing(client, ring, from);
+        return finish();
+      }
+      // not on circusd's machine, or its ring file is not ours to read: the chunks over the output endpoint
+      String prefix = "output." + name + "." + (pid == null ? "" : pid + ".");
+      sub.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
+      if (local) {
+        sub.unsubscribe(ringTopic.getBytes(StandardCharsets.UTF_8));
+      }
+      // wait until the daemon's publisher has taken the subscription, so the ring read next holds every line the
+      // stream will not bring (bounded by --timeout; the seq numbers still catch anything that slips through)
+      Map<String, Object> recent = awaitSubscribed(client, lines, prefix, wait);
+      if (recent == null) {
+        return Circusctl.ERROR_REPLY;
       }
       printLines(recent);
       err.println("following " + name + (pid == null ? "" : " pid " + pid) + " on " + endpoint);
@@ -127,43 +152,10 @@ final class OutputTail {
         while (sub.hasReceiveMore()) {
           sub.recv(0);
         }
-        if (!(h instanceof Map<?, ?> header)) {
-          chunks.release(data);
-          continue;
-        }
-        long seq = ((Number) header.get("seq")).longValue();
-        if (pid == null && seq > last + 1) {
-          fill(client, seq); // lines before this chunk reached the ring but not this subscriber
-        }
-        String st = String.valueOf(header.get("stream"));
-        int p = ((Number) header.get("pid")).intValue();
-        double time = ((Number) header.get("time")).doubleValue();
-        boolean wanted = stream == null || stream.equals(st);
-        if (!top.json && seq > last) {
-          // the common case, every line new: bytes straight through, no decoding (a subscriber this cheap keeps
-          // up with a child writing hundreds of MB/s)
-          long count = ((Number) header.get("lines")).longValue();
-          if (wanted) {
-            writeLines(p, st, data);
-          }
-          last = pid == null ? seq + count - 1 : Math.max(last, seq + count - 1);
-        } else {
-          int length = data.remaining();
-          byte[] a = array(data);
-          int from = 0;
-          long k = 0;
-          for (int i = 0; i <= length; i++) {
-            if (i == length ? from < length : a[i] == '\n') {
-              long s = seq + k++;
-              if (s > last) {
-                if (wanted) {
-                  print(p, st, time, new String(a, from, i - from, StandardCharsets.UTF_8), s);
-                }
-                last = pid == null ? s : Math.max(last, s);
-              }
-              from = i + 1;
-            }
-          }
+        if (h instanceof Map<?, ?> header) {
+          chunk(client, ((Number) header.get("seq")).longValue(), ((Number) header.get("lines")).longValue(),
+              ((Number) header.get("pid")).intValue(), String.valueOf(header.get("stream")),
+              ((Number) header.get("time")).doubleValue(), data);
         }
         chunks.release(data);
         if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) {
@@ -172,12 +164,97 @@ final class OutputTail {
       }
       flush();
     }
+    return finish();
+  }
+
+  /** Polls {@code output} (with {@code lines} recent lines) until the publisher has taken {@code topic}. */
+  private Map<String, Object> awaitSubscribed(ControlClient client, int lines, String topic, long waitMs)
+      throws Exception {
+    long until = System.nanoTime() + waitMs * 1_000_000L;
+    while (true) {
+      Map<String, Object> r = output(client, lines, null, true, topic);
+      if (r == null || !Boolean.FALSE.equals(r.get("subscribed")) || System.nanoTime() > until) {
+        return r;
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  /** Follows the ring file from {@code from} until interrupted. */
+  private void followRing(ControlClient client, LocalRing ring, long from) throws Exception {
+    long pos = from;
+    int idle = 0;
+    while (!EventListener.interrupted && !Thread.currentThread().isInterrupted()) {
+      LocalRing.Record r = ring.next(pos);
+      if (r == null) { // caught up: show what was printed, then poll (1 ms while busy, 10 ms once quiet)
+        flush();
+        Thread.sleep(idle++ < 100 ? 1 : 10);
+        continue;
+      }
+      idle = 0;
+      pos = r.next;
+      if (r.data != null) {
+        chunk(client, r.seq, r.lines, r.pid, r.stream, r.time, r.data);
+      } else { // lapped by the writer: print what circusd's line ring still holds, count the rest as lost
+        Map<String, Object> now = output(client, 0, null);
+        if (now != null && now.get("next_seq") instanceof Number n) {
+          if (pid == null) {
+            fill(client, n.longValue());
+          } else {
+            err.println("tail: fell behind the writer; lines of pid " + pid + " were lost");
+            err.flush();
+          }
+        }
+      }
+    }
+    flush();
+  }
+
+  private int finish() {
     if (lost > 0) {
       err.println("tail: " + lost + " line(s) lost (the daemon dropped them for this subscriber and its ring"
           + " no longer held them)");
     }
     return Circusctl.OK;
   }
+
+  /** One chunk of whole lines, from either transport: printed unless already seen; gaps before it filled. */
+  private void chunk(ControlClient client, long seq, long count, int p, String st, double time,
+      java.nio.ByteBuffer data) throws Exception {
+    if (pid != null && p != pid) {
+      return;
+    }
+    if (pid == null && seq > last + 1) {
+      fill(client, seq); // lines before this chunk reached the ring but not this subscriber
+    }
+    boolean wanted = stream == null || stream.equals(st);
+    if (!top.json && seq > last) {
+      // the common case, every line new: bytes straight through, no decoding (a subscriber this cheap keeps
+      // up with a child writing hundreds of MB/s)
+      if (wanted) {
+        writeLines(p, st, data);
+      }
+      last = pid == null ? seq + count - 1 : Math.max(last, seq + count - 1);
+    } else {
+      int length = data.remaining();
+      byte[] a = array(data);
+      int from = 0;
+      long k = 0;
+      for (int i = 0; i <= length; i++) {
+        if (i == length ? from < length : a[i] == '\n') {
+          long s = seq + k++;
+          if (s > last) {
+            if (wanted) {
+              print(p, st, time, new String(a, from, i - from, StandardCharsets.UTF_8), s);
+            }
+            last = pid == null ? s : Math.max(last, s);
+          }
+          from = i + 1;
+        }
+      }
+    }
+  }
+
 
   /** Prints what the ring still holds between {@link #last} and {@code upTo}; counts the rest as lost. */
   private void fill(ControlClient client, long upTo) throws Exception {

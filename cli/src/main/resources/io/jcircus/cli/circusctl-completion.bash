@@ -40,7 +40,7 @@ _circusctl() {
     set) opts="--waiting" ;;
     signal) opts="--children --recursive --childpid" ;;
     stats) opts="--extended" ;;
-    tail) opts="--pid --stdout --stderr --lines --follow --raw" ;;
+    tail) opts="--pid --stdout --stderr --lines --follow --raw --no-local" ;;
     keygen) opts="--dir --force" ;;
   esac
   case "$prev" in

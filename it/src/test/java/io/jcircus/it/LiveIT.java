@@ -217,20 +217,31 @@ class LiveIT extends ItBase {
         "system: ");
   }
 
-  @Test
-  void tailFollowsOneHundredThousandLinesFromFourProcessesInOrder() throws Exception {
+  /** On circusd's machine through its ring file (the default), and through the output endpoint. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+  void tailFollowsOneHundredThousandLinesFromFourProcessesInOrder(boolean local) throws Exception {
     Path go = dir.resolve("go");
     Daemon d = daemon(String.join("\n",
         "[watcher:writers]",
         "cmd = " + python() + " " + worker("liner.py") + " " + go + " 25000",
         "numprocesses = 4", ""));
     await(Duration.ofSeconds(20), "4 writers", () -> d.children("liner.py").size() == 4);
-    Process tail = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint", endpoint,
-        "tail", "writers", "--follow", "--raw", "-n", "0").start();
+    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint",
+        endpoint, "tail", "writers", "--follow", "--raw", "-n", "0"));
+    if (!local) {
+      cmd.add("--no-local");
+    }
+    Process tail = new ProcessBuilder(cmd).start();
     try {
       BufferedReader err = new BufferedReader(new InputStreamReader(tail.getErrorStream(), StandardCharsets.UTF_8));
       String first = err.readLine();
       assertThat(first).as("tail's stderr").startsWith("following writers");
+      if (local) {
+        assertThat(first).contains(".ring (local)");
+      } else {
+        assertThat(first).contains(" on tcp://").doesNotContain("(local)");
+      }
       long t0 = System.nanoTime();
       Files.writeString(go, "");
       Map<String, Integer> next = new HashMap<>();
@@ -265,7 +276,7 @@ class LiveIT extends ItBase {
         next.put(f[0], Integer.parseInt(f[1]) + 1);
         total++;
       }
-      System.out.println("tail --follow: 100000 lines from 4 processes in "
+      System.out.println("tail --follow" + (local ? "" : " --no-local") + ": 100000 lines from 4 processes in "
           + (System.nanoTime() - t0) / 1_000_000 + " ms");
       assertThat(problems).isEmpty();
       assertThat(next).hasSize(4).allSatisfy((pid, n) -> assertThat(n).isEqualTo(25000));
@@ -278,6 +289,54 @@ class LiveIT extends ItBase {
     String last = circusctl("tail", "writers", "-n", "3");
     assertThat(last.lines().toList()).hasSize(3).allSatisfy(l -> assertThat(l).matches("\\d+ \\| \\d+ 2[0-9]{4}"));
     assertThat(circusctl("tail", "writers", "--stderr")).isEmpty();
+  }
+
+  /**
+   * A local follower (ring file) that is stopped while a child writes 100 MB: the child is not slowed, and once
+   * the follower runs again it accounts for every line, printed or reported lost, with nothing torn.
+   */
+  @Test
+  void aStoppedLocalFollowerNeitherSlowsTheChildNorMisreportsWhatItMissed() throws Exception {
+    Path go = dir.resolve("go");
+    Path took = dir.resolve("took");
+    Daemon d = daemon(String.join("\n",
+        "[watcher:flood]",
+        "cmd = " + python() + " " + worker("flood.py") + " " + go + " " + took + " 100",
+        "numprocesses = 1",
+        "stdout_stream.class = FileStream",
+        "stdout_stream.filename = " + dir.resolve("flood.log"), ""));
+    await(Duration.ofSeconds(20), "flood waiting", () -> !d.children("flood.py").isEmpty());
+    double alone = flood(go, took, d);
+    Path out = dir.resolve("followed.txt");
+    Path errFile = dir.resolve("follower.err");
+    Process tail = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint", endpoint,
+        "tail", "flood", "--follow", "--raw", "-n", "0").redirectOutput(out.toFile())
+        .redirectError(errFile.toFile()).start();
+    try {
+      await(Duration.ofSeconds(20), "following", () -> read(errFile).contains("(local)"));
+      Proc.kill(tail.pid(), 19); // SIGSTOP: it reads nothing while the child writes
+      double withStopped = flood(go, took, d);
+      Proc.kill(tail.pid(), 18); // SIGCONT
+      System.out.println("100 MB written by a child: " + alone + " s alone, " + withStopped
+          + " s with a stopped local follower");
+      assertThat(withStopped).isLessThan(alone * 1.5 + 0.5);
+      await(Duration.ofSeconds(30), "the follower reports what it missed",
+          () -> read(errFile).contains("line(s) lost"));
+      Thread.sleep(500);
+      java.util.regex.Matcher lost = Pattern.compile("tail: (\\d+) line\\(s\\) lost").matcher(Files.readString(errFile));
+      long lostLines = 0;
+      while (lost.find()) {
+        lostLines += Long.parseLong(lost.group(1));
+      }
+      List<String> printed = Files.readAllLines(out);
+      assertThat(printed).allSatisfy(l -> assertThat(l).hasSize(99).matches("x+"));
+      assertThat(printed.size() + lostLines).as(printed.size() + " printed, " + lostLines + " lost")
+          .isEqualTo(1_000_000);
+    } finally {
+      tail.destroy();
+      tail.waitFor(10, TimeUnit.SECONDS);
+      tail.destroyForcibly();
+    }
   }
 
   @Test
@@ -316,6 +375,14 @@ class LiveIT extends ItBase {
           return false;
         }
       });
+    }
+  }
+
+  private static String read(Path f) {
+    try {
+      return Files.readString(f);
+    } catch (java.io.IOException e) {
+      return "";
     }
   }
 

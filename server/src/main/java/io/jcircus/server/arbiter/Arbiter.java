@@ -55,7 +55,14 @@ public final class Arbiter {
 
   public Arbiter(CircusConfig cfg) {
     this.liveOutput = cfg.outputEndpoint == null || cfg.outputEndpoint.isEmpty()
-        ? null : new io.jcircus.server.stream.LiveOutput(4096);
+        ? null : new io.jcircus.server.stream.LiveOutput(4096, () -> {
+          try {
+            return ringDir();
+          } catch (IOException e) {
+            LOG.warn("no runtime directory for output ring files: {}", e.toString());
+            return null;
+          }
+        });
     this.cfg = cfg;
   }
 
@@ -359,7 +366,7 @@ public final class Arbiter {
    * {@code java.io.tmpdir}; mode 0711 so workers running as another user can reach a socket file whose name
    * they were given, but nobody can list them. Removed when circusd stops.
    */
-  java.nio.file.Path runtimeDir() throws IOException {
+  synchronized java.nio.file.Path runtimeDir() throws IOException {
     if (runtimeDir == null) {
       String xdg = System.getenv("XDG_RUNTIME_DIR");
       java.nio.file.Path base = xdg != null && java.nio.file.Files.isDirectory(java.nio.file.Path.of(xdg))
@@ -372,7 +379,38 @@ public final class Arbiter {
     return runtimeDir;
   }
 
-  private void removeRuntimeDir() {
+  private java.nio.file.Path ringDir;
+
+  /**
+   * Where output ring files go: {@code /dev/shm/jcircus-PID} (mode 0700; memory, so the pages a ring file is
+   * rewritten in are never written back to a disk), else the runtime directory. Removed when circusd stops.
+   */
+  synchronized java.nio.file.Path ringDir() throws IOException {
+    if (ringDir == null) {
+      java.nio.file.Path shm = java.nio.file.Path.of("/dev/shm");
+      if (java.nio.file.Files.isDirectory(shm) && java.nio.file.Files.isWritable(shm)) {
+        java.nio.file.Path d = shm.resolve("jcircus-" + ProcessHandle.current().pid());
+        java.nio.file.Files.createDirectories(d);
+        java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        ringDir = d;
+      } else {
+        ringDir = runtimeDir();
+      }
+    }
+    return ringDir;
+  }
+
+  private synchronized void removeRuntimeDir() {
+    if (ringDir != null && !ringDir.equals(runtimeDir)) {
+      try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(ringDir)) {
+        for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+          java.nio.file.Files.deleteIfExists(f);
+        }
+        java.nio.file.Files.deleteIfExists(ringDir);
+      } catch (IOException e) {
+        LOG.warn("cannot remove {}: {}", ringDir, e.toString());
+      }
+    }
     if (runtimeDir == null) {
       return;
     }

@@ -899,6 +899,10 @@ public final class Commands {
     if (p.get("prefix") != null) {
       out.put("subscribed", live.isSubscribed(String.valueOf(p.get("prefix")))); // see circusctl tail
     }
+    io.jcircus.server.stream.RingFile ring = live.ringFile(name);
+    if (ring != null) { // for a follower on this machine (subscribed to ring.NAME): read it there
+      out.put("ring", kv("path", ring.path().toString(), "token", Long.toString(ring.token())));
+    }
     r.accept(out);
   }
 

@@ -45,8 +45,18 @@ public final class LiveOutput {
   private volatile boolean subscribed;
   private volatile String endpoint;
 
+  /** Where ring files go (circusd's runtime directory), asked for the first time one is needed; null: none. */
+  private final java.util.function.Supplier<java.nio.file.Path> ringDir;
+  private final Map<String, RingFile> ringFiles = new ConcurrentHashMap<>();
+  private volatile java.util.Set<String> ringFollowed = java.util.Set.of();
+
   public LiveOutput(int queueChunks) {
+    this(queueChunks, null);
+  }
+
+  public LiveOutput(int queueChunks, java.util.function.Supplier<java.nio.file.Path> ringDir) {
     this.queue = new ArrayBlockingQueue<>(queueChunks);
+    this.ringDir = ringDir;
   }
 
   /** The publisher's side of the queue. */
@@ -56,10 +66,52 @@ public final class LiveOutput {
 
   private volatile java.util.Set<String> topics = java.util.Set.of();
 
-  /** Set by the publisher: the topic prefixes subscribed to (nothing is queued while there are none). */
+  /** The topic a local follower subscribes to instead of the chunks: nothing is ever published on it. */
+  public static final String RING_TOPIC = "ring.";
+
+  /**
+   * Set by the publisher: the topic prefixes subscribed to (nothing is queued while there are none).
+   * {@code ring.WATCHER} is a local follower reading {@link RingFile}: its file is made before the subscription
+   * shows in {@link #isSubscribed}, and chunks are written to it from then on.
+   */
   public void subscribed(java.util.Set<String> current) {
+    java.util.Set<String> followed = new java.util.HashSet<>();
+    boolean chunks = false;
+    for (String t : current) {
+      if (t.startsWith(RING_TOPIC)) {
+        String w = t.substring(RING_TOPIC.length());
+        if (ringFiles.containsKey(w) || openRing(w)) {
+          followed.add(w);
+        }
+      } else {
+        chunks = true;
+      }
+    }
+    ringFollowed = java.util.Set.copyOf(followed);
     topics = java.util.Set.copyOf(current);
-    subscribed = !current.isEmpty();
+    subscribed = chunks;
+  }
+
+  private boolean openRing(String watcher) {
+    java.nio.file.Path dir = ringDir == null ? null : ringDir.get();
+    if (dir == null) {
+      return false;
+    }
+    String safe = watcher.replaceAll("[^A-Za-z0-9_.-]", "_");
+    java.nio.file.Path f = dir.resolve("output-" + safe + "-" + Integer.toHexString(watcher.hashCode()) + ".ring");
+    try {
+      ringFiles.put(watcher, new RingFile(f, new java.security.SecureRandom().nextLong()));
+      return true;
+    } catch (IOException e) {
+      org.slf4j.LoggerFactory.getLogger(LiveOutput.class).warn("cannot create {}: {} (local followers of {}"
+          + " read the output endpoint instead)", f, e.toString(), watcher);
+      return false;
+    }
+  }
+
+  /** The ring file of {@code watcher} once a local follower asked for it (null before, or if none can be made). */
+  public RingFile ringFile(String watcher) {
+    return ringFiles.get(watcher);
   }
 
   /**
@@ -113,6 +165,10 @@ public final class LiveOutput {
   /** Forgets a removed watcher's lines. */
   public void forget(String watcher) {
     rings.remove(watcher);
+    RingFile f = ringFiles.remove(watcher);
+    if (f != null) {
+      f.close();
+    }
   }
 
   private final class Tee implements OutputSink {
@@ -176,6 +232,12 @@ public final class LiveOutput {
         long first = pseq[0] + 1;
         pseq[0] += count;
         Chunk c = ring.add(watcher, pid, stream, now, first, count, data);
+        if (ringFollowed.contains(watcher)) {
+          RingFile f = ringFiles.get(watcher);
+          if (f != null) {
+            f.append(c); // the streams loop is the only writer
+          }
+        }
         if (subscribed) {
           if (queue.offer(c)) {
             published.incrementAndGet();
