@@ -4,7 +4,8 @@
 1. circusd's CPU while it streams stats for N processes once a second to a subscriber reading every topic,
    against the same daemon and processes with no stats stream (the difference is what stats cost).
 2. Output throughput: one child writing M MB of 100-byte lines as fast as it can, with 0, 1 and 4
-   `circusctl tail --follow --raw` subscribers (stdout to /dev/null), and with one subscriber that never
+   `circusctl tail --follow --raw` subscribers (stdout to /dev/null; local ones read circusd's ring file, those with
+   --no-local the output endpoint), with 1 and 4 pyzmq subscribers reading everything, and with one subscriber that never
    reads; the child's own time for the write is the figure.
 
   /usr/bin/python3 bench/live.py [--children 500] [--seconds 20] [--mbytes 200]
@@ -61,6 +62,18 @@ def stats_cpu(tmp, n, seconds, streaming):
         core.stop(d)
 
 
+SUB_READER = """
+import sys, zmq
+s = zmq.Context().socket(zmq.SUB)
+s.setsockopt(zmq.RCVHWM, 0)
+s.setsockopt(zmq.SUBSCRIBE, b"output.")
+s.connect(sys.argv[1])
+print("ready", flush=True)
+while True:
+    s.recv_multipart(copy=False)
+"""
+
+
 def flood_time(go, took):
     before = len(open(took).read().split()) if os.path.exists(took) else 0
     open(go, "w").close()
@@ -89,16 +102,16 @@ def output_throughput(tmp, mbytes):
         flood_time(go, took)  # warm-up
         os.truncate(sink, 0)
         results.append(("no subscriber", flood_time(go, took)))
-        for n in (1, 4):
-            tails = [subprocess.Popen([CTL, "--endpoint", endpoint, "tail", "flood", "--follow", "--raw", "-n", "0"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
+        for n, extra in ((1, []), (4, []), (1, ["--no-local"]), (4, ["--no-local"])):
+            tails = [subprocess.Popen([CTL, "--endpoint", endpoint, "tail", "flood", "--follow", "--raw", "-n", "0"]
+                                      + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
             for t in tails:
                 t.stderr.readline()  # "following ..."
             # as circusd was, the followers are warmed up by one flood first: a tail -f runs for hours, and the
             # first 200 MB a fresh JVM decodes are mostly the interpreter's and the JIT's
             flood_time(go, took)
             os.truncate(sink, 0)
-            results.append(("%d tail --follow" % n, flood_time(go, took)))
+            results.append(("%d tail --follow%s" % (n, " --no-local" if extra else ""), flood_time(go, took)))
             time.sleep(1)
             for t in tails:
                 t.terminate()
@@ -106,6 +119,22 @@ def output_throughput(tmp, mbytes):
             os.truncate(sink, 0)
         import zmq
         out_ep = open(cfg + ".log").read().split("process output on ")[1].split()[0]
+        # endpoint subscribers that are not JVMs (pyzmq over libzmq, as a remote consumer would be): what the
+        # fan-out costs circusd itself, each one reading everything
+        for n in (1, 4):
+            readers = [subprocess.Popen([sys.executable, "-c", SUB_READER, out_ep], stdout=subprocess.PIPE, text=True)
+                       for _ in range(n)]
+            for r in readers:
+                r.stdout.readline()  # "ready"
+            time.sleep(0.5)
+            flood_time(go, took)  # warm-up, as for the tails
+            os.truncate(sink, 0)
+            results.append(("%d pyzmq subscriber%s" % (n, "s" if n > 1 else ""), flood_time(go, took)))
+            time.sleep(1)
+            for r in readers:
+                r.terminate()
+                r.wait(10)
+            os.truncate(sink, 0)
         ctx = zmq.Context()
         stalled = ctx.socket(zmq.SUB)
         stalled.setsockopt(zmq.RCVHWM, 10)
@@ -140,7 +169,7 @@ def main():
         res = output_throughput(tmp, a.mbytes)
         base = res[0][1]
         for name, t in res:
-            print("%d MB written by one child, %-22s %6.2f s  %6.0f MB/s  %.2fx the time with none"
+            print("%d MB written by one child, %-30s %6.2f s  %6.0f MB/s  %.2fx the time with none"
                   % (a.mbytes, name + ":", t, a.mbytes / t, t / base))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -299,13 +299,7 @@ class LiveIT extends ItBase {
   void aStoppedLocalFollowerNeitherSlowsTheChildNorMisreportsWhatItMissed() throws Exception {
     Path go = dir.resolve("go");
     Path took = dir.resolve("took");
-    Daemon d = daemon(String.join("\n",
-        "[watcher:flood]",
-        "cmd = " + python() + " " + worker("flood.py") + " " + go + " " + took + " 100",
-        "numprocesses = 1",
-        "stdout_stream.class = FileStream",
-        "stdout_stream.filename = " + dir.resolve("flood.log"), ""));
-    await(Duration.ofSeconds(20), "flood waiting", () -> !d.children("flood.py").isEmpty());
+    Daemon d = floodDaemon(go, took);
     double alone = flood(go, took, d);
     Path out = dir.resolve("followed.txt");
     Path errFile = dir.resolve("follower.err");
@@ -343,15 +337,7 @@ class LiveIT extends ItBase {
   void aSubscriberThatStopsReadingDoesNotSlowAChildDown() throws Exception {
     Path go = dir.resolve("go");
     Path took = dir.resolve("took");
-    // 100 MB of 100-byte lines, as fast as the child can write them; it records how long that took
-    Daemon d = daemon(String.join("\n",
-        "[watcher:flood]",
-        "cmd = " + python() + " " + worker("flood.py") + " " + go + " " + took + " 100",
-        "numprocesses = 1",
-        "stdout_stream.class = FileStream",
-        "stdout_stream.filename = " + dir.resolve("flood.log"),
-        ""));
-    await(Duration.ofSeconds(20), "flood waiting", () -> !d.children("flood.py").isEmpty());
+    Daemon d = floodDaemon(go, took);
     double alone = flood(go, took, d);
     Matcher m = Pattern.compile("process output on (\\S+)").matcher(d.logText());
     assertThat(m.find()).as("the output endpoint in the log").isTrue();
@@ -376,6 +362,19 @@ class LiveIT extends ItBase {
         }
       });
     }
+  }
+
+  /** A watcher whose child writes 100 MB of 100-byte lines, as fast as it can, each time {@code go} appears. */
+  private Daemon floodDaemon(Path go, Path took) throws Exception {
+    Daemon d = daemon(String.join("\n",
+        "[watcher:flood]",
+        "cmd = " + python() + " " + worker("flood.py") + " " + go + " " + took + " 100",
+        "numprocesses = 1",
+        "stdout_stream.class = FileStream",
+        "stdout_stream.filename = " + dir.resolve("flood.log"),
+        ""));
+    await(Duration.ofSeconds(20), "flood waiting", () -> !d.children("flood.py").isEmpty());
+    return d;
   }
 
   private static String read(Path f) {

@@ -402,25 +402,22 @@ public final class Arbiter {
 
   private synchronized void removeRuntimeDir() {
     if (ringDir != null && !ringDir.equals(runtimeDir)) {
-      try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(ringDir)) {
-        for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
-          java.nio.file.Files.deleteIfExists(f);
-        }
-        java.nio.file.Files.deleteIfExists(ringDir);
-      } catch (IOException e) {
-        LOG.warn("cannot remove {}: {}", ringDir, e.toString());
-      }
+      removeDir(ringDir);
     }
-    if (runtimeDir == null) {
-      return;
+    if (runtimeDir != null) {
+      removeDir(runtimeDir);
     }
-    try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(runtimeDir)) {
+  }
+
+  /** Removes a directory of circusd's own files (no subdirectories). */
+  private static void removeDir(java.nio.file.Path dir) {
+    try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
       for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
         java.nio.file.Files.deleteIfExists(f);
       }
-      java.nio.file.Files.deleteIfExists(runtimeDir);
+      java.nio.file.Files.deleteIfExists(dir);
     } catch (IOException e) {
-      LOG.warn("cannot remove {}: {}", runtimeDir, e.toString());
+      LOG.warn("cannot remove {}: {}", dir, e.toString());
     }
   }
 
