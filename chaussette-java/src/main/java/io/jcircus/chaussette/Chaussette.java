@@ -83,9 +83,11 @@ public final class Chaussette {
       warmed = warmUp(workers, serving);
       URI u = URI.create(uri);
       switch (u.getScheme()) {
-        case "fd":
-          listening = shared(Integer.parseInt(uri.substring("fd://".length())), false, workers, serving);
+        case "fd": {
+          int fd = Integer.parseInt(uri.substring("fd://".length()));
+          listening = shared(fd, isUnixSocket(fd), workers, serving);
           break;
+        }
         case "fdpass": {
           // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
           if (u.getFragment() == null || u.getPath() == null) {
@@ -96,10 +98,12 @@ public final class Chaussette {
           listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving);
           break;
         }
-        case "systemd":
+        case "systemd": {
           // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
-          listening = shared(listenFd(u.getHost()), false, workers, serving);
+          int fd = listenFd(u.getHost());
+          listening = shared(fd, isUnixSocket(fd), workers, serving);
           break;
+        }
         case "unix": {
           // bound here (development): served exactly as a socket circusd hands over
           java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
@@ -261,6 +265,26 @@ public final class Chaussette {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)").matcher(head);
     int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
     in.readNBytes(length);
+  }
+
+  /**
+   * Whether an inherited fd is an AF_UNIX socket (circusd's {@code family = AF_UNIX}, a systemd socket unit's
+   * ListenStream=/path): its inode is in /proc/net/unix. Netty has no call for the family of an fd.
+   */
+  static boolean isUnixSocket(int fd) {
+    try {
+      String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+      if (!link.startsWith("socket:[")) {
+        return false;
+      }
+      String inode = link.substring("socket:[".length(), link.length() - 1);
+      try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/net/unix"))) {
+        // columns: Num RefCount Protocol Flags Type St Inode [Path]
+        return lines.skip(1).map(l -> l.trim().split("\\s+")).anyMatch(f -> f.length > 6 && f[6].equals(inode));
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** The fd systemd's convention hands over: LISTEN_PID must be this process, LISTEN_FDS how many from 3. */

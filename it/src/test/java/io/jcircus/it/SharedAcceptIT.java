@@ -37,6 +37,40 @@ class SharedAcceptIT extends ItBase {
     assertThat(d.logText()).contains("EPOLLEXCLUSIVE");
   }
 
+  /** An AF_UNIX socket of circusd's, handed over as fd://N: one-shot and keep-alive requests both answered. */
+  @Test
+  void aUnixSocketHandedOverServesOneShotAndKeepAliveRequests() throws Exception {
+    Path sock = dir.resolve("web.sock");
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "family = AF_UNIX", "path = " + sock,
+        "[watcher:web]",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
+        "numprocesses = 2", "use_sockets = true", "copy_env = true", "readiness = notify", ""));
+    await(Duration.ofSeconds(60), "2 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 2);
+    assertThat(d.logText()).contains("(unix fd ");
+    String once = unixExchange(sock, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertThat(once).startsWith("HTTP/1.1 200 OK").contains("hello from pid ");
+    String both = unixExchange(sock, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertThat(both.split("hello from pid ", -1)).as(both).hasSize(3);
+  }
+
+  /** Sends {@code request} over a unix socket and reads until the server closes. */
+  private static String unixExchange(Path sock, String request) throws Exception {
+    try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      ch.connect(java.net.UnixDomainSocketAddress.of(sock));
+      ch.write(java.nio.ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4096);
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (ch.read(buf) >= 0 && System.nanoTime() < deadline) {
+        out.write(buf.array(), 0, buf.position());
+        buf.clear();
+      }
+      return out.toString(StandardCharsets.US_ASCII);
+    }
+  }
+
   @Test
   void deferAcceptQueuesAConnectionOnlyOnceItsRequestArrives() throws Exception {
     Daemon d = start(String.join("\n",
