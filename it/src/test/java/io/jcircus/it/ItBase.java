@@ -58,9 +58,21 @@ abstract class ItBase {
     return "[circus]\nendpoint = tcp://127.0.0.1:" + freePort() + "\npubsub_endpoint = tcp://127.0.0.1:" + freePort() + "\n";
   }
 
+  /** Ports handed out by {@link #freePort} in this JVM: the kernel may offer a just-released port again. */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A loopback port free now and not handed out before in this run. A config that also binds {@code port = 0}
+   * can still meet it (the kernel may hand the same port to circusd's socket before circusd binds the one chosen
+   * here); configs that name several ports take them all from here.
+   */
   static int freePort() throws IOException {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-      return s.getLocalPort();
+    while (true) {
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+        if (HANDED_OUT.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      }
     }
   }
 

@@ -42,7 +42,8 @@ class LiveIT extends ItBase {
   private Daemon statsDaemon() throws Exception {
     Path w = worker("pidserver.py");
     return daemon(String.join("\n",
-        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        // a chosen port, not 0: the kernel once gave port 0 the stats port just chosen above (Errno 48 at start)
+        "[socket:web]", "host = 127.0.0.1", "port = " + freePort(),
         "[watcher:web]", "cmd = " + python() + " " + w + " $(circus.sockets.web)", "numprocesses = 2",
         "use_sockets = true",
         "[watcher:burn]", "cmd = " + python() + " -c \"while True: pass\"",
@@ -308,6 +309,10 @@ class LiveIT extends ItBase {
         .redirectError(errFile.toFile()).start();
     try {
       await(Duration.ofSeconds(20), "following", () -> read(errFile).contains("(local)"));
+      Matcher following = Pattern.compile("on (\\S+\\.ring) \\(local\\)").matcher(read(errFile));
+      assertThat(following.find()).isTrue();
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(Path.of(following.group(1))))).isEqualTo("rw-------");
       Proc.kill(tail.pid(), 19); // SIGSTOP: it reads nothing while the child writes
       double withStopped = flood(go, took, d);
       Proc.kill(tail.pid(), 18); // SIGCONT
@@ -331,6 +336,11 @@ class LiveIT extends ItBase {
       tail.waitFor(10, TimeUnit.SECONDS);
       tail.destroyForcibly();
     }
+    // its last follower gone, the ring file goes too (0600, and nothing else in its directory)
+    Matcher ring = Pattern.compile("on (\\S+\\.ring) \\(local\\)").matcher(read(errFile));
+    assertThat(ring.find()).as(read(errFile)).isTrue();
+    Path ringFile = Path.of(ring.group(1));
+    await(Duration.ofSeconds(10), "ring file removed", () -> !Files.exists(ringFile));
   }
 
   @Test

@@ -90,6 +90,18 @@ public final class LiveOutput {
     ringFollowed = java.util.Set.copyOf(followed);
     topics = java.util.Set.copyOf(current);
     subscribed = chunks;
+    // the last local follower of a watcher has gone (XPUB reports the last unsubscribe): its 8 MiB go too; a
+    // chunk the streams loop is writing at this moment lands in the unlinked file's mapping, harmlessly
+    ringFiles.keySet().removeIf(w -> {
+      if (followed.contains(w)) {
+        return false;
+      }
+      RingFile f = ringFiles.get(w);
+      if (f != null) {
+        f.close();
+      }
+      return true;
+    });
   }
 
   private boolean openRing(String watcher) {
