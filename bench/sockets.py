@@ -80,13 +80,18 @@ class Probe(threading.Thread):
         self.samples = []
 
     def run(self):
-        # The probe measures the server, not its own turn on a saturated CPU: its thread runs at nice -10 where
-        # allowed (root), the server and the load at their usual priority.
+        # The probe measures the server, not its own turn on a saturated CPU: its thread runs SCHED_FIFO (or at
+        # nice -10) where allowed (root), the server and the load at their usual priority.
+        self.boosted = False
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)
-            self.boosted = True
-        except (PermissionError, AttributeError):
-            self.boosted = False
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(10))
+            self.boosted = "SCHED_FIFO"
+        except (PermissionError, AttributeError, OSError):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)
+                self.boosted = "nice -10"
+            except (PermissionError, AttributeError):
+                pass
         while self.running:
             t0 = time.perf_counter()
             try:
@@ -216,8 +221,8 @@ http { access_log off;
                   % (" ".join(action[:-1]) if action else "(steady, no reload)", took, probe.ok, probe.failed,
                      probe.longest * 1000,
                      "; keep-alive load errors: " + (errs.group(1) if errs else "none") if loaded else ""))
-            print("%-28s slowest probes: %s%s" % ("", probe.slowest(p0, old), "" if probe.boosted else
-                                                      " (probe thread not at nice -10: not root)"))
+            print("%-28s slowest probes: %s (probe thread: %s)" % ("", probe.slowest(p0, old),
+                                                             probe.boosted or "normal priority, not root"))
     finally:
         for p in procs:
             p.terminate()

@@ -209,7 +209,10 @@ public final class Chaussette {
 
   private static final Drain DRAIN = new Drain();
 
-  /** Warm-up requests: enough for C1 to compile the request path before a client's request runs it. */
+  /**
+   * Warm-up requests before the JIT is asked whether it is done: enough for C1 (thresholds halved by the
+   * launcher) to queue the request path for compilation.
+   */
   static final int WARM_UP_REQUESTS = 300;
   /**
    * The most the warm-up may take (CHAUSSETTE_WARMUP_MS, default 3000; it ends as soon as its requests are done,
@@ -251,7 +254,19 @@ public final class Chaussette {
       keep.connect(to, 5000);
       keep.setSoTimeout(5000);
       java.io.InputStream keepIn = new java.io.BufferedInputStream(keep.getInputStream());
-      for (int i = 0; i < WARM_UP_REQUESTS / 2 && System.nanoTime() < deadline; i++) {
+      // then, in rounds of 20, until the JIT has nothing left to compile: C1 compiles in the background, and
+      // the requests that made a method hot would otherwise leave its compilation to the first clients
+      java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+      long compiled = -1;
+      for (int i = 0; System.nanoTime() < deadline; i++) {
+        if (i >= WARM_UP_REQUESTS / 2 && i % 10 == 0) {
+          long now = timed ? jit.getTotalCompilationTime() : compiled;
+          if (now == compiled) {
+            break;
+          }
+          compiled = now;
+        }
         keep.getOutputStream().write(request);
         readResponse(keepIn);
         served++;
