@@ -73,6 +73,17 @@ final class LocalRing {
     }
   }
 
+  /** Whether the file at {@link #path} is still the one mapped (circusd unlinks it when it stops). */
+  boolean current() {
+    try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+      ByteBuffer header = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+      ch.read(header, 0);
+      return header.getLong(TOKEN_OFFSET) == map.getLong(TOKEN_OFFSET);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** Bytes written so far (where a new follower starts). */
   long head() {
     return (long) LONG.getAcquire(map, HEAD_OFFSET);

@@ -189,6 +189,11 @@ final class OutputTail {
       if (r == null) { // caught up: show what was printed, then poll (1 ms while busy, 10 ms once quiet)
         flush();
         Thread.sleep(idle++ < 100 ? 1 : 10);
+        if (idle % 200 == 0 && !ring.current()) { // about every 2 s of quiet
+          err.println("tail: " + ring.path + " is gone: circusd stopped or restarted");
+          err.flush();
+          return;
+        }
         continue;
       }
       idle = 0;

@@ -307,12 +307,14 @@ class LiveIT extends ItBase {
     Process tail = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint", endpoint,
         "tail", "flood", "--follow", "--raw", "-n", "0").redirectOutput(out.toFile())
         .redirectError(errFile.toFile()).start();
+    Path ringFile;
     try {
       await(Duration.ofSeconds(20), "following", () -> read(errFile).contains("(local)"));
       Matcher following = Pattern.compile("on (\\S+\\.ring) \\(local\\)").matcher(read(errFile));
-      assertThat(following.find()).isTrue();
-      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
-          Files.getPosixFilePermissions(Path.of(following.group(1))))).isEqualTo("rw-------");
+      assertThat(following.find()).as(read(errFile)).isTrue();
+      ringFile = Path.of(following.group(1));
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(ringFile)))
+          .isEqualTo("rw-------");
       Proc.kill(tail.pid(), 19); // SIGSTOP: it reads nothing while the child writes
       double withStopped = flood(go, took, d);
       Proc.kill(tail.pid(), 18); // SIGCONT
@@ -322,7 +324,7 @@ class LiveIT extends ItBase {
       await(Duration.ofSeconds(30), "the follower reports what it missed",
           () -> read(errFile).contains("line(s) lost"));
       Thread.sleep(500);
-      java.util.regex.Matcher lost = Pattern.compile("tail: (\\d+) line\\(s\\) lost").matcher(Files.readString(errFile));
+      Matcher lost = Pattern.compile("tail: (\\d+) line\\(s\\) lost").matcher(read(errFile));
       long lostLines = 0;
       while (lost.find()) {
         lostLines += Long.parseLong(lost.group(1));
@@ -336,10 +338,7 @@ class LiveIT extends ItBase {
       tail.waitFor(10, TimeUnit.SECONDS);
       tail.destroyForcibly();
     }
-    // its last follower gone, the ring file goes too (0600, and nothing else in its directory)
-    Matcher ring = Pattern.compile("on (\\S+\\.ring) \\(local\\)").matcher(read(errFile));
-    assertThat(ring.find()).as(read(errFile)).isTrue();
-    Path ringFile = Path.of(ring.group(1));
+    // its last follower gone, the ring file goes too
     await(Duration.ofSeconds(10), "ring file removed", () -> !Files.exists(ringFile));
   }
 
