@@ -342,6 +342,28 @@ class LiveIT extends ItBase {
     await(Duration.ofSeconds(10), "ring file removed", () -> !Files.exists(ringFile));
   }
 
+  /** A local follower does not outlive circusd: once the daemon has stopped, it says so and exits 0. */
+  @Test
+  void aLocalFollowerEndsWhenCircusdStops() throws Exception {
+    Daemon d = daemon(String.join("\n",
+        "[watcher:talk]", "cmd = /bin/sh -c 'while true; do echo hi; sleep 0.1; done'", ""));
+    Path errFile = dir.resolve("talk.err");
+    Process tail = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "--endpoint", endpoint,
+        "tail", "talk", "--follow").redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(errFile.toFile()).start();
+    try {
+      await(Duration.ofSeconds(20), "following", () -> read(errFile).contains("(local)"));
+      d.signal(15);
+      assertThat(d.awaitExit(Duration.ofSeconds(30))).isZero();
+      assertThat(tail.waitFor(15, TimeUnit.SECONDS)).as(read(errFile)).isTrue();
+      assertThat(tail.exitValue()).isZero();
+      assertThat(read(errFile)).contains("is gone: circusd stopped or restarted");
+    } finally {
+      tail.destroyForcibly();
+      tail.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void aSubscriberThatStopsReadingDoesNotSlowAChildDown() throws Exception {
     Path go = dir.resolve("go");
