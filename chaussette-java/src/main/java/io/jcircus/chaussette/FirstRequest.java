@@ -20,7 +20,9 @@ import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -46,11 +48,27 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     final Consumer<Channel> init;
     final Drain drain;
     final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+    /** How long a new connection may take to send its first request (nginx's client_header_timeout: 60 s). */
+    final long requestTimeoutMillis;
 
     Serving(HttpApp app, Consumer<Channel> init, Drain drain) {
+      this(app, init, drain, requestTimeoutFromEnv());
+    }
+
+    Serving(HttpApp app, Consumer<Channel> init, Drain drain, long requestTimeoutMillis) {
       this.app = app;
       this.init = init;
       this.drain = drain;
+      this.requestTimeoutMillis = requestTimeoutMillis;
+    }
+
+    /** CHAUSSETTE_REQUEST_TIMEOUT seconds, default 60. */
+    static long requestTimeoutFromEnv() {
+      try {
+        return (long) (Double.parseDouble(System.getenv().getOrDefault("CHAUSSETTE_REQUEST_TIMEOUT", "60")) * 1000);
+      } catch (NumberFormatException e) {
+        return 60_000;
+      }
     }
   }
 
@@ -64,6 +82,8 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
   private ByteBuf in;
   private ByteBuf out;
   private IoRegistration registration;
+  /** Closes a connection that has not sent a whole request in time (slowloris), once it has had to wait. */
+  private ScheduledFuture<?> timeout;
   private boolean done;
   private volatile boolean busy;
   private volatile long lastActivity = System.nanoTime();
@@ -102,7 +122,14 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
       while (true) {
         int n = read(in);
         if (n == 0) { // EAGAIN
+          if (in.writerIndex() == 0) { // nothing read yet: hold no buffer while the client takes its time
+            in.release();
+            in = null;
+          }
           await(EpollIoOps.EPOLLIN);
+          if (timeout == null) {
+            timeout = loop.schedule(this::timedOut, serving.requestTimeoutMillis, TimeUnit.MILLISECONDS);
+          }
           return;
         }
         if (n < 0) { // the client left before sending a whole request
@@ -132,6 +159,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
 
   private void serve(RequestHead h) {
     busy = true;
+    cancelTimeout();
     ByteBuf body = h.bodyLength == 0 ? Unpooled.EMPTY_BUFFER : in.retainedSlice(h.bodyStart, h.bodyLength);
     FullHttpRequest req = new DefaultFullHttpRequest(h.version, h.method, h.uri, body, h.headers,
         TRAILERS.newHeaders());
@@ -175,6 +203,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
       registration = null;
     }
     done = true;
+    cancelTimeout();
     serving.drain.remove(this);
     Channel ch = unix ? new EpollDomainSocketChannel(socket.intValue())
         : new EpollSocketChannel(socket.intValue()); // TCP_NODELAY by default
@@ -183,6 +212,20 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     in = null;
     ch.pipeline().addFirst(new Prefetched(read));
     loop.register(ch);
+  }
+
+  private void timedOut() {
+    timeout = null;
+    if (!done && out == null) {
+      finish();
+    }
+  }
+
+  private void cancelTimeout() {
+    if (timeout != null) {
+      timeout.cancel(false);
+      timeout = null;
+    }
   }
 
   private void await(IoOps ops) throws IOException {
@@ -226,6 +269,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
       return;
     }
     done = true;
+    cancelTimeout();
     try {
       socket.close(); // first: a closed fd leaves epoll by itself, so the cancel below needs no epoll_ctl
     } catch (IOException e) {

@@ -61,7 +61,7 @@ class FirstRequestTest {
       channels.incrementAndGet();
       pipeline.accept(ch);
     };
-    FirstRequest.Serving serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain);
+    FirstRequest.Serving serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain, 1000);
     Socket listener = Socket.newSocketStream();
     listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
@@ -148,6 +148,20 @@ class FirstRequestTest {
       int bodyStart = text.indexOf("\r\n\r\n") + 4;
       assertThat(text).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("content-length: " + BIG.length);
       assertThat(all.size() - bodyStart).isEqualTo(BIG.length);
+    }
+    assertThat(channels).hasValue(0);
+  }
+
+  @Test
+  void aClientThatSendsNoWholeRequestInTimeIsClosed() throws Exception {
+    for (String sent : new String[] {"", "GET / HTTP/1.1\r\nHost: x\r\n"}) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+        s.setSoTimeout(5000);
+        s.getOutputStream().write(sent.getBytes(StandardCharsets.US_ASCII));
+        long t0 = System.nanoTime();
+        assertThat(s.getInputStream().read()).as("closed, nothing answered").isEqualTo(-1);
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("after the 1 s request timeout").isBetween(700L, 4000L);
+      }
     }
     assertThat(channels).hasValue(0);
   }
