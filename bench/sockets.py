@@ -4,7 +4,8 @@ workers each on its own port behind nginx as a reverse proxy, in the same run; t
 longest gap with nothing served during a rolling reload and a restart, and how evenly connections spread.
 
   sudo apt-get install nginx wrk     # Debian packages
-  python3 bench/sockets.py [--seconds 10] [--connections 64] [--rounds 3] [--defer-accept] [--throughput-only]
+  python3 bench/sockets.py [--seconds 10] [--connections 64] [--rounds 3] [--defer-accept | --no-defer-accept]
+                            [--throughput-only] [--reload-only] [--cpu]
 
 Prints requests/s and p99 for keep-alive and new-connection-per-request loads (wrk), the ratios, and the
 reload figures. Everything listens on 127.0.0.1 ephemeral ports and is stopped at the end.
@@ -13,6 +14,8 @@ import argparse, os, re, shutil, socket, subprocess, sys, tempfile, threading, t
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402  (start_circusd, stop, endpoints, children)
+
+TICKS = os.sysconf("SC_CLK_TCK")
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAUSSETTE = os.path.join(HERE, "bin", "chaussette-java")
@@ -57,16 +60,51 @@ def median(runs):
     return by_rps[len(runs) // 2][0], p99s[len(runs) // 2], "; ".join(errors)
 
 
-def wrk(port, seconds, connections, close):
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def idle_ticks():
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    return cpu[3] + cpu[4], sum(cpu)
+
+
+def wrk(port, seconds, connections, close, groups=None):
+    """One wrk run; with groups ({name: function returning pids}), also where the machine's CPU went: printed
+    per request (microseconds of CPU, /proc), with the share of time the CPUs were idle."""
     cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", "http://127.0.0.1:%d/" % port]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    groups = dict(groups or {})
+    pids = {name: f() for name, f in groups.items()}
+    before = {name: cpu_ticks(p) for name, p in pids.items()}
+    idle0, all0 = idle_ticks()
+    w = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out = w.stdout.read()
+    _, _, usage = os.wait4(w.pid, 0)
+    w.returncode = 0
+    idle1, all1 = idle_ticks()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
     errors = re.search(r"Socket errors: (.*)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if groups:
+        n = rps * seconds
+        us = lambda ticks: ticks / TICKS / n * 1e6
+        print("    cpu per request: %s, wrk %.0f us (user %.0f); CPUs idle %.0f%%"
+              % (", ".join("%s %.0f us" % (name, us(cpu_ticks(p) - before[name])) for name, p in pids.items()),
+                 us((usage.ru_utime + usage.ru_stime) * TICKS), us(usage.ru_utime * TICKS),
+                 100.0 * (idle1 - idle0) / max(1, all1 - all0)))
     return rps, p99, (errors.group(1) if errors else "none") + ("; non-2xx %s" % non2xx.group(1) if non2xx else "")
 
 
@@ -126,8 +164,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs of each setup per load, alternated")
     ap.add_argument("--reload-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")
+    ap.add_argument("--cpu", action="store_true", help="also print where the CPU went in each run (/proc)")
     ap.add_argument("--defer-accept", action="store_true",
                     help="TCP_DEFER_ACCEPT on both listeners (defer_accept = 1 in circus.ini, nginx's 'deferred')")
+    ap.add_argument("--no-defer-accept", action="store_true",
+                    help="chaussette-java --defer-accept 0: the shared socket as circusd made it (by default "
+                         "chaussette-java sets TCP_DEFER_ACCEPT on an HTTP socket that has none; nginx does not)")
     a = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
@@ -141,7 +183,8 @@ def main():
         f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n%s"
                 "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
                 "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n"
-                % (shared, "defer_accept = 1\n" if a.defer_accept else "", CHAUSSETTE))
+                % (shared, "defer_accept = 1\n" if a.defer_accept else "",
+                   CHAUSSETTE + (" --defer-accept 0" if a.no_defer_accept else "")))
     ports = [free_port() for _ in range(4)]
     proxied = free_port()
     nginx_conf = os.path.join(tmp, "nginx.conf")
@@ -166,19 +209,26 @@ http { access_log off;
         for p in ports:
             assert wait_serving(p, 1), "proxied worker %d" % p
         assert wait_serving(proxied, 4), "nginx"
+        nginx = procs[-1]
+        shared_groups = {"workers": lambda: core.children(d.pid)} if a.cpu else None
+        proxied_groups = {"nginx": lambda: [nginx.pid] + core.children(nginx.pid),
+                          "backends": lambda: [p.pid for p in procs[:-1]]} if a.cpu else None
         # warm both paths up (JIT) before measuring
         wrk(shared, 3, a.connections, False)
         wrk(proxied, 3, a.connections, False)
         print("4 chaussette-java workers (netty, 1 thread each), %d s per load, %d connections, wrk -t2, %d cores%s"
-              % (a.seconds, a.connections, os.cpu_count(), ", TCP_DEFER_ACCEPT" if a.defer_accept else ""))
+              % (a.seconds, a.connections, os.cpu_count(),
+                 ", TCP_DEFER_ACCEPT on both" if a.defer_accept else
+                 ", no TCP_DEFER_ACCEPT" if a.no_defer_accept else
+                 ", TCP_DEFER_ACCEPT on the shared socket (chaussette-java's default), not on nginx's"))
         for close in (() if a.reload_only else (False, True)):
             kind = "new connection per request" if close else "keep-alive"
             # alternate the two setups, a.rounds times each, and compare medians: a single pair of runs on a
             # 2-core machine moves by 10% from one minute to the next
             shared_runs, proxied_runs = [], []
             for _ in range(a.rounds):
-                shared_runs.append(wrk(shared, a.seconds, a.connections, close))
-                proxied_runs.append(wrk(proxied, a.seconds, a.connections, close))
+                shared_runs.append(wrk(shared, a.seconds, a.connections, close, shared_groups))
+                proxied_runs.append(wrk(proxied, a.seconds, a.connections, close, proxied_groups))
             s_rps, s_p99, s_err = median(shared_runs)
             n_rps, n_p99, n_err = median(proxied_runs)
             print("%-27s shared socket %8.0f req/s p99 %7.2f ms (errors: %s; runs %s)"

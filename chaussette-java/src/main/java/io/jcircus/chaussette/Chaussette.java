@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  * development). Once it accepts it reports {@code READY=1} to {@code $NOTIFY_SOCKET} (sd_notify), if set. On
  * SIGTERM it stops accepting, lets in-flight requests finish and exits.
  *
- * <pre>chaussette-java [--app CLASS] [--threads N] URI</pre>
+ * <pre>chaussette-java [--app CLASS] [--threads N] [--defer-accept SECONDS] URI</pre>
  */
 public final class Chaussette {
   private Chaussette() {}
@@ -39,11 +39,22 @@ public final class Chaussette {
     String app = null;
     String backend = "netty";
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    int deferAccept = DeferAccept.DEFAULT_SECONDS;
     String uri = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--app": app = args[++i]; break;
         case "--threads": threads = Integer.parseInt(args[++i]); break;
+        case "--defer-accept":
+          try {
+            deferAccept = Integer.parseInt(args[++i]);
+          } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
+            deferAccept = -1;
+          }
+          if (deferAccept < 0) {
+            usage("--defer-accept takes a number of seconds (0: leave the socket as it is)");
+          }
+          break;
         case "--backend":
           backend = args[++i];
           if (!backend.equals("netty") && !backend.equals("servlet")) {
@@ -62,34 +73,44 @@ public final class Chaussette {
       usage("missing URI (fd://N, fdpass:///path#name, systemd://[NAME], unix:///path or tcp://host:port)");
     }
     if (backend.equals("servlet")) {
-      ServletBackend.serve(uri, app == null ? DemoServlet.class.getName() : app, threads);
+      ServletBackend.serve(uri, app == null ? DemoServlet.class.getName() : app, threads, deferAccept);
       return;
     }
     HttpApp handler = (HttpApp) Class.forName(app == null ? DemoApp.class.getName() : app)
         .getDeclaredConstructor().newInstance();
-    serve(uri, handler, threads);
+    serve(uri, handler, threads, deferAccept);
   }
 
   private static void usage(String error) {
     System.err.println((error == null ? "" : "chaussette-java: " + error + "\n")
-        + "usage: chaussette-java [--backend netty|servlet] [--app CLASS] [--threads N]"
+        + "usage: chaussette-java [--backend netty|servlet] [--app CLASS] [--threads N] [--defer-accept SECONDS]"
         + " fd://N | fdpass:///path#name | systemd://[NAME] | unix:///path | tcp://host:port");
     System.exit(error == null ? 0 : 2);
   }
 
-  /** Serves until SIGTERM (or JVM shutdown), then drains. */
+  /** Serves until SIGTERM (or JVM shutdown), then drains; TCP_DEFER_ACCEPT as {@link DeferAccept} says. */
   public static void serve(String uri, HttpApp app, int threads) throws Exception {
+    serve(uri, app, threads, DeferAccept.DEFAULT_SECONDS);
+  }
+
+  /**
+   * Serves until SIGTERM (or JVM shutdown), then drains.
+   *
+   * @param deferAcceptSeconds TCP_DEFER_ACCEPT for a TCP socket that has none yet (see {@link DeferAccept});
+   *     0 leaves the socket as it is
+   */
+  public static void serve(String uri, HttpApp app, int threads, int deferAcceptSeconds) throws Exception {
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     FirstRequest.Serving serving = new FirstRequest.Serving(app, pipeline(app, DRAIN), DRAIN);
     Listening listening;
     String warmed;
     try {
-      warmed = warmUp(workers, serving);
+      warmed = warmUp(workers, serving, deferAcceptSeconds);
       URI u = URI.create(uri);
       switch (u.getScheme()) {
         case "fd": {
           int fd = Integer.parseInt(uri.substring("fd://".length()));
-          listening = shared(fd, isUnixSocket(fd), workers, serving);
+          listening = shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
           break;
         }
         case "fdpass": {
@@ -99,13 +120,13 @@ public final class Chaussette {
           }
           io.jcircus.fdpass.FdPassClient.Received r =
               io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving);
+          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving, deferAcceptSeconds);
           break;
         }
         case "systemd": {
           // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
           int fd = listenFd(u.getHost());
-          listening = shared(fd, isUnixSocket(fd), workers, serving);
+          listening = shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
           break;
         }
         case "unix": {
@@ -114,7 +135,7 @@ public final class Chaussette {
           Socket s = Socket.newSocketDomain();
           s.bind(new DomainSocketAddress(u.getPath()));
           s.listen(BACKLOG);
-          listening = shared(s.intValue(), true, workers, serving);
+          listening = shared(s.intValue(), true, workers, serving, 0);
           break;
         }
         case "tcp": {
@@ -122,7 +143,7 @@ public final class Chaussette {
           s.setReuseAddress(true);
           s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
           s.listen(BACKLOG);
-          listening = shared(s.intValue(), false, workers, serving);
+          listening = shared(s.intValue(), false, workers, serving, deferAcceptSeconds);
           break;
         }
         default:
@@ -168,7 +189,8 @@ public final class Chaussette {
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     try {
       HttpApp app = new DemoApp();
-      System.out.println("cds training: " + warmUp(workers, new FirstRequest.Serving(app, pipeline(app, DRAIN), DRAIN)));
+      System.out.println("cds training: " + warmUp(workers, new FirstRequest.Serving(app, pipeline(app, DRAIN), DRAIN),
+          DeferAccept.DEFAULT_SECONDS));
     } finally {
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
@@ -187,14 +209,15 @@ public final class Chaussette {
    * loop accepts on it, and a connection's first request goes through {@link FirstRequest}.
    */
   private static Listening shared(int fd, boolean unix, MultiThreadIoEventLoopGroup workers,
-      FirstRequest.Serving serving) throws java.io.IOException {
+      FirstRequest.Serving serving, int deferAcceptSeconds) throws java.io.IOException {
+    int deferred = unix ? 0 : DeferAccept.apply(fd, deferAcceptSeconds);
     SharedAcceptor.Group acceptors = new SharedAcceptor.Group(fd, unix, workers,
-        (conn, isUnix, loop) -> FirstRequest.accepted(conn, isUnix, loop, serving));
+        (conn, isUnix, loop, readNow) -> FirstRequest.accepted(conn, isUnix, loop, serving, readNow));
     return new Listening() {
       @Override
       public String describe() {
         return (unix ? "unix" : "tcp") + " fd " + fd + ", " + acceptors.size() + " acceptor(s)"
-            + (acceptors.exclusive() ? ", EPOLLEXCLUSIVE" : "");
+            + (acceptors.exclusive() ? ", EPOLLEXCLUSIVE" : "") + (deferred > 0 ? ", TCP_DEFER_ACCEPT" : "");
       }
 
       @Override
@@ -235,15 +258,15 @@ public final class Chaussette {
    * requests loading classes, linking native methods and interpreting: during a rolling reload those are
    * clients' requests, and they took 40 to 100+ ms here with an in-memory warm-up of the pipeline alone.
    */
-  private static String warmUp(MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving)
-      throws java.io.IOException {
+  private static String warmUp(MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving,
+      int deferAcceptSeconds) throws java.io.IOException {
     long began = System.nanoTime();
     int served = 0;
     Socket listener = Socket.newSocketStream();
     listener.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
     int port = ((InetSocketAddress) listener.localAddress()).getPort();
-    Listening acceptor = shared(listener.intValue(), false, workers, serving);
+    Listening acceptor = shared(listener.intValue(), false, workers, serving, deferAcceptSeconds);
     byte[] request = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
         .getBytes(StandardCharsets.US_ASCII);

@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
@@ -48,6 +49,8 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     final Consumer<Channel> init;
     final Drain drain;
     final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+    /** The connections waiting for a first request on each event loop (only ever touched on that loop). */
+    private final FastThreadLocal<Waiting> waiting = new FastThreadLocal<>();
     /** How long a new connection may take to send its first request (nginx's client_header_timeout: 60 s). */
     final long requestTimeoutMillis;
 
@@ -63,11 +66,82 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     }
 
     /** CHAUSSETTE_REQUEST_TIMEOUT seconds, default 60. */
+    Waiting waiting(IoEventLoop loop) {
+      Waiting w = waiting.get();
+      if (w == null) {
+        w = new Waiting(loop, TimeUnit.MILLISECONDS.toNanos(requestTimeoutMillis));
+        waiting.set(w);
+      }
+      return w;
+    }
+
     static long requestTimeoutFromEnv() {
       try {
         return (long) (Double.parseDouble(System.getenv().getOrDefault("CHAUSSETTE_REQUEST_TIMEOUT", "60")) * 1000);
       } catch (NumberFormatException e) {
         return 60_000;
+      }
+    }
+  }
+
+  /**
+   * The connections of one event loop that wait for their first request, oldest first. They all have the same
+   * timeout, so arrival order is deadline order: joining and leaving are a few pointer stores, and one scheduled
+   * task, due when the oldest expires, stands for all of them (a task scheduled and cancelled per connection
+   * was a priority queue insert and removal each).
+   */
+  static final class Waiting {
+    private final IoEventLoop loop;
+    private final long timeoutNanos;
+    private FirstRequest head;
+    private FirstRequest tail;
+    private ScheduledFuture<?> sweep;
+
+    Waiting(IoEventLoop loop, long timeoutNanos) {
+      this.loop = loop;
+      this.timeoutNanos = timeoutNanos;
+    }
+
+    void add(FirstRequest c) {
+      c.deadline = System.nanoTime() + timeoutNanos;
+      c.waiting = this;
+      c.prev = tail;
+      if (tail == null) {
+        head = c;
+      } else {
+        tail.next = c;
+      }
+      tail = c;
+      if (sweep == null) {
+        sweep = loop.schedule(this::sweep, timeoutNanos, TimeUnit.NANOSECONDS);
+      }
+    }
+
+    void remove(FirstRequest c) {
+      if (c.prev == null) {
+        head = c.next;
+      } else {
+        c.prev.next = c.next;
+      }
+      if (c.next == null) {
+        tail = c.prev;
+      } else {
+        c.next.prev = c.prev;
+      }
+      c.prev = c.next = null;
+      c.waiting = null;
+    }
+
+    private void sweep() {
+      sweep = null;
+      long now = System.nanoTime();
+      while (head != null && head.deadline - now <= 0) {
+        FirstRequest c = head;
+        remove(c);
+        c.timedOut();
+      }
+      if (head != null) {
+        sweep = loop.schedule(this::sweep, head.deadline - now, TimeUnit.NANOSECONDS);
       }
     }
   }
@@ -83,7 +157,11 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
   private ByteBuf out;
   private IoRegistration registration;
   /** Closes a connection that has not sent a whole request in time (slowloris), once it has had to wait. */
-  private ScheduledFuture<?> timeout;
+  private Waiting waiting;
+  private FirstRequest prev;
+  private FirstRequest next;
+  private long deadline;
+  private boolean timed;
   private boolean done;
   private volatile boolean busy;
   private volatile long lastActivity = System.nanoTime();
@@ -96,10 +174,23 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
   }
 
   /** Takes over an accepted fd, on {@code loop}'s thread. */
-  static void accepted(int fd, boolean unix, IoEventLoop loop, Serving serving) {
+  /**
+   * @param readNow read at once (the request may be there already: no epoll round trip for it), or wait for
+   *     epoll to say it is readable
+   * @return whether the read at once found data
+   */
+  static boolean accepted(int fd, boolean unix, IoEventLoop loop, Serving serving, boolean readNow) {
     FirstRequest c = new FirstRequest(fd, unix, loop, serving);
     serving.drain.add(c);
-    c.readable(); // the request is often there already: no epoll round trip for it
+    if (!readNow) {
+      try {
+        c.awaitRequest();
+      } catch (IOException e) {
+        c.finish();
+      }
+      return false;
+    }
+    return c.readable();
   }
 
   @Override
@@ -114,7 +205,9 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     }
   }
 
-  private void readable() {
+  /** Reads what has come; true if that was anything (data or the end of the stream). */
+  private boolean readable() {
+    boolean got = false;
     try {
       if (in == null) {
         in = serving.alloc.directBuffer(BUFFER, BUFFER);
@@ -126,22 +219,20 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
             in.release();
             in = null;
           }
-          await(EpollIoOps.EPOLLIN);
-          if (timeout == null) {
-            timeout = loop.schedule(this::timedOut, serving.requestTimeoutMillis, TimeUnit.MILLISECONDS);
-          }
-          return;
+          awaitRequest();
+          return got;
         }
+        got = true;
         if (n < 0) { // the client left before sending a whole request
           finish();
-          return;
+          return true;
         }
         lastActivity = System.nanoTime();
         RequestHead h = RequestHead.parse(in);
         if (h == RequestHead.INCOMPLETE) {
           if (!in.isWritable()) {
             handOff();
-            return;
+            return true;
           }
           continue;
         }
@@ -150,10 +241,20 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
         } else {
           serve(h);
         }
-        return;
+        return true;
       }
     } catch (IOException e) {
       finish(); // ECONNRESET and the like
+      return true;
+    }
+  }
+
+  /** Waits for (more of) the first request, within the request timeout from when it started waiting. */
+  private void awaitRequest() throws IOException {
+    await(EpollIoOps.EPOLLIN);
+    if (!timed) {
+      timed = true;
+      serving.waiting(loop).add(this);
     }
   }
 
@@ -215,16 +316,14 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
   }
 
   private void timedOut() {
-    timeout = null;
     if (!done && out == null) {
       finish();
     }
   }
 
   private void cancelTimeout() {
-    if (timeout != null) {
-      timeout.cancel(false);
-      timeout = null;
+    if (waiting != null) {
+      waiting.remove(this);
     }
   }
 

@@ -22,7 +22,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 final class ServletBackend {
   private ServletBackend() { }
 
-  static void serve(String uri, String servletClass, int threads) throws Exception {
+  static void serve(String uri, String servletClass, int threads, int deferAcceptSeconds) throws Exception {
     URI u = URI.create(uri);
     ServerSocketChannel channel;
     switch (u.getScheme()) {
@@ -37,6 +37,9 @@ final class ServletBackend {
               + "): set stdin_socket = NAME in the watcher");
         }
         channel = ssc;
+        if (ssc.getLocalAddress() instanceof InetSocketAddress) {
+          DeferAccept.apply(0, deferAcceptSeconds); // the request is there when Jetty accepts (see DeferAccept)
+        }
         break;
       }
       case "tcp":

@@ -25,8 +25,15 @@ import java.util.concurrent.CompletableFuture;
  * wake-ups cost more than serving the request. This acceptor is a plain {@link EpollIoHandle} on one of the
  * event loops, registered for {@code EPOLLIN | EPOLLEXCLUSIVE} (Linux 4.5+): the kernel wakes one idle waiter.
  * The kernel wakes the first idle waiter in the socket's wait queue, which on its own would hand a lightly
- * loaded server's connections all to one worker; after each accept the acceptor therefore removes and re-adds
- * its registration, which moves it to the back of the queue, so idle workers take connections in turn.
+ * loaded server's connections all to one worker; every {@link #ROTATE_EVERY} accepted connections the acceptor
+ * therefore removes and re-adds its registration, which moves it to the back of the queue, so idle workers take
+ * connections in turn (two epoll_ctl on a wait queue every worker shares: doing it after every connection cost
+ * more than a tenth of a loaded worker's system time).
+ *
+ * <p>A connection's request has usually not arrived when it is accepted (the client's first write follows its
+ * handshake), so reading at once mostly returns EAGAIN, a system call for nothing; with TCP_DEFER_ACCEPT, or
+ * under a backlog, it is there. The acceptor keeps reading at once while that finds the request, stops after
+ * {@link #MISSES} misses in a row, and tries again every {@link #PROBE_EVERY} connections.
  *
  * <p>Each event loop of the worker has an acceptor of its own (a {@link Group}): a loop is a waiter like any
  * other, and serves what it accepts, so no connection crosses threads.
@@ -41,7 +48,11 @@ final class SharedAcceptor implements EpollIoHandle {
   /** What becomes of an accepted connection: called on the loop that accepted it. */
   @FunctionalInterface
   interface Accepted {
-    void accepted(int fd, boolean unix, IoEventLoop loop);
+    /**
+     * @param readNow whether to read the connection at once rather than wait for epoll to report it readable
+     * @return whether reading at once found data (false when {@code readNow} is false)
+     */
+    boolean accepted(int fd, boolean unix, IoEventLoop loop, boolean readNow);
   }
 
   /** One acceptor per event loop of a group, all on the same fd: each loop is a waiter of its own. */
@@ -95,8 +106,12 @@ final class SharedAcceptor implements EpollIoHandle {
     }
   }
 
-  /** The most connections one wake-up accepts. */
-  static final int MAX_BATCH = 16;
+  /** Accepted connections between two moves to the back of the wait queue. */
+  static final int ROTATE_EVERY = 8;
+  /** Reads at once that found nothing, in a row, before the acceptor stops reading at once. */
+  static final int MISSES = 4;
+  /** While not reading at once, every this many connections are read at once anyway, to notice a change. */
+  static final int PROBE_EVERY = 16;
 
   private final Socket listener;
   private final boolean unix;
@@ -106,6 +121,9 @@ final class SharedAcceptor implements EpollIoHandle {
   private EpollIoOps ops = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value() | EPOLLEXCLUSIVE);
   private IoRegistration registration;
   private boolean stopped;
+  private int sinceRotation;
+  private int misses;
+  private int sinceProbe;
 
   private SharedAcceptor(Socket listener, boolean unix, IoEventLoop loop, Accepted accepted) {
     this.listener = listener;
@@ -171,34 +189,35 @@ final class SharedAcceptor implements EpollIoHandle {
     if (stopped || registration == null) {
       return;
     }
-    // Take what is queued (up to a batch), then go to the back of the wait queue once: a loaded worker saves a
-    // wake-up and two epoll_ctl per connection, an idle one still hands the next connection to another worker.
-    int taken = 0;
-    while (taken < MAX_BATCH) {
-      int fd;
-      try {
-        fd = listener.accept(address);
-      } catch (IOException e) {
-        // ECONNABORTED, EMFILE and the like: the connection is the kernel's or the client's loss, not ours to retry
-        System.err.println("chaussette-java: accept: " + e.getMessage());
-        break;
-      }
-      if (fd < 0) {
-        break; // EAGAIN: nothing (more) queued, or another worker was faster; level-triggered, so nothing is lost
-      }
-      taken++;
-      accepted.accepted(fd, unix, loop);
-      if (stopped) {
-        return;
-      }
+    // One connection per wake-up (nginx's multi_accept off): the registration is level-triggered, so whatever
+    // else is queued is reported again by the next epoll_wait, without sleeping, to this worker or a faster one.
+    // Accepting until EAGAIN cost a failed accept4 per connection under load, where the queue is mostly empty.
+    int fd;
+    try {
+      fd = listener.accept(address);
+    } catch (IOException e) {
+      // ECONNABORTED, EMFILE and the like: the connection is the kernel's or the client's loss, not ours to retry
+      System.err.println("chaussette-java: accept: " + e.getMessage());
+      return;
     }
-    if (taken > 0 && exclusive()) {
-      // to the back of the wait queue: the next connection wakes another idle worker
+    if (fd < 0) {
+      return; // EAGAIN: another worker was faster
+    }
+    if (misses < MISSES || ++sinceProbe >= PROBE_EVERY) {
+      sinceProbe = 0;
+      misses = accepted.accepted(fd, unix, loop, true) ? 0 : misses + 1;
+    } else {
+      accepted.accepted(fd, unix, loop, false);
+    }
+    if (!stopped && ++sinceRotation >= ROTATE_EVERY && exclusive()) {
+      // to the back of the wait queue: the next connections wake another idle worker
+      sinceRotation = 0;
       registration.cancel();
       registration = null;
       register();
     }
   }
+
 
   @Override
   public FileDescriptor fd() {

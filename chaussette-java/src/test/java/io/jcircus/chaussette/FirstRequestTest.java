@@ -67,7 +67,7 @@ class FirstRequestTest {
     listener.listen(64);
     port = ((InetSocketAddress) listener.localAddress()).getPort();
     acceptors = new SharedAcceptor.Group(listener.intValue(), false, loops,
-        (fd, unix, loop) -> FirstRequest.accepted(fd, unix, loop, serving));
+        (fd, unix, loop, readNow) -> FirstRequest.accepted(fd, unix, loop, serving, readNow));
   }
 
   @AfterEach

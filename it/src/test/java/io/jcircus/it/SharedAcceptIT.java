@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * chaussette-java workers sharing one socket take turns: each accept wakes one idle worker (EPOLLEXCLUSIVE)
- * and the worker that accepted moves to the back of the queue, so connections spread evenly even when they
- * come one at a time (with Netty's own server channel, 400 sequential connections went 373/17/6/4).
+ * and a worker moves to the back of the queue every 8 connections it accepted, so connections spread evenly
+ * even when they come one at a time (with Netty's own server channel, 400 sequential connections went
+ * 373/17/6/4).
  */
 class SharedAcceptIT extends ItBase {
   @Test
@@ -89,6 +90,39 @@ class SharedAcceptIT extends ItBase {
       int n = s.getInputStream().read(pid);
       assertThat(new String(pid, 0, Math.max(0, n), StandardCharsets.US_ASCII).strip()).matches("\\d+");
     }
+  }
+
+  /**
+   * chaussette-java sets TCP_DEFER_ACCEPT (1 s) on the HTTP socket it is handed when circus.ini set none: a
+   * client that has sent nothing is not accepted yet, so the worker's 0.3 s first-request timeout cannot close
+   * it; with {@code --defer-accept 0} the same client is accepted at once and closed after 0.3 s.
+   */
+  @Test
+  void chaussetteDefersAcceptOnItsHttpSocketUnlessToldNot() throws Exception {
+    String chaussette = "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 ";
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[socket:plain]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]", chaussette + "fd://$(circus.sockets.web)", "use_sockets = true", "copy_env = true",
+        "readiness = notify",
+        "[watcher:plain]", chaussette + "--defer-accept 0 fd://$(circus.sockets.plain)", "use_sockets = true",
+        "copy_env = true", "readiness = notify",
+        "[env:web,plain]", "CHAUSSETTE_REQUEST_TIMEOUT = 0.3", "CHAUSSETTE_WARMUP_MS = 1000", ""));
+    await(Duration.ofSeconds(60), "2 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 2);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", d.port("web"))) {
+      s.setSoTimeout(800);
+      assertThatThrownBy(() -> s.getInputStream().read()).isInstanceOf(java.net.SocketTimeoutException.class);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 200");
+    }
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", d.port("plain"))) {
+      s.setSoTimeout(5_000);
+      long t0 = System.nanoTime();
+      assertThat(s.getInputStream().read()).isEqualTo(-1); // accepted at once, closed by the request timeout
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(800));
+    }
+    assertThat(d.logText()).contains("TCP_DEFER_ACCEPT");
   }
 
   @Test
