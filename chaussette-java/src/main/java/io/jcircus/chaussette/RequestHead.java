@@ -1,10 +1,11 @@
 package io.jcircus.chaussette;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -39,21 +40,39 @@ final class RequestHead {
 
   private RequestHead() {}
 
+  /**
+   * Headers without Netty's per-header validation: the parser below already refuses (hands off) every name that
+   * is not a token and every value with a control character, which is what that validation checks.
+   */
+  private static final DefaultHttpHeadersFactory HEADERS =
+      DefaultHttpHeadersFactory.headersFactory().withNameValidation(false).withValueValidation(false);
+
+  /** Each event loop's copy of the head being parsed: a byte array, not a ByteBuf checked at every byte. */
+  private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
+    @Override
+    protected byte[] initialValue() {
+      return new byte[MAX_HEAD];
+    }
+  };
+
   /** Parses {@code buf}'s readable bytes (not consumed). */
   static RequestHead parse(ByteBuf buf) {
     int start = buf.readerIndex();
-    int end = buf.writerIndex();
+    int end = buf.writerIndex() - start; // positions below are relative to start
+    byte[] a = SCRATCH.get();
+    int copied = Math.min(end, MAX_HEAD);
+    buf.getBytes(start, a, 0, copied);
     // request line: METHOD SP request-target SP HTTP/1.x CRLF
-    int lineEnd = find(buf, start, Math.min(end, start + MAX_INITIAL_LINE), (byte) '\n');
+    int lineEnd = find(a, 0, Math.min(copied, MAX_INITIAL_LINE), (byte) '\n');
     if (lineEnd < 0) {
-      return end - start >= MAX_INITIAL_LINE ? HAND_OFF : INCOMPLETE;
+      return end >= MAX_INITIAL_LINE ? HAND_OFF : INCOMPLETE;
     }
-    if (lineEnd == start || buf.getByte(lineEnd - 1) != '\r') {
+    if (lineEnd == 0 || a[lineEnd - 1] != '\r') {
       return HAND_OFF; // bare LF, or the empty lines some clients send before a request: the codec's business
     }
     int sp1 = -1;
-    for (int i = start; i < lineEnd - 1; i++) {
-      byte b = buf.getByte(i);
+    for (int i = 0; i < lineEnd - 1; i++) {
+      byte b = a[i];
       if (b == ' ') {
         sp1 = i;
         break;
@@ -62,12 +81,12 @@ final class RequestHead {
         return HAND_OFF;
       }
     }
-    if (sp1 <= start) {
+    if (sp1 <= 0) {
       return HAND_OFF;
     }
     int sp2 = -1;
     for (int i = sp1 + 1; i < lineEnd - 1; i++) {
-      byte b = buf.getByte(i);
+      byte b = a[i];
       if (b == ' ') {
         sp2 = i;
         break;
@@ -80,29 +99,29 @@ final class RequestHead {
       return HAND_OFF;
     }
     HttpVersion version;
-    if (matches(buf, sp2 + 1, "HTTP/1.1")) {
+    if (matches(a, sp2 + 1, "HTTP/1.1")) {
       version = HttpVersion.HTTP_1_1;
-    } else if (matches(buf, sp2 + 1, "HTTP/1.0")) {
+    } else if (matches(a, sp2 + 1, "HTTP/1.0")) {
       version = HttpVersion.HTTP_1_0;
     } else {
       return HAND_OFF;
     }
     RequestHead h = new RequestHead();
     h.version = version;
-    h.method = HttpMethod.valueOf(buf.toString(start, sp1 - start, StandardCharsets.US_ASCII));
-    h.uri = buf.toString(sp1 + 1, sp2 - sp1 - 1, StandardCharsets.US_ASCII);
-    h.headers = new DefaultHttpHeaders();
+    // all checked to be ASCII: ISO-8859-1 is the cheapest decoder that gives the same strings
+    h.method = HttpMethod.valueOf(new String(a, 0, sp1, StandardCharsets.ISO_8859_1));
+    h.uri = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
+    h.headers = HEADERS.newHeaders();
     boolean close = false;
     boolean keepAlive = false;
     long contentLength = -1;
-    int limit = Math.min(end, start + MAX_HEAD);
     int pos = lineEnd + 1;
     while (true) {
-      int nl = find(buf, pos, limit, (byte) '\n');
+      int nl = find(a, pos, copied, (byte) '\n');
       if (nl < 0) {
-        return end - start >= MAX_HEAD ? HAND_OFF : INCOMPLETE;
+        return end >= MAX_HEAD ? HAND_OFF : INCOMPLETE;
       }
-      if (nl == pos || buf.getByte(nl - 1) != '\r') {
+      if (nl == pos || a[nl - 1] != '\r') {
         return HAND_OFF;
       }
       if (nl == pos + 1) { // CRLF: end of the head
@@ -111,7 +130,7 @@ final class RequestHead {
       }
       int colon = -1;
       for (int i = pos; i < nl - 1; i++) {
-        byte b = buf.getByte(i);
+        byte b = a[i];
         if (b == ':') {
           colon = i;
           break;
@@ -125,20 +144,20 @@ final class RequestHead {
       }
       int vs = colon + 1;
       int ve = nl - 1;
-      while (vs < ve && ows(buf.getByte(vs))) {
+      while (vs < ve && ows(a[vs])) {
         vs++;
       }
-      while (ve > vs && ows(buf.getByte(ve - 1))) {
+      while (ve > vs && ows(a[ve - 1])) {
         ve--;
       }
       for (int i = vs; i < ve; i++) {
-        byte b = buf.getByte(i);
+        byte b = a[i];
         if ((b < 0x20 && b != '\t') || b == 0x7f) {
           return HAND_OFF;
         }
       }
-      String name = buf.toString(pos, colon - pos, StandardCharsets.US_ASCII);
-      String value = buf.toString(vs, ve - vs, StandardCharsets.ISO_8859_1);
+      String name = new String(a, pos, colon - pos, StandardCharsets.ISO_8859_1);
+      String value = new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1);
       if (name.equalsIgnoreCase("content-length")) {
         if (contentLength >= 0 || value.isEmpty() || value.length() > 9) {
           return HAND_OFF;
@@ -164,24 +183,29 @@ final class RequestHead {
     }
     long length = Math.max(0, contentLength);
     if (end - pos < length) {
-      return length > buf.capacity() - (pos - buf.readerIndex()) ? HAND_OFF : INCOMPLETE;
+      return length > buf.capacity() - start - pos ? HAND_OFF : INCOMPLETE;
     }
     if (end - pos > length) {
       return HAND_OFF; // a pipelined request, or bytes we do not understand: the codec's
     }
-    h.bodyStart = pos;
+    h.bodyStart = start + pos;
     h.bodyLength = (int) length;
     h.lastRequest = version == HttpVersion.HTTP_1_1 ? close : !keepAlive;
     return h;
   }
 
-  private static int find(ByteBuf buf, int from, int to, byte b) {
-    return from >= to ? -1 : buf.indexOf(from, to, b);
+  private static int find(byte[] a, int from, int to, byte b) {
+    for (int i = from; i < to; i++) {
+      if (a[i] == b) {
+        return i;
+      }
+    }
+    return -1;
   }
 
-  private static boolean matches(ByteBuf buf, int at, String s) {
+  private static boolean matches(byte[] a, int at, String s) {
     for (int i = 0; i < s.length(); i++) {
-      if (buf.getByte(at + i) != s.charAt(i)) {
+      if (a[at + i] != s.charAt(i)) {
         return false;
       }
     }
