@@ -161,6 +161,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--warmup", type=int, default=15,
+                    help="seconds of each load on each path before measuring: a fresh JVM's C2 takes that long here")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each setup per load, alternated")
     ap.add_argument("--reload-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")
@@ -214,8 +216,10 @@ http { access_log off;
         proxied_groups = {"nginx": lambda: [nginx.pid] + core.children(nginx.pid),
                           "backends": lambda: [p.pid for p in procs[:-1]]} if a.cpu else None
         # warm both paths up (JIT) before measuring
-        wrk(shared, 3, a.connections, False)
-        wrk(proxied, 3, a.connections, False)
+        # both loads, both paths: the first seconds of a fresh JVM are its JIT's (C2 compiles for a few seconds)
+        for close in (False, True):
+            wrk(shared, a.warmup, a.connections, close)
+            wrk(proxied, a.warmup, a.connections, close)
         print("4 chaussette-java workers (netty, 1 thread each), %d s per load, %d connections, wrk -t2, %d cores%s"
               % (a.seconds, a.connections, os.cpu_count(),
                  ", TCP_DEFER_ACCEPT on both" if a.defer_accept else
@@ -246,6 +250,9 @@ http { access_log off;
         for loaded, action in scenarios:
             if action is None:
                 print("probe alone:" if not loaded else "probe with a saturating keep-alive load (wrk -t1 -c8):")
+                if loaded:  # the restart before this started new JVMs: let them compile before the baseline
+                    wrk(shared, a.warmup, a.connections, False)
+                    wrk(shared, a.warmup, a.connections, True)
             old = set(spread(shared, 40))
             probe = Probe(shared)
             load = subprocess.Popen(["wrk", "-t1", "-c8", "-d60s", "http://127.0.0.1:%d/" % shared]
