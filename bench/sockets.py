@@ -161,8 +161,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--warmup", type=int, default=15,
-                    help="seconds of each load on each path before measuring: a fresh JVM's C2 takes that long here")
+    ap.add_argument("--warmup", type=int, default=5,
+                    help="seconds of each load on each path before measuring (15 for workers with C2: "
+                         "CHAUSSETTE_OPTS=-XX:TieredStopAtLevel=4)")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each setup per load, alternated")
     ap.add_argument("--reload-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")

@@ -243,6 +243,16 @@ public final class Chaussette {
    * short warm-up (20 requests in the first second under a saturating load here) leaves the first clients to the
    * interpreter, while readiness must stay well inside a watcher's ready_timeout (30 s by default).
    */
+  /** CHAUSSETTE_WARMUP_REQUESTS, default {@link #WARM_UP_REQUESTS}: more lets C2 compile before READY too. */
+  static int warmUpRequests() {
+    try {
+      return Math.max(0, Integer.parseInt(System.getenv().getOrDefault("CHAUSSETTE_WARMUP_REQUESTS",
+          String.valueOf(WARM_UP_REQUESTS))));
+    } catch (NumberFormatException e) {
+      return WARM_UP_REQUESTS;
+    }
+  }
+
   static long warmUpBudgetMillis() {
     try {
       return Long.parseLong(System.getenv().getOrDefault("CHAUSSETTE_WARMUP_MS", "3000"));
@@ -283,7 +293,7 @@ public final class Chaussette {
       boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
       long compiled = -1;
       for (int i = 0; System.nanoTime() < deadline; i++) {
-        if (i >= WARM_UP_REQUESTS / 2 && i % 10 == 0) {
+        if (i >= warmUpRequests() / 2 && i % 10 == 0) {
           long now = timed ? jit.getTotalCompilationTime() : compiled;
           if (now == compiled) {
             break;
