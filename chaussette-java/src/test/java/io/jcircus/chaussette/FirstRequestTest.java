@@ -36,6 +36,7 @@ class FirstRequestTest {
   private SharedAcceptor.Group acceptors;
   private final AtomicInteger channels = new AtomicInteger();
   private int port;
+  private FirstRequest.Serving serving;
 
   /** Echoes method, uri and body length; /big answers 8 MiB; /boom throws. */
   private static FullHttpResponse app(io.netty.handler.codec.http.FullHttpRequest req) {
@@ -61,13 +62,18 @@ class FirstRequestTest {
       channels.incrementAndGet();
       pipeline.accept(ch);
     };
-    FirstRequest.Serving serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain, 1000);
+    serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain, 1000);
+    listen(null);
+  }
+
+  /** A new listener and acceptors; {@code readNow} null: the acceptor's own choice, else always that. */
+  private void listen(Boolean readNow) throws IOException {
     Socket listener = Socket.newSocketStream();
     listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
     port = ((InetSocketAddress) listener.localAddress()).getPort();
     acceptors = new SharedAcceptor.Group(listener.intValue(), false, loops,
-        (fd, unix, loop, readNow) -> FirstRequest.accepted(fd, unix, loop, serving, readNow));
+        (fd, unix, loop, now) -> FirstRequest.accepted(fd, unix, loop, serving, readNow == null ? now : readNow));
   }
 
   @AfterEach
@@ -175,5 +181,62 @@ class FirstRequestTest {
     }
     assertThat(exchange(0, "GET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).endsWith("GET /after  host=h\n");
     assertThat(channels).hasValue(0);
+  }
+
+  @Test
+  void eitherWayOfTakingANewConnectionServesTheSame() throws Exception {
+    for (boolean readNow : new boolean[] {true, false}) {
+      acceptors.stop();
+      listen(readNow);
+      for (int i = 0; i < 5; i++) {
+        assertThat(exchange(0, "GET /n" + i + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+            .as("read at once: %s", readNow).startsWith("HTTP/1.1 200 OK\r\n").endsWith("GET /n" + i + "  host=h\n");
+      }
+      assertThat(exchange(100, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\n", "ok"))
+          .endsWith("POST /p ok host=h\n");
+      assertThat(exchange(100, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n",
+          "GET /l HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).contains("GET /k  host=h\n")
+          .endsWith("GET /l  host=h\n");
+    }
+    assertThat(channels).hasValue(2);
+  }
+
+  /**
+   * Silent clients that arrive 400 ms apart are each closed about 1 s after they came (one list and one sweep per
+   * loop stand for their timers), and one served from the middle of that list leaves the others' deadlines alone.
+   */
+  @Test
+  void waitingClientsTimeOutEachOnItsOwnDeadline() throws Exception {
+    acceptors.stop();
+    loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    loops = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory()); // one loop: one list for all
+    listen(false);
+    java.net.Socket[] silent = new java.net.Socket[3];
+    long[] opened = new long[3];
+    try (java.net.Socket served = new java.net.Socket()) {
+      for (int i = 0; i < silent.length; i++) {
+        if (i == 1) {
+          served.connect(new InetSocketAddress("127.0.0.1", port));
+          served.setSoTimeout(5000);
+        }
+        silent[i] = new java.net.Socket("127.0.0.1", port);
+        silent[i].setSoTimeout(5000);
+        opened[i] = System.nanoTime();
+        Thread.sleep(400);
+      }
+      served.getOutputStream().write("GET /mid HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(new String(served.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).endsWith("GET /mid  host=null\n");
+      for (int i = 0; i < silent.length; i++) {
+        assertThat(silent[i].getInputStream().read()).isEqualTo(-1);
+        long ms = (System.nanoTime() - opened[i]) / 1_000_000;
+        assertThat(ms).as("client %d closed after its own 1 s", i).isBetween(900L, 1600L);
+      }
+    } finally {
+      for (java.net.Socket c : silent) {
+        if (c != null) {
+          c.close();
+        }
+      }
+    }
   }
 }
