@@ -292,8 +292,9 @@ public final class Chaussette {
       java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
       boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
       long compiled = -1;
+      int firstPhase = warmUpRequests() / 2; // iterations of 2 requests before asking the JIT
       for (int i = 0; System.nanoTime() < deadline; i++) {
-        if (i >= warmUpRequests() / 2 && i % 10 == 0) {
+        if (i >= firstPhase && i % 10 == 0) {
           long now = timed ? jit.getTotalCompilationTime() : compiled;
           if (now == compiled) {
             break;

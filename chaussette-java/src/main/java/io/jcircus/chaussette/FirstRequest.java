@@ -65,7 +65,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
       this.requestTimeoutMillis = requestTimeoutMillis;
     }
 
-    /** CHAUSSETTE_REQUEST_TIMEOUT seconds, default 60. */
+    /** This loop's list of connections waiting for a first request; called on {@code loop}. */
     Waiting waiting(IoEventLoop loop) {
       Waiting w = waiting.get();
       if (w == null) {
@@ -75,6 +75,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
       return w;
     }
 
+    /** CHAUSSETTE_REQUEST_TIMEOUT seconds, default 60. */
     static long requestTimeoutFromEnv() {
       try {
         return (long) (Double.parseDouble(System.getenv().getOrDefault("CHAUSSETTE_REQUEST_TIMEOUT", "60")) * 1000);
@@ -156,7 +157,10 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
   private ByteBuf in;
   private ByteBuf out;
   private IoRegistration registration;
-  /** Closes a connection that has not sent a whole request in time (slowloris), once it has had to wait. */
+  /**
+   * The loop's list this connection is on while it waits for its first request (null otherwise): it is closed if
+   * that takes longer than the request timeout (slowloris). {@code timed}: it has joined the list once.
+   */
   private Waiting waiting;
   private FirstRequest prev;
   private FirstRequest next;
@@ -173,8 +177,9 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     this.serving = serving;
   }
 
-  /** Takes over an accepted fd, on {@code loop}'s thread. */
   /**
+   * Takes over an accepted fd, on {@code loop}'s thread.
+   *
    * @param readNow read at once (the request may be there already: no epoll round trip for it), or wait for
    *     epoll to say it is readable
    * @return whether the read at once found data
