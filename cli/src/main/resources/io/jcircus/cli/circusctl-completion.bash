@@ -64,7 +64,8 @@ _circusctl() {
   done
   if [ "$n" -eq 0 ]; then
     local names
-    names=$(command circusctl "${globals[@]}" --timeout 1 list 2>/dev/null | tr ',' ' ')
+    # the timeout covers a fresh JVM's ZeroMQ connect and handshake too: 1 s was not always enough on a busy machine
+    names=$(command circusctl "${globals[@]}" --timeout 3 list 2>/dev/null | tr ',' ' ')
     COMPREPLY=($(compgen -W "$names" -- "$cur"))
   elif [ "$cmd" = signal ]; then
     COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP WINCH" -- "$cur"))
