@@ -102,52 +102,36 @@ public final class Chaussette {
   public static void serve(String uri, HttpApp app, int threads, int deferAcceptSeconds) throws Exception {
     MultiThreadIoEventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     FirstRequest.Serving serving = new FirstRequest.Serving(app, pipeline(app, DRAIN), DRAIN);
+    // The hook is in place before the worker accepts anything from the shared socket: a SIGTERM that comes while
+    // it starts (a reload that gives up on it, a stop) still drains what it took, instead of the JVM exiting
+    // with those connections. The lock keeps the hook and the start of accepting in one order or the other.
+    Object startup = new Object();
+    Listening[] current = new Listening[1];
+    boolean[] stopping = new boolean[1];
+    CountDownLatch done = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      Listening l;
+      synchronized (startup) {
+        stopping[0] = true;
+        l = current[0];
+      }
+      if (l != null) {
+        l.stop(); // stop accepting; the listening socket stays open in circusd, with its queue
+        DRAIN.drain(drainTimeoutMillis());
+      }
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+      done.countDown();
+    }, "chaussette-drain"));
     Listening listening;
     String warmed;
     try {
       warmed = warmUp(workers, serving, deferAcceptSeconds);
-      URI u = URI.create(uri);
-      switch (u.getScheme()) {
-        case "fd": {
-          int fd = Integer.parseInt(uri.substring("fd://".length()));
-          listening = shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
-          break;
+      synchronized (startup) {
+        if (stopping[0]) {
+          return; // terminated while warming up: nothing was taken from the shared socket
         }
-        case "fdpass": {
-          // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
-          if (u.getFragment() == null || u.getPath() == null) {
-            throw new IllegalArgumentException("expected fdpass:///path/to/socket#name, got " + uri);
-          }
-          io.jcircus.fdpass.FdPassClient.Received r =
-              io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-          listening = shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving, deferAcceptSeconds);
-          break;
-        }
-        case "systemd": {
-          // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
-          int fd = listenFd(u.getHost());
-          listening = shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
-          break;
-        }
-        case "unix": {
-          // bound here (development): served exactly as a socket circusd hands over
-          java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
-          Socket s = Socket.newSocketDomain();
-          s.bind(new DomainSocketAddress(u.getPath()));
-          s.listen(BACKLOG);
-          listening = shared(s.intValue(), true, workers, serving, 0);
-          break;
-        }
-        case "tcp": {
-          Socket s = Socket.newSocketStream();
-          s.setReuseAddress(true);
-          s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
-          s.listen(BACKLOG);
-          listening = shared(s.intValue(), false, workers, serving, deferAcceptSeconds);
-          break;
-        }
-        default:
-          throw new IllegalArgumentException("unsupported URI " + uri);
+        listening = listen(uri, workers, serving, deferAcceptSeconds);
+        current[0] = listening;
       }
     } catch (Exception | Error e) {
       workers.shutdownGracefully(0, 0, TimeUnit.SECONDS); // its threads would keep the JVM from exiting
@@ -160,14 +144,50 @@ public final class Chaussette {
     } catch (java.io.IOException e) {
       System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
     }
-    CountDownLatch done = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      listening.stop(); // stop accepting; the listening socket stays open in circusd, with its queue
-      DRAIN.drain(drainTimeoutMillis());
-      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-      done.countDown();
-    }, "chaussette-drain"));
     done.await();
+  }
+
+  /** Starts accepting on what {@code uri} names. */
+  private static Listening listen(String uri, MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving,
+      int deferAcceptSeconds) throws Exception {
+    URI u = URI.create(uri);
+    switch (u.getScheme()) {
+      case "fd": {
+        int fd = Integer.parseInt(uri.substring("fd://".length()));
+        return shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
+      }
+      case "fdpass": {
+        // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
+        if (u.getFragment() == null || u.getPath() == null) {
+          throw new IllegalArgumentException("expected fdpass:///path/to/socket#name, got " + uri);
+        }
+        io.jcircus.fdpass.FdPassClient.Received r =
+            io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
+        return shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving, deferAcceptSeconds);
+      }
+      case "systemd": {
+        // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
+        int fd = listenFd(u.getHost());
+        return shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
+      }
+      case "unix": {
+        // bound here (development): served exactly as a socket circusd hands over
+        java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(u.getPath()));
+        Socket s = Socket.newSocketDomain();
+        s.bind(new DomainSocketAddress(u.getPath()));
+        s.listen(BACKLOG);
+        return shared(s.intValue(), true, workers, serving, 0);
+      }
+      case "tcp": {
+        Socket s = Socket.newSocketStream();
+        s.setReuseAddress(true);
+        s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
+        s.listen(BACKLOG);
+        return shared(s.intValue(), false, workers, serving, deferAcceptSeconds);
+      }
+      default:
+        throw new IllegalArgumentException("unsupported URI " + uri);
+    }
   }
 
   /** Sets up a connection's channel: the drain's bookkeeping, the HTTP codec, the app. */
@@ -314,7 +334,9 @@ public final class Chaussette {
       }
     } catch (java.io.IOException e) {
       // a warm-up that cannot reach itself (no loopback?) only costs the first clients some latency
-      System.err.println("chaussette-java: warm-up: " + e);
+      if (!workers.isShuttingDown()) { // else a SIGTERM came while starting, and there is nothing to warm up for
+        System.err.println("chaussette-java: warm-up: " + e);
+      }
     } finally {
       acceptor.stop();
     }

@@ -310,10 +310,11 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     }
     done = true;
     cancelTimeout();
-    serving.drain.remove(this);
     Channel ch = unix ? new EpollDomainSocketChannel(socket.intValue())
         : new EpollSocketChannel(socket.intValue()); // TCP_NODELAY by default
-    serving.init.accept(ch);
+    serving.init.accept(ch); // the drain tracks the channel from here on
+    // only now: a drain that saw neither would take the worker for idle and exit under this connection
+    serving.drain.remove(this);
     ByteBuf read = in;
     in = null;
     ch.pipeline().addFirst(new Prefetched(read));
@@ -404,15 +405,21 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     return lastActivity;
   }
 
-  /** The drain's close of an idle connection: only if no request has begun meanwhile. */
+  /** Never: a connection is only a FirstRequest until its first request is answered. */
   @Override
-  public void closeIdle() {
+  public boolean used() {
+    return false;
+  }
+
+  /** The drain's close of a connection that has not sent its request: only if it is still silent. */
+  @Override
+  public void closeIfIdle(long quietNanos) {
     if (loop.inEventLoop()) {
-      if (!busy) {
+      if (!busy && !done && out == null && System.nanoTime() - lastActivity > quietNanos) {
         finish();
       }
     } else {
-      loop.execute(this::closeIdle);
+      loop.execute(() -> closeIfIdle(quietNanos));
     }
   }
 

@@ -63,14 +63,8 @@ final class ServletBackend {
     server.setHandler(graceful);
     long drainMs = Chaussette.drainTimeoutMillis();
     server.setStopTimeout(drainMs);
-    server.start();
-    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + servletClass
-        + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion() + ")");
-    try {
-      SdNotify.send("READY=1");
-    } catch (java.io.IOException e) {
-      System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
-    }
+    // in place before Jetty accepts: a SIGTERM while it starts still drains what it took (Jetty's start and
+    // stop take the same lifecycle lock, so the stop waits for the start)
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         connector.shutdown().get(); // stop accepting; the socket stays open in circusd and the other workers
@@ -90,6 +84,14 @@ final class ServletBackend {
         System.err.println("chaussette-java: drain: " + e);
       }
     }, "chaussette-drain"));
+    server.start();
+    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + servletClass
+        + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion() + ")");
+    try {
+      SdNotify.send("READY=1");
+    } catch (java.io.IOException e) {
+      System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
+    }
     server.join();
   }
 }

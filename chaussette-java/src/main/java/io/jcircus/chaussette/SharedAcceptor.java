@@ -15,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Accepts on a listening socket that several worker processes share (an fd circusd handed over), taking turns
@@ -149,14 +150,18 @@ final class SharedAcceptor implements EpollIoHandle {
   /** Stops accepting on this loop; completes when the registration is gone. The fd stays open. */
   private CompletableFuture<Void> stop() {
     CompletableFuture<Void> stoppedFuture = new CompletableFuture<>();
-    loop.execute(() -> {
-      stopped = true;
-      if (registration != null) {
-        registration.cancel();
-        registration = null;
-      }
-      stoppedFuture.complete(null);
-    });
+    try {
+      loop.execute(() -> {
+        stopped = true;
+        if (registration != null) {
+          registration.cancel();
+          registration = null;
+        }
+        stoppedFuture.complete(null);
+      });
+    } catch (RejectedExecutionException e) {
+      stoppedFuture.complete(null); // the loop has shut down (a SIGTERM while starting): its epoll set is gone
+    }
     return stoppedFuture;
   }
 

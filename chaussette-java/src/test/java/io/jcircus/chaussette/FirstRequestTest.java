@@ -37,6 +37,7 @@ class FirstRequestTest {
   private final AtomicInteger channels = new AtomicInteger();
   private int port;
   private FirstRequest.Serving serving;
+  private Drain drain;
 
   /** Echoes method, uri and body length; /big answers 8 MiB; /boom throws. */
   private static FullHttpResponse app(io.netty.handler.codec.http.FullHttpRequest req) {
@@ -56,13 +57,18 @@ class FirstRequestTest {
   void start() throws IOException {
     Arrays.fill(BIG, (byte) 'x');
     loops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-    Drain drain = new Drain();
+    serve(1000);
+  }
+
+  /** A fresh drain, pipeline and listener; {@code requestTimeoutMs}: how long a first request may take. */
+  private void serve(long requestTimeoutMs) throws IOException {
+    drain = new Drain();
     Consumer<Channel> pipeline = Chaussette.pipeline(FirstRequestTest::app, drain);
     Consumer<Channel> counting = ch -> {
       channels.incrementAndGet();
       pipeline.accept(ch);
     };
-    serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain, 1000);
+    serving = new FirstRequest.Serving(FirstRequestTest::app, counting, drain, requestTimeoutMs);
     listen(null);
   }
 
@@ -238,5 +244,106 @@ class FirstRequestTest {
         }
       }
     }
+  }
+
+  /** What SIGTERM does in a worker: stop accepting, then drain; returns the thread running the drain. */
+  private Thread startDrain() {
+    acceptors.stop();
+    Thread t = new Thread(() -> drain.drain(20_000), "test-drain");
+    t.start();
+    return t;
+  }
+
+  /**
+   * A connection the worker accepted before it began to drain, whose client sends its request a second into the
+   * drain (a client slowed down between connect and send), is served: it was taken from the shared queue, and
+   * closing it would fail a request that no client retries on its own.
+   */
+  @Test
+  void aConnectionThatHasNotSpokenYetIsServedWhenItsRequestComesDuringTheDrain() throws Exception {
+    acceptors.stop();
+    serve(10_000);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      Thread.sleep(200); // accepted by now: the test's listener has no TCP_DEFER_ACCEPT
+      Thread draining = startDrain();
+      Thread.sleep(2 * Drain.QUIET_MS);
+      s.getOutputStream().write("GET /late HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+          .startsWith("HTTP/1.1 200 OK\r\n").endsWith("GET /late  host=h\n");
+      draining.join(5000);
+      assertThat(draining.isAlive()).as("the drain ends once the connection is closed").isFalse();
+    }
+  }
+
+  /** A connection that stays silent does not hold the drain up for longer than FIRST_REQUEST_QUIET_MS. */
+  @Test
+  void aSilentConnectionIsClosedByTheDrainAfterItsLongerQuietTime() throws Exception {
+    acceptors.stop();
+    serve(10_000);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      Thread.sleep(100);
+      long t0 = System.nanoTime();
+      Thread draining = startDrain();
+      assertThat(s.getInputStream().read()).isEqualTo(-1);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(ms).as("closed once silent for FIRST_REQUEST_QUIET_MS").isBetween(Drain.FIRST_REQUEST_QUIET_MS - 200,
+          Drain.FIRST_REQUEST_QUIET_MS + 1500);
+      draining.join(5000);
+      assertThat(draining.isAlive()).isFalse();
+    }
+  }
+
+  /**
+   * An idle keep-alive connection is closed within about QUIET_MS of the drain, the lingering way: the client reads
+   * the end of the stream, and what it sends after that (a request that crossed the server's FIN) is read and
+   * dropped, not answered with a reset. After a plain close the second write below fails with "Broken pipe",
+   * because the first one drew a RST.
+   */
+  @Test
+  void anIdleKeepAliveConnectionIsClosedInTheLingeringWay() throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      InputStream in = s.getInputStream();
+      s.getOutputStream().write("GET /ka HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      String head = readHead(in);
+      assertThat(head).startsWith("HTTP/1.1 200 OK\r\n").doesNotContainIgnoringCase("connection: close");
+      in.readNBytes(contentLength(head));
+      long t0 = System.nanoTime();
+      Thread draining = startDrain();
+      assertThat(in.read()).as("the drain closes the idle connection").isEqualTo(-1);
+      assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(Drain.QUIET_MS - 100, Drain.QUIET_MS + 1000);
+      byte[] late = "GET /late HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+      s.getOutputStream().write(late);
+      Thread.sleep(100);
+      s.getOutputStream().write(late); // would throw after a reset
+      Thread.sleep(100);
+      assertThat(in.read()).as("still an orderly end of stream").isEqualTo(-1);
+      long closing = System.nanoTime();
+      s.shutdownOutput(); // the client's FIN: the worker's lingering close completes at once
+      draining.join(Drain.LINGER_MS + 3000);
+      assertThat(draining.isAlive()).isFalse();
+      assertThat((System.nanoTime() - closing) / 1_000_000).as("not left to the linger timer")
+          .isLessThan(Drain.LINGER_MS - 500);
+    }
+  }
+
+  private static String readHead(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int c = in.read();
+      if (c < 0) {
+        throw new IOException("cut short: " + head);
+      }
+      head.append((char) c);
+    }
+    return head.toString();
+  }
+
+  private static int contentLength(String head) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)").matcher(head);
+    return m.find() ? Integer.parseInt(m.group(1)) : 0;
   }
 }
