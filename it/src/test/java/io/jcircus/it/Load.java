@@ -27,6 +27,7 @@ final class Load implements AutoCloseable {
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final List<Thread> threads = new ArrayList<>();
   private final HttpClient client;
+  private final long started = System.nanoTime();
 
   Load(int port, int threads) {
     client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
@@ -44,7 +45,7 @@ final class Load implements AutoCloseable {
             } else {
               HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());
               if (r.statusCode() != 200) {
-                fail("HTTP " + r.statusCode() + " " + r.body().strip());
+                fail(fresh, "HTTP " + r.statusCode() + " " + r.body().strip());
                 continue;
               }
               body = r.body();
@@ -54,12 +55,12 @@ final class Load implements AutoCloseable {
               servedBy.computeIfAbsent(body.strip().substring("hello from pid ".length()),
                   k -> new AtomicLong()).incrementAndGet();
             } else {
-              fail("unexpected body " + body.strip());
+              fail(fresh, "unexpected body " + body.strip());
             }
           } catch (InterruptedException e) {
             return;
           } catch (Exception e) {
-            fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+            fail(fresh, e.getClass().getSimpleName() + ": " + e.getMessage());
           }
         }
       }, "load-" + i);
@@ -69,9 +70,17 @@ final class Load implements AutoCloseable {
     }
   }
 
-  private void fail(String why) {
+  /** Counts a failure under its reason, which says which kind of client had it and when (ms since the start). */
+  private void fail(boolean fresh, String why) {
     failed.incrementAndGet();
-    errors.computeIfAbsent(why, k -> new AtomicLong()).incrementAndGet();
+    String at = " at " + elapsedMs() + " ms";
+    errors.computeIfAbsent((fresh ? "new connection: " : "keep-alive: ") + why + at, k -> new AtomicLong())
+        .incrementAndGet();
+  }
+
+  /** Milliseconds since the load began (the clock failures are reported on). */
+  long elapsedMs() {
+    return (System.nanoTime() - started) / 1_000_000;
   }
 
   /** Waits until {@code n} more requests succeeded (or the timeout passes). */

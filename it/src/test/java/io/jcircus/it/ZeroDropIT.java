@@ -63,11 +63,13 @@ class ZeroDropIT extends ItBase {
     Set<Long> before = new HashSet<>(d.children());
     try (Load load = new Load(d.port("web"), CLIENTS)) {
       load.awaitMore(300, Duration.ofSeconds(20));
+      long began = load.elapsedMs();
       circusctl(action);
+      String when = " (the command ran from " + began + " to " + load.elapsedMs() + " ms)";
       long servedAfter = load.ok.get();
       load.awaitMore(300, Duration.ofSeconds(30));
       load.close();
-      assertThat(load.failed.get()).as(String.join(" ", action) + " under load: " + load).isZero();
+      assertThat(load.failed.get()).as(String.join(" ", action) + " under load: " + load + when).isZero();
       assertThat(load.ok.get()).as(load.toString()).isGreaterThan(servedAfter);
       Set<Long> now = new HashSet<>(d.children());
       now.retainAll(before);
