@@ -42,6 +42,33 @@ class LauncherIT extends ItBase {
     }
   }
 
+  /**
+   * A fresh JVM's first collection is its slow one (it first touches survivor and old space): chaussette-java has
+   * it at the end of its warm-up, before it accepts, so it does not stall the first clients of a new worker.
+   */
+  @org.junit.jupiter.api.Test
+  void chaussetteCollectsOnceBeforeItServes() throws Exception {
+    int port = freePort();
+    Path out = dir.resolve("chaussette.txt");
+    ProcessBuilder pb = new ProcessBuilder(Daemon.HOME.resolve("bin/chaussette-java").toString(),
+        "tcp://127.0.0.1:" + port).redirectErrorStream(true).redirectOutput(out.toFile());
+    pb.environment().put("CHAUSSETTE_OPTS", "-Xlog:gc:stdout");
+    Process p = pb.start();
+    try {
+      await(Duration.ofSeconds(30), "chaussette-java serving", () -> read(out).contains("serving on"));
+      assertThat(httpGet(port)).startsWith("hello from pid " + p.pid());
+      String text = read(out);
+      int gc = text.indexOf("Pause Full (System.gc())");
+      assertThat(gc).as(text).isPositive().isLessThan(text.indexOf("serving on"));
+      assertThat(text).containsPattern("serving on .*first GC \\d+ ms");
+      p.destroy();
+      assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).isEqualTo(143);
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void daemonModeDetachesAndWritesThePidfile() throws Exception {
     Path cfg = dir.resolve("d.ini");
