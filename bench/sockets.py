@@ -190,6 +190,7 @@ def main():
                    CHAUSSETTE + (" --defer-accept 0" if a.no_defer_accept else "")))
     ports = [free_port() for _ in range(4)]
     proxied = free_port()
+    floor = free_port()  # nginx answering by itself: what the probe sees of the machine with no JVM in the path
     nginx_conf = os.path.join(tmp, "nginx.conf")
     with open(nginx_conf, "w") as f:
         f.write("""worker_processes 2; daemon off; pid %s/nginx.pid; error_log %s/nginx.err warn;
@@ -197,9 +198,10 @@ events { worker_connections 4096; }
 http { access_log off;
   upstream app { %s keepalive 64; }
   server { listen 127.0.0.1:%d backlog=2048%s;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server { listen 127.0.0.1:%d; location / { return 200 "hello from pid nginx\\n"; } } }
 """ % (tmp, tmp, " ".join("server 127.0.0.1:%d;" % p for p in ports), proxied,
-       " deferred" if a.defer_accept else ""))
+       " deferred" if a.defer_accept else "", floor))
     procs = []
     d = core.start_circusd(cfg, os.path.join(tmp, "circusd.log"))
     try:
@@ -254,6 +256,16 @@ http { access_log off;
                 if loaded:  # the restart before this started new JVMs: let them compile before the baseline
                     wrk(shared, a.warmup, a.connections, False)
                     wrk(shared, a.warmup, a.connections, True)
+            if action is None and not loaded:
+                # the floor: the same probe against nginx answering by itself, nothing else running
+                probe = Probe(floor)
+                probe.start()
+                time.sleep(8.0)
+                probe.running = False
+                probe.join()
+                print("  %-26s probe: %d ok, %d failed, longest gap %.1f ms; slowest probes: %s"
+                      % ("(nginx alone, the floor)", probe.ok, probe.failed, probe.longest * 1000,
+                         probe.slowest(0.0)))
             old = set(spread(shared, 40))
             probe = Probe(shared)
             load = subprocess.Popen(["wrk", "-t1", "-c8", "-d60s", "http://127.0.0.1:%d/" % shared]
