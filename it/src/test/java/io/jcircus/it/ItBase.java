@@ -62,17 +62,43 @@ abstract class ItBase {
   private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /**
-   * A loopback port free now and not handed out before in this run. A config that also binds {@code port = 0}
-   * can still meet it (the kernel may hand the same port to circusd's socket before circusd binds the one chosen
-   * here); configs that name several ports take them all from here.
+   * A loopback port free now and not handed out before in this run, taken from below the kernel's ephemeral range
+   * (net.ipv4.ip_local_port_range): a {@code port = 0} socket of circusd's, or a client's source port, is always
+   * taken from that range, so neither can take this port between the moment it is chosen here and the moment
+   * circusd binds it (a port chosen by binding port 0 once met circusd's own {@code port = 0} socket in CI).
    */
   static int freePort() throws IOException {
-    while (true) {
+    int low = ephemeralLow();
+    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; low > 11_000 && attempt < 200; attempt++) {
+      int port = r.nextInt(10_000, low);
+      if (HANDED_OUT.contains(port)) {
+        continue;
+      }
+      try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+        s.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByName("127.0.0.1"), port), 1);
+      } catch (IOException inUse) {
+        continue;
+      }
+      if (HANDED_OUT.add(port)) {
+        return port;
+      }
+    }
+    while (true) { // no room below the ephemeral range: what the kernel offers
       try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
         if (HANDED_OUT.add(s.getLocalPort())) {
           return s.getLocalPort();
         }
       }
+    }
+  }
+
+  private static int ephemeralLow() {
+    try {
+      return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim()
+          .split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return 32_768;
     }
   }
 
