@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -110,7 +111,7 @@ final class Drain {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (closing) {
-        io.netty.util.ReferenceCountUtil.release(msg); // a request that crossed our FIN: its client retries
+        ReferenceCountUtil.release(msg); // a request that crossed our FIN: its client retries
         return;
       }
       lastActivity = System.nanoTime();
