@@ -274,7 +274,9 @@ class ControlIT extends ItBase {
 
     r = call(s, "incr", "{\"name\": \"web\", \"nb\": 2, \"waiting\": true}");
     assertThat(r.get("numprocesses")).isEqualTo(4L);
-    assertThat(d.children("pidserver.py")).hasSize(4);
+    // seen by cmdline only once each new child has exec'd its interpreter, a moment after the spawn --waiting
+    // waits for
+    await(Duration.ofSeconds(5), "4 web workers", () -> d.children("pidserver.py").size() == 4);
     r = call(s, "decr", "{\"name\": \"web\", \"nb\": 3, \"waiting\": true}");
     assertThat(r.get("numprocesses")).isEqualTo(1L);
     await(Duration.ofSeconds(5), "one web worker", () -> d.children("pidserver.py").size() == 1);
