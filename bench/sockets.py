@@ -157,6 +157,24 @@ def spread(port, n=400):
     return counts
 
 
+def keepalive_spread(port, connections=64, rounds=3):
+    """Where wrk's keep-alive connections land: established connections per worker pid (ss), a few runs."""
+    runs = []
+    for _ in range(rounds):
+        w = subprocess.Popen(["wrk", "-t2", "-c%d" % connections, "-d3s", "http://127.0.0.1:%d/" % port],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        out = subprocess.run(["ss", "-tnpH", "state", "established", "( sport = :%d )" % port],
+                             capture_output=True, text=True).stdout
+        w.wait()
+        counts = {}
+        for pid in re.findall(r"pid=(\d+)", out):
+            counts[pid] = counts.get(pid, 0) + 1
+        runs.append(sorted(counts.values(), reverse=True))
+        time.sleep(0.5)
+    return runs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -167,6 +185,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs of each setup per load, alternated")
     ap.add_argument("--reload-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")
+    ap.add_argument("--spread-only", action="store_true", help="only how connections spread over the workers")
     ap.add_argument("--cpu", action="store_true", help="also print where the CPU went in each run (/proc)")
     ap.add_argument("--defer-accept", action="store_true",
                     help="TCP_DEFER_ACCEPT on both listeners (defer_accept = 1 in circus.ini, nginx's 'deferred')")
@@ -228,7 +247,7 @@ http { access_log off;
                  ", TCP_DEFER_ACCEPT on both" if a.defer_accept else
                  ", no TCP_DEFER_ACCEPT" if a.no_defer_accept else
                  ", TCP_DEFER_ACCEPT on the shared socket (chaussette-java's default), not on nginx's"))
-        for close in (() if a.reload_only else (False, True)):
+        for close in (() if a.reload_only or a.spread_only else (False, True)):
             kind = "new connection per request" if close else "keep-alive"
             # alternate the two setups, a.rounds times each, and compare medians: a single pair of runs on a
             # 2-core machine moves by 10% from one minute to the next
@@ -248,6 +267,10 @@ http { access_log off;
             return
         counts = spread(shared)
         print("spread of 400 new connections over the 4 workers:", sorted(counts.values(), reverse=True))
+        print("spread of wrk -c%d keep-alive connections (ss, 3 runs):" % a.connections,
+              " ".join("/".join(map(str, r)) for r in keepalive_spread(shared, a.connections)))
+        if a.spread_only:
+            return
         scenarios = [(loaded, action) for loaded in (False, True)
                      for action in (None, ["reload", "web", "--sequential", "--waiting"], ["restart", "web", "--waiting"])]
         for loaded, action in scenarios:

@@ -118,6 +118,7 @@ public final class Chaussette {
       if (l != null) {
         l.stop(); // stop accepting; the listening socket stays open in circusd, with its queue
         DRAIN.drain(drainTimeoutMillis());
+        DRAIN.balance().leave();
       }
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
       done.countDown();
@@ -154,7 +155,7 @@ public final class Chaussette {
     switch (u.getScheme()) {
       case "fd": {
         int fd = Integer.parseInt(uri.substring("fd://".length()));
-        return shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
+        return shared(fd, isUnixSocket(fd), true, workers, serving, deferAcceptSeconds);
       }
       case "fdpass": {
         // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
@@ -163,12 +164,12 @@ public final class Chaussette {
         }
         io.jcircus.fdpass.FdPassClient.Received r =
             io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-        return shared(r.fd(), "unix".equals(r.info().get("family")), workers, serving, deferAcceptSeconds);
+        return shared(r.fd(), "unix".equals(r.info().get("family")), true, workers, serving, deferAcceptSeconds);
       }
       case "systemd": {
         // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
         int fd = listenFd(u.getHost());
-        return shared(fd, isUnixSocket(fd), workers, serving, deferAcceptSeconds);
+        return shared(fd, isUnixSocket(fd), true, workers, serving, deferAcceptSeconds);
       }
       case "unix": {
         // bound here (development): served exactly as a socket circusd hands over
@@ -176,14 +177,14 @@ public final class Chaussette {
         Socket s = Socket.newSocketDomain();
         s.bind(new DomainSocketAddress(u.getPath()));
         s.listen(BACKLOG);
-        return shared(s.intValue(), true, workers, serving, 0);
+        return shared(s.intValue(), true, false, workers, serving, 0);
       }
       case "tcp": {
         Socket s = Socket.newSocketStream();
         s.setReuseAddress(true);
         s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
         s.listen(BACKLOG);
-        return shared(s.intValue(), false, workers, serving, deferAcceptSeconds);
+        return shared(s.intValue(), false, false, workers, serving, deferAcceptSeconds);
       }
       default:
         throw new IllegalArgumentException("unsupported URI " + uri);
@@ -228,21 +229,34 @@ public final class Chaussette {
    * A socket handed over by circusd (or systemd, or fdpass) that other workers may accept on too: every event
    * loop accepts on it, and a connection's first request goes through {@link FirstRequest}.
    */
-  private static Listening shared(int fd, boolean unix, MultiThreadIoEventLoopGroup workers,
+  private static Listening shared(int fd, boolean unix, boolean inherited, MultiThreadIoEventLoopGroup workers,
       FirstRequest.Serving serving, int deferAcceptSeconds) throws java.io.IOException {
     int deferred = unix ? 0 : DeferAccept.apply(fd, deferAcceptSeconds);
-    SharedAcceptor.Group acceptors = new SharedAcceptor.Group(fd, unix, workers,
-        (conn, isUnix, loop, readNow) -> FirstRequest.accepted(conn, isUnix, loop, serving, readNow));
+    // a socket bound here has no other worker to balance with; CHAUSSETTE_BALANCE=off leaves it to the kernel
+    Balance balance = inherited && !"off".equals(System.getenv("CHAUSSETTE_BALANCE")) ? Balance.join(fd)
+        : Balance.NONE;
+    serving.drain.balance(balance);
+    SharedAcceptor.Group acceptors;
+    try {
+      acceptors = new SharedAcceptor.Group(fd, unix, workers,
+          (conn, isUnix, loop, readNow) -> FirstRequest.accepted(conn, isUnix, loop, serving, readNow),
+          balance, serving.drain::open);
+    } catch (java.io.IOException | RuntimeException e) {
+      balance.retire();
+      throw e;
+    }
     return new Listening() {
       @Override
       public String describe() {
         return (unix ? "unix" : "tcp") + " fd " + fd + ", " + acceptors.size() + " acceptor(s)"
-            + (acceptors.exclusive() ? ", EPOLLEXCLUSIVE" : "") + (deferred > 0 ? ", TCP_DEFER_ACCEPT" : "");
+            + (acceptors.exclusive() ? ", EPOLLEXCLUSIVE" : "") + (deferred > 0 ? ", TCP_DEFER_ACCEPT" : "")
+            + (balance == Balance.NONE ? "" : "; " + balance.describe());
       }
 
       @Override
       public void stop() {
         acceptors.stop();
+        balance.retire(); // out of the average: the others no longer step aside for a worker that is leaving
       }
     };
   }
@@ -296,7 +310,7 @@ public final class Chaussette {
     listener.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
     int port = ((InetSocketAddress) listener.localAddress()).getPort();
-    Listening acceptor = shared(listener.intValue(), false, workers, serving, deferAcceptSeconds);
+    Listening acceptor = shared(listener.intValue(), false, false, workers, serving, deferAcceptSeconds);
     byte[] request = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
         .getBytes(StandardCharsets.US_ASCII);

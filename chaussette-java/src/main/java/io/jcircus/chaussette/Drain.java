@@ -8,6 +8,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Graceful drain of the open connections once the worker has stopped accepting. A connection is closed by
@@ -35,6 +36,8 @@ final class Drain {
   static final long LINGER_MS = 2000;
 
   private final Set<Tracked> open = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger count = new AtomicInteger();
+  private volatile Balance balance = Balance.NONE;
   private volatile boolean draining;
 
   /** An open connection, as the drain sees it. */
@@ -66,7 +69,7 @@ final class Drain {
 
     Conn(Channel ch) {
       this.ch = ch;
-      ch.closeFuture().addListener(f -> open.remove(this));
+      ch.closeFuture().addListener(f -> remove(this));
     }
 
     @Override
@@ -127,17 +130,36 @@ final class Drain {
 
   Conn add(Channel ch) {
     Conn c = new Conn(ch);
-    open.add(c);
+    add(c);
     return c;
   }
 
   /** Tracks a connection that is not (yet) a channel; {@link #remove} it once it is closed or handed on. */
   void add(Tracked t) {
-    open.add(t);
+    if (open.add(t)) {
+      balance.publish(count.incrementAndGet());
+    }
   }
 
   void remove(Tracked t) {
-    open.remove(t);
+    if (open.remove(t)) {
+      balance.publish(count.decrementAndGet());
+    }
+  }
+
+  /** Connections open now (a first request being handed to its channel counts twice, for a moment). */
+  int open() {
+    return count.get();
+  }
+
+  /** Publishes the open connections to {@code b} from now on. */
+  void balance(Balance b) {
+    balance = b;
+    b.publish(count.get());
+  }
+
+  Balance balance() {
+    return balance;
   }
 
   boolean draining() {

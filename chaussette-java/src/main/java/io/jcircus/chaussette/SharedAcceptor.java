@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 
 /**
  * Accepts on a listening socket that several worker processes share (an fd circusd handed over), taking turns
@@ -35,6 +37,10 @@ import java.util.concurrent.RejectedExecutionException;
  * handshake), so reading at once mostly returns EAGAIN, a system call for nothing; with TCP_DEFER_ACCEPT, or
  * under a backlog, it is there. The acceptor keeps reading at once while that finds the request, stops after
  * {@link #MISSES} misses in a row, and tries again every {@link #PROBE_EVERY} connections.
+ *
+ * <p>A burst of connections is another matter: whichever worker is on a CPU takes the queue. With a {@link Balance}
+ * table, an acceptor whose worker holds well above the average of the workers on the socket leaves the wait queue
+ * for a while ({@link #stepAside}), so the next connections go to the others.
  *
  * <p>Each event loop of the worker has an acceptor of its own (a {@link Group}): a loop is a waiter like any
  * other, and serves what it accepts, so no connection crosses threads.
@@ -65,12 +71,21 @@ final class SharedAcceptor implements EpollIoHandle {
      * @throws IOException if the socket is in blocking mode and cannot be switched (see {@link Fcntl})
      */
     Group(int fd, boolean unix, EventLoopGroup loops, Accepted accepted) throws IOException {
+      this(fd, unix, loops, accepted, Balance.NONE, () -> 0);
+    }
+
+    /**
+     * @param balance the table shared with the other workers on this socket ({@link Balance#NONE}: none)
+     * @param open this worker's open connections
+     */
+    Group(int fd, boolean unix, EventLoopGroup loops, Accepted accepted, Balance balance, IntSupplier open)
+        throws IOException {
       listener = new Socket(fd);
       // A blocking listener would stall a loop in accept() whenever another waiter took the connection first.
       // O_NONBLOCK belongs to the socket all the workers share; every event-driven server sets it likewise.
       Fcntl.setNonBlocking(fd);
       for (EventExecutor e : loops) {
-        acceptors.add(new SharedAcceptor(listener, unix, (IoEventLoop) e, accepted));
+        acceptors.add(new SharedAcceptor(listener, unix, (IoEventLoop) e, accepted, balance, open));
       }
       try {
         for (SharedAcceptor a : acceptors) {
@@ -114,10 +129,19 @@ final class SharedAcceptor implements EpollIoHandle {
   /** While not reading at once, every this many connections are read at once anyway, to notice a change. */
   static final int PROBE_EVERY = 16;
 
+  /** How often an acceptor that stepped aside looks whether it is back near the average. */
+  static final long RESUME_CHECK_MS = 5;
+  /** The longest an acceptor steps aside (see {@link Balance}). */
+  static final long PAUSE_MS = 50;
+
   private final Socket listener;
   private final boolean unix;
   private final IoEventLoop loop;
   private final Accepted accepted;
+  private final Balance balance;
+  private final IntSupplier open;
+  private long pausedSince;
+  private int pauses;
   private final byte[] address = new byte[32];
   private EpollIoOps ops = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value() | EPOLLEXCLUSIVE);
   private IoRegistration registration;
@@ -126,11 +150,14 @@ final class SharedAcceptor implements EpollIoHandle {
   private int misses;
   private int sinceProbe;
 
-  private SharedAcceptor(Socket listener, boolean unix, IoEventLoop loop, Accepted accepted) {
+  private SharedAcceptor(Socket listener, boolean unix, IoEventLoop loop, Accepted accepted, Balance balance,
+      IntSupplier open) {
     this.listener = listener;
     this.unix = unix;
     this.loop = loop;
     this.accepted = accepted;
+    this.balance = balance;
+    this.open = open;
   }
 
   /** Starts accepting; completes once the fd is in the event loop's epoll set. */
@@ -214,7 +241,9 @@ final class SharedAcceptor implements EpollIoHandle {
     } else {
       accepted.accepted(fd, unix, loop, false);
     }
-    if (!stopped && ++sinceRotation >= ROTATE_EVERY && exclusive()) {
+    if (!stopped && balance.above(open.getAsInt(), Balance.SLACK)) {
+      stepAside();
+    } else if (!stopped && ++sinceRotation >= ROTATE_EVERY && exclusive()) {
       // to the back of the wait queue: the next connections wake another idle worker
       sinceRotation = 0;
       registration.cancel();
@@ -223,6 +252,37 @@ final class SharedAcceptor implements EpollIoHandle {
     }
   }
 
+  /**
+   * Leaves the socket's wait queue for a while, so the next connections wake the other workers. Nothing queued
+   * is stranded: the connection whose wake-up this acceptor took is accepted already, and any that came while
+   * it ran went on down the queue (a waiter is taken off its epoll's queue as it is woken). On a kernel that
+   * kept it there, a connection could wait for another to arrive, or for {@link #PAUSE_MS}.
+   */
+  private void stepAside() {
+    pauses++;
+    registration.cancel();
+    registration = null;
+    pausedSince = System.nanoTime();
+    loop.schedule(this::resumeIfDue, RESUME_CHECK_MS, TimeUnit.MILLISECONDS);
+  }
+
+  private void resumeIfDue() {
+    if (stopped || registration != null) {
+      return;
+    }
+    if (System.nanoTime() - pausedSince >= TimeUnit.MILLISECONDS.toNanos(PAUSE_MS)
+        || !balance.above(open.getAsInt(), 0)) {
+      sinceRotation = 0;
+      register();
+    } else {
+      loop.schedule(this::resumeIfDue, RESUME_CHECK_MS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** How many times this acceptor stepped aside (for tests and the log). */
+  int pauses() {
+    return pauses;
+  }
 
   @Override
   public FileDescriptor fd() {

@@ -38,6 +38,89 @@ class SharedAcceptIT extends ItBase {
     assertThat(d.logText()).contains("EPOLLEXCLUSIVE");
   }
 
+  /**
+   * A burst of 64 keep-alive connections, as a load tester or a client pool opens them: the workers publish their
+   * open connections in a table in /dev/shm, and one well above the average steps aside ({@code Balance}), so
+   * each gets close to a quarter. Left to the kernel the same burst went 31/13/10/10 and 24/22/14/4 with wrk.
+   * The table is 0600 and goes with the last worker.
+   */
+  @Test
+  void aBurstOfKeepAliveConnectionsSpreadsEvenly() throws Exception {
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
+        "numprocesses = 4", "use_sockets = true", "copy_env = true", "readiness = notify",
+        "[env:web]", "CHAUSSETTE_BALANCE = " + System.getProperty("it.balance", "on"), ""));
+    await(Duration.ofSeconds(60), "4 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 4);
+    String log = d.logText();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("through (/\\S*?jcircus-balance-\\d+)").matcher(log);
+    boolean balancing = m.find();
+    if (!"off".equals(System.getProperty("it.balance"))) {
+      assertThat(balancing).as(log).isTrue();
+      Path table = Path.of(m.group(1));
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(table)))
+          .isEqualTo("rw-------");
+    }
+    List<Integer> rounds = new java.util.ArrayList<>();
+    for (int round = 0; round < 3; round++) {
+      Map<String, Integer> counts = burst(d.port("web"), 64);
+      List<Integer> sorted = counts.values().stream().sorted(java.util.Comparator.reverseOrder()).toList();
+      System.out.println("64 keep-alive connections at once: " + sorted);
+      assertThat(counts.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(64);
+      rounds.add(sorted.get(0));
+      Thread.sleep(300); // the workers see the closes
+    }
+    // A quarter is 16; a worker steps aside at more than 2 above the average it sees, which lags a little (17-19
+    // here). Left to the kernel, the busiest worker had 22-36 (30/30/3/1 once). Two rounds of three must be even:
+    // a worker kept off the CPU for longer than the 50 ms the others step aside can still skew one.
+    List<Integer> best = rounds.stream().sorted().toList();
+    assertThat(best.get(1)).as("most connections on one worker, per round: " + rounds).isLessThanOrEqualTo(21);
+    if (balancing) {
+      Path table = Path.of(m.group(1));
+      d.close();
+      assertThat(table).as("the last worker to leave deletes the table").doesNotExist();
+    }
+  }
+
+  /** Opens {@code n} connections, then sends a keep-alive request on each, then reads them all: who answered. */
+  private static Map<String, Integer> burst(int port, int n) throws Exception {
+    List<java.net.Socket> open = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        java.net.Socket s = new java.net.Socket();
+        open.add(s);
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
+        s.setSoTimeout(10_000);
+      }
+      byte[] req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+      for (java.net.Socket s : open) {
+        s.getOutputStream().write(req); // with TCP_DEFER_ACCEPT, this is when the connection can be accepted
+      }
+      Map<String, Integer> counts = new HashMap<>();
+      for (java.net.Socket s : open) {
+        java.io.InputStream in = s.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+          int c = in.read();
+          if (c < 0) {
+            throw new java.io.IOException("closed after " + head);
+          }
+          head.append((char) c);
+        }
+        java.util.regex.Matcher len = java.util.regex.Pattern.compile("(?i)content-length: (\\d+)").matcher(head);
+        assertThat(len.find()).as(head.toString()).isTrue();
+        String body = new String(in.readNBytes(Integer.parseInt(len.group(1))), StandardCharsets.US_ASCII).strip();
+        counts.merge(body, 1, Integer::sum);
+      }
+      return counts;
+    } finally {
+      for (java.net.Socket s : open) {
+        s.close();
+      }
+    }
+  }
+
   /** An AF_UNIX socket of circusd's, handed over as fd://N: one-shot and keep-alive requests both answered. */
   @Test
   void aUnixSocketHandedOverServesOneShotAndKeepAliveRequests() throws Exception {
