@@ -96,15 +96,9 @@ final class Balance {
 
   /** Joins in the name of {@code pid} (this process's, but for tests), the table being in {@code dir}. */
   static Balance join(int fd, Path dir, int pid) {
-    String inode;
-    try {
-      Matcher m = SOCKET.matcher(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString());
-      if (!m.matches()) {
-        return none("fd " + fd + " is not a socket");
-      }
-      inode = m.group(1);
-    } catch (IOException | UnsupportedOperationException e) {
-      return none("no /proc/self/fd/" + fd);
+    String inode = inode(fd);
+    if (inode == null) {
+      return none("fd " + fd + " is not a socket");
     }
     Path file = dir.resolve("jcircus-balance-" + inode);
     // The last worker to leave deletes the file (under the lock, marking it deleted first); one that opened it
@@ -139,6 +133,53 @@ final class Balance {
       }
     }
     return none(file + " keeps being deleted");
+  }
+
+  /** The inode of the socket {@code fd} ("socket:[N]" in /proc/self/fd), or null if it is none. */
+  private static String inode(int fd) {
+    try {
+      Matcher m = SOCKET.matcher(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString());
+      return m.matches() ? m.group(1) : null;
+    } catch (IOException | UnsupportedOperationException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Whether another live worker accepts on the socket {@code fd} now, by its table (false if there is none: no
+   * worker has joined, or the last one has left, as in a restart; true if the table cannot be read). Reads
+   * only; creates nothing.
+   */
+  static boolean othersAccepting(int fd) {
+    return othersAccepting(fd, tableDir(), (int) ProcessHandle.current().pid());
+  }
+
+  static boolean othersAccepting(int fd, Path dir, int pid) {
+    String inode = inode(fd);
+    if (inode == null) {
+      return false;
+    }
+    try (FileChannel ch = FileChannel.open(dir.resolve("jcircus-balance-" + inode), StandardOpenOption.READ)) {
+      if (ch.size() < SIZE) {
+        return false;
+      }
+      MappedByteBuffer table = ch.map(FileChannel.MapMode.READ_ONLY, 0, SIZE);
+      if ((int) INT.getVolatile(table, DELETED) != 0) {
+        return false;
+      }
+      int high = Math.min(SLOTS, (int) INT.getVolatile(table, HIGH));
+      for (int i = 0; i < high; i++) {
+        int owner = (int) INT.getVolatile(table, HEADER + i * SLOT);
+        if (owner > 0 && owner != pid && alive(owner)) {
+          return true;
+        }
+      }
+      return false;
+    } catch (java.nio.file.NoSuchFileException e) {
+      return false; // no table (yet, or any more)
+    } catch (IOException | RuntimeException e) {
+      return true; // cannot tell
+    }
   }
 
   private static void closeQuietly(FileChannel ch) {

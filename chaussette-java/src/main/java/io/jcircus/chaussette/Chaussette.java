@@ -126,12 +126,19 @@ public final class Chaussette {
     Listening listening;
     String warmed;
     try {
-      warmed = warmUp(workers, serving, deferAcceptSeconds);
+      Endpoint endpoint = open(uri, deferAcceptSeconds);
+      // A worker that would be the only one accepting (a restart, the first start, the only worker crashed)
+      // starts at once: its clients would wait in the queue for the whole warm-up, which spares latency only
+      // where other workers serve meanwhile (a rolling reload, incr).
+      boolean alone = endpoint.inherited() && balancing() && warmUpBudgetMillis() > 0
+          && !Balance.othersAccepting(endpoint.fd());
+      warmed = alone ? "no warm-up: no other worker accepts on this socket"
+          : warmUp(workers, serving, deferAcceptSeconds);
       synchronized (startup) {
         if (stopping[0]) {
           return; // terminated while warming up: nothing was taken from the shared socket
         }
-        listening = listen(uri, workers, serving, deferAcceptSeconds);
+        listening = shared(endpoint, workers, serving);
         current[0] = listening;
       }
     } catch (Exception | Error e) {
@@ -148,14 +155,19 @@ public final class Chaussette {
     done.await();
   }
 
-  /** Starts accepting on what {@code uri} names. */
-  private static Listening listen(String uri, MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving,
-      int deferAcceptSeconds) throws Exception {
+  /**
+   * A listening socket to serve: handed over ({@code inherited}: fd://, fdpass://, systemd://, which other workers
+   * may share) or bound here ({@code tcp://}, {@code unix://}, for development).
+   */
+  private record Endpoint(int fd, boolean unix, boolean inherited, int deferAcceptSeconds) {}
+
+  /** The socket {@code uri} names: fetched, found or bound, not yet accepted on. */
+  private static Endpoint open(String uri, int deferAcceptSeconds) throws Exception {
     URI u = URI.create(uri);
     switch (u.getScheme()) {
       case "fd": {
         int fd = Integer.parseInt(uri.substring("fd://".length()));
-        return shared(fd, isUnixSocket(fd), true, workers, serving, deferAcceptSeconds);
+        return new Endpoint(fd, isUnixSocket(fd), true, deferAcceptSeconds);
       }
       case "fdpass": {
         // fdpass:///path/to/circusd.sock#name: fetch the socket from circusd over SCM_RIGHTS
@@ -164,12 +176,12 @@ public final class Chaussette {
         }
         io.jcircus.fdpass.FdPassClient.Received r =
             io.jcircus.fdpass.FdPassClient.fetch(java.nio.file.Path.of(u.getPath()), u.getFragment());
-        return shared(r.fd(), "unix".equals(r.info().get("family")), true, workers, serving, deferAcceptSeconds);
+        return new Endpoint(r.fd(), "unix".equals(r.info().get("family")), true, deferAcceptSeconds);
       }
       case "systemd": {
         // systemd://[NAME]: a socket from LISTEN_FDS (fd 3 on), by its LISTEN_FDNAMES name or the first one
         int fd = listenFd(u.getHost());
-        return shared(fd, isUnixSocket(fd), true, workers, serving, deferAcceptSeconds);
+        return new Endpoint(fd, isUnixSocket(fd), true, deferAcceptSeconds);
       }
       case "unix": {
         // bound here (development): served exactly as a socket circusd hands over
@@ -177,18 +189,23 @@ public final class Chaussette {
         Socket s = Socket.newSocketDomain();
         s.bind(new DomainSocketAddress(u.getPath()));
         s.listen(BACKLOG);
-        return shared(s.intValue(), true, false, workers, serving, 0);
+        return new Endpoint(s.intValue(), true, false, 0);
       }
       case "tcp": {
         Socket s = Socket.newSocketStream();
         s.setReuseAddress(true);
         s.bind(new InetSocketAddress(u.getHost(), u.getPort()));
         s.listen(BACKLOG);
-        return shared(s.intValue(), false, false, workers, serving, deferAcceptSeconds);
+        return new Endpoint(s.intValue(), false, false, deferAcceptSeconds);
       }
       default:
         throw new IllegalArgumentException("unsupported URI " + uri);
     }
+  }
+
+  /** CHAUSSETTE_BALANCE=off: no shared table of connection counts (see {@link Balance}). */
+  static boolean balancing() {
+    return !"off".equals(System.getenv("CHAUSSETTE_BALANCE"));
   }
 
   /** Sets up a connection's channel: the drain's bookkeeping, the HTTP codec, the app. */
@@ -229,21 +246,22 @@ public final class Chaussette {
    * A socket handed over by circusd (or systemd, or fdpass) that other workers may accept on too: every event
    * loop accepts on it, and a connection's first request goes through {@link FirstRequest}.
    */
-  private static Listening shared(int fd, boolean unix, boolean inherited, MultiThreadIoEventLoopGroup workers,
-      FirstRequest.Serving serving, int deferAcceptSeconds) throws java.io.IOException {
-    int deferred = unix ? 0 : DeferAccept.apply(fd, deferAcceptSeconds);
+  private static Listening shared(Endpoint e, MultiThreadIoEventLoopGroup workers, FirstRequest.Serving serving)
+      throws java.io.IOException {
+    int fd = e.fd();
+    boolean unix = e.unix();
+    int deferred = unix ? 0 : DeferAccept.apply(fd, e.deferAcceptSeconds());
     // a socket bound here has no other worker to balance with; CHAUSSETTE_BALANCE=off leaves it to the kernel
-    Balance balance = inherited && !"off".equals(System.getenv("CHAUSSETTE_BALANCE")) ? Balance.join(fd)
-        : Balance.NONE;
+    Balance balance = e.inherited() && balancing() ? Balance.join(fd) : Balance.NONE;
     serving.drain.balance(balance);
     SharedAcceptor.Group acceptors;
     try {
       acceptors = new SharedAcceptor.Group(fd, unix, workers,
           (conn, isUnix, loop, readNow) -> FirstRequest.accepted(conn, isUnix, loop, serving, readNow),
           balance, serving.drain::open);
-    } catch (java.io.IOException | RuntimeException e) {
-      balance.retire();
-      throw e;
+    } catch (java.io.IOException | RuntimeException failed) {
+      balance.leave();
+      throw failed;
     }
     return new Listening() {
       @Override
@@ -310,7 +328,7 @@ public final class Chaussette {
     listener.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
     listener.listen(64);
     int port = ((InetSocketAddress) listener.localAddress()).getPort();
-    Listening acceptor = shared(listener.intValue(), false, false, workers, serving, deferAcceptSeconds);
+    Listening acceptor = shared(new Endpoint(listener.intValue(), false, false, deferAcceptSeconds), workers, serving);
     byte[] request = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     byte[] closing = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n"
         .getBytes(StandardCharsets.US_ASCII);

@@ -135,6 +135,26 @@ class BalanceTest {
     assertThat(table()).isNotNull();
   }
 
+  /** What a starting worker asks to decide whether to warm up first: is anyone else serving meanwhile? */
+  @Test
+  void aStartingWorkerSeesWhetherAnotherAccepts() throws Exception {
+    int me = (int) ProcessHandle.current().pid();
+    int fd = listener.intValue();
+    assertThat(Balance.othersAccepting(fd, dir, me)).as("no table yet").isFalse();
+    Balance self = join(me);
+    assertThat(Balance.othersAccepting(fd, dir, me)).as("only itself").isFalse();
+    Balance other = join(live());
+    assertThat(Balance.othersAccepting(fd, dir, me)).isTrue();
+    other.retire(); // draining: it accepts no more
+    assertThat(Balance.othersAccepting(fd, dir, me)).isFalse();
+    Balance killed = join(dead());
+    assertThat(Balance.othersAccepting(fd, dir, me)).as("a worker killed outright").isFalse();
+    killed.leave();
+    other.leave();
+    self.leave();
+    assertThat(Balance.othersAccepting(fd, dir, me)).as("all gone, the table deleted (a restart)").isFalse();
+  }
+
   @Test
   void somethingThatIsNotASocketIsNotBalanced() throws Exception {
     Balance b = Balance.join(0, dir, (int) ProcessHandle.current().pid());

@@ -83,6 +83,44 @@ class SharedAcceptIT extends ItBase {
     }
   }
 
+  /**
+   * A new worker warms up before it accepts only when other workers serve meanwhile (a rolling reload): after a
+   * restart nobody does, and clients would wait in the queue for the whole warm-up, so the first new worker
+   * accepts at once.
+   */
+  @Test
+  void aWorkerWarmsUpOnlyWhileOthersServe() throws Exception {
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
+        "numprocesses = 2", "use_sockets = true", "copy_env = true", "readiness = notify", ""));
+    await(Duration.ofSeconds(60), "2 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 2);
+    String endpoint = d.endpoint();
+    circusctlAt(endpoint, "reload", "web", "--sequential", "--waiting");
+    List<Long> reloaded = d.children();
+    for (long pid : reloaded) {
+      assertThat(servingLine(d, pid)).as("a rolling reload's worker " + pid).contains("warmed up: ");
+    }
+    long t0 = System.nanoTime();
+    circusctlAt(endpoint, "restart", "web", "--waiting");
+    String body = httpGet(d.port("web"));
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    List<Long> restarted = d.children();
+    assertThat(restarted).hasSize(2).doesNotContainAnyElementsOf(reloaded);
+    await(Duration.ofSeconds(60), "the restarted workers serving",
+        () -> restarted.stream().allMatch(pid -> servingLine(d, pid).contains("serving on")));
+    System.out.println("restart and a first answer (" + body + "): " + ms + " ms");
+    long cold = restarted.stream().filter(pid -> servingLine(d, pid).contains("no warm-up: no other worker accepts"))
+        .count();
+    assertThat(cold).as(d.logText()).isGreaterThanOrEqualTo(1);
+  }
+
+  private static String servingLine(Daemon d, long pid) {
+    return d.logText().lines().filter(l -> l.contains("chaussette-java " + pid + " serving on")).findFirst()
+        .orElse("(no serving line for " + pid + ")");
+  }
+
   /** Opens {@code n} connections, then sends a keep-alive request on each, then reads them all: who answered. */
   private static Map<String, Integer> burst(int port, int n) throws Exception {
     List<java.net.Socket> open = new java.util.ArrayList<>();
