@@ -112,6 +112,8 @@ class Probe(threading.Thread):
     """A new connection every 10 ms; records failures, the longest gap between two served requests, and the
     slowest probes (when they started, how long they took, which worker answered)."""
 
+    boost = True  # --probe-normal: at the priority a client would have
+
     def __init__(self, port):
         super().__init__(daemon=True)
         self.port, self.running, self.ok, self.failed, self.longest, self.last = port, True, 0, 0, 0.0, None
@@ -122,6 +124,8 @@ class Probe(threading.Thread):
         # nice -10) where allowed (root), the server and the load at their usual priority.
         self.boosted = False
         try:
+            if not Probe.boost:
+                raise PermissionError("normal priority asked for")
             os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(10))
             self.boosted = "SCHED_FIFO"
         except (PermissionError, AttributeError, OSError):
@@ -185,6 +189,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs of each setup per load, alternated")
     ap.add_argument("--reload-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--throughput-only", action="store_true", help="skip the spread and the reload figures")
+    ap.add_argument("--probe-normal", action="store_true",
+                    help="run the probe at normal priority (it then also measures its own wait for a CPU)")
     ap.add_argument("--spread-only", action="store_true", help="only how connections spread over the workers")
     ap.add_argument("--cpu", action="store_true", help="also print where the CPU went in each run (/proc)")
     ap.add_argument("--defer-accept", action="store_true",
@@ -193,6 +199,7 @@ def main():
                     help="chaussette-java --defer-accept 0: the shared socket as circusd made it (by default "
                          "chaussette-java sets TCP_DEFER_ACCEPT on an HTTP socket that has none; nginx does not)")
     a = ap.parse_args()
+    Probe.boost = not a.probe_normal
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             sys.exit("%s is needed: apt-get install nginx wrk" % tool)
@@ -315,7 +322,7 @@ http { access_log off;
                      probe.longest * 1000,
                      "; keep-alive load errors: " + (errs.group(1) if errs else "none") if loaded else ""))
             print("%-28s slowest probes: %s (probe thread: %s)" % ("", probe.slowest(p0, old),
-                                                             probe.boosted or "normal priority, not root"))
+                                                             probe.boosted or "normal priority"))
     finally:
         for p in procs:
             p.terminate()
