@@ -125,11 +125,13 @@ class Probe(threading.Thread):
         self.boosted = False
         try:
             if not Probe.boost:
-                raise PermissionError("normal priority asked for")
+                raise AttributeError("normal priority asked for")
             os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(10))
             self.boosted = "SCHED_FIFO"
         except (PermissionError, AttributeError, OSError):
             try:
+                if not Probe.boost:
+                    raise AttributeError("normal priority asked for")
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)
                 self.boosted = "nice -10"
             except (PermissionError, AttributeError):

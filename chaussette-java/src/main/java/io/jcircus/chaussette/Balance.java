@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * fdpass); it is mapped by each worker and holds one slot per worker: its pid and its open connections. A slot
  * is claimed with a compare-and-set of the pid, retired (pid negated) when the worker stops accepting, and
  * reclaimed once that process is gone; a worker killed outright leaves a slot that the next one to join, or
- * the next one deciding to step aside, finds dead and frees. The file is created 0600: workers of one socket
+ * the next one deciding to step aside, finds dead and frees; a table nobody alive is in (its last worker was
+ * killed outright) is deleted by the next worker to join any table. The file is created 0600: workers of one socket
  * run as one user; where the file cannot be opened the worker serves without balancing.
  *
  * <p>The rule is the acceptor's ({@link SharedAcceptor}): a worker with at least {@link #MIN_OPEN} connections
@@ -101,6 +102,7 @@ final class Balance {
       return none("fd " + fd + " is not a socket");
     }
     Path file = dir.resolve("jcircus-balance-" + inode);
+    sweep(dir, file);
     // The last worker to leave deletes the file (under the lock, marking it deleted first); one that opened it
     // just before then finds the mark and makes a new one.
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -133,6 +135,46 @@ final class Balance {
       }
     }
     return none(file + " keeps being deleted");
+  }
+
+  /**
+   * Deletes the tables in {@code dir} (but {@code mine}) that no live process is in: those of sockets whose
+   * last worker was killed outright (kill -9, an OOM kill), which no {@link #leave} deleted.
+   */
+  private static void sweep(Path dir, Path mine) {
+    try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files.filter(f -> f.getFileName().toString().startsWith("jcircus-balance-")
+          && !f.equals(mine))::iterator) {
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+          if (ch.size() < SIZE) {
+            continue;
+          }
+          MappedByteBuffer table = ch.map(FileChannel.MapMode.READ_WRITE, 0, SIZE);
+          try (FileLock lock = ch.lock()) {
+            if ((int) INT.getVolatile(table, DELETED) == 0 && !anyAlive(table)) {
+              INT.setVolatile(table, DELETED, 1);
+              Files.deleteIfExists(f);
+            }
+          }
+        } catch (IOException | RuntimeException e) {
+          // another user's, or gone meanwhile: not ours to clean
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // nothing to sweep
+    }
+  }
+
+  /** Whether any slot of {@code table} belongs to a live process. */
+  private static boolean anyAlive(MappedByteBuffer table) {
+    int high = Math.min(SLOTS, (int) INT.getVolatile(table, HIGH));
+    for (int i = 0; i < high; i++) {
+      int owner = (int) INT.getVolatile(table, HEADER + i * SLOT);
+      if (owner != 0 && alive(Math.abs(owner))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The inode of the socket {@code fd} ("socket:[N]" in /proc/self/fd), or null if it is none. */
@@ -282,12 +324,8 @@ final class Balance {
     retire();
     try (FileLock lock = channel.lock()) {
       INT.compareAndSet(table, HEADER + slot * SLOT, -pid, 0); // unless it was found dead and reused meanwhile
-      int high = Math.min(SLOTS, (int) INT.getVolatile(table, HIGH));
-      for (int i = 0; i < high; i++) {
-        int owner = (int) INT.getVolatile(table, HEADER + i * SLOT);
-        if (owner != 0 && alive(Math.abs(owner))) {
-          return; // another worker serves, or is still draining
-        }
+      if (anyAlive(table)) {
+        return; // another worker serves, or is still draining
       }
       INT.setVolatile(table, DELETED, 1);
       Files.deleteIfExists(file);

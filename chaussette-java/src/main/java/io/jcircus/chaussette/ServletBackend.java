@@ -7,6 +7,8 @@ import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -22,9 +24,70 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 final class ServletBackend {
   private ServletBackend() { }
 
+  /**
+   * A connector whose acceptor steps aside while its worker holds well above the average of the workers on the
+   * socket. Jetty counts a connection once its selector has made an endpoint of it, a moment after the
+   * acceptor took it, and an acceptor taking a burst runs ahead of that count: so the connections it accepted in
+   * the last {@link #RECENT_MS} count as well (some twice, for that moment).
+   */
+  static final class BalancedConnector extends ServerConnector {
+    static final long RECENT_MS = 50;
+    private final Balance balance;
+    private final long[] recent = new long[64];
+    private int next;
+
+    BalancedConnector(Server server, int selectors, Balance balance) {
+      super(server, 1, selectors);
+      this.balance = balance;
+    }
+
+    /** Open connections, and those accepted in the last {@link #RECENT_MS}. Called on the acceptor thread. */
+    private int estimate() {
+      long since = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(RECENT_MS);
+      int n = getConnectedEndPoints().size();
+      for (long t : recent) {
+        if (t != 0 && t - since > 0) {
+          n++;
+        }
+      }
+      return n;
+    }
+
+    @Override
+    public void accept(int acceptorID) throws java.io.IOException {
+      if (balance.above(estimate(), Balance.SLACK)) {
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SharedAcceptor.PAUSE_MS);
+        try {
+          while (System.nanoTime() - until < 0 && balance.above(estimate(), 0)) {
+            Thread.sleep(SharedAcceptor.RESUME_CHECK_MS);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt(); // stopping: Jetty's acceptor loop sees it
+          return;
+        }
+      }
+      super.accept(acceptorID);
+      recent[next++ & (recent.length - 1)] = System.nanoTime();
+      balance.publish(estimate());
+    }
+
+    @Override
+    protected void onEndPointOpened(EndPoint endpoint) {
+      super.onEndPointOpened(endpoint);
+      balance.publish(getConnectedEndPoints().size());
+    }
+
+    @Override
+    protected void onEndPointClosed(EndPoint endpoint) {
+      super.onEndPointClosed(endpoint);
+      balance.publish(getConnectedEndPoints().size());
+    }
+  }
+
   static void serve(String uri, String servletClass, int threads, int deferAcceptSeconds) throws Exception {
     URI u = URI.create(uri);
     ServerSocketChannel channel;
+    boolean handedOver = false;
     switch (u.getScheme()) {
       case "fd": {
         if (!uri.equals("fd://0")) {
@@ -37,6 +100,7 @@ final class ServletBackend {
               + "): set stdin_socket = NAME in the watcher");
         }
         channel = ssc;
+        handedOver = true;
         if (ssc.getLocalAddress() instanceof InetSocketAddress) {
           DeferAccept.apply(0, deferAcceptSeconds); // the request is there when Jetty accepts (see DeferAccept)
         }
@@ -52,7 +116,11 @@ final class ServletBackend {
     QueuedThreadPool pool = new QueuedThreadPool(Math.max(8, threads * 4), Math.max(2, threads));
     pool.setName("chaussette-jetty");
     Server server = new Server(pool);
-    ServerConnector connector = new ServerConnector(server, 1, Math.max(1, threads));
+    // Workers sharing the socket balance their connections as the netty backend's do (see Balance): Jetty's
+    // acceptor thread, blocked in accept(), is a waiter in the socket's queue; above the average it stays out
+    // of accept() until it is back at the average, or for SharedAcceptor.PAUSE_MS at most.
+    Balance balance = handedOver && Chaussette.balancing() ? Balance.join(0) : Balance.NONE;
+    ServerConnector connector = new BalancedConnector(server, Math.max(1, threads), balance);
     connector.open(channel);
     server.addConnector(connector);
     ServletContextHandler context = new ServletContextHandler();
@@ -68,6 +136,7 @@ final class ServletBackend {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         connector.shutdown().get(); // stop accepting; the socket stays open in circusd and the other workers
+        balance.retire();
         // requests already on their way to an accepted connection get a moment to arrive, running ones finish
         long deadline = System.nanoTime() + drainMs * 1_000_000L;
         long quietSince = System.nanoTime();
@@ -82,11 +151,14 @@ final class ServletBackend {
         server.stop();
       } catch (Exception e) {
         System.err.println("chaussette-java: drain: " + e);
+      } finally {
+        balance.leave();
       }
     }, "chaussette-drain"));
     server.start();
     System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + servletClass
-        + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion() + ")");
+        + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion()
+        + (balance == Balance.NONE ? "" : "; " + balance.describe()) + ")");
     try {
       SdNotify.send("READY=1");
     } catch (java.io.IOException e) {

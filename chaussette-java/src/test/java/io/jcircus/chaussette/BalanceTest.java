@@ -30,6 +30,7 @@ class BalanceTest {
 
   @BeforeEach
   void listen() throws IOException {
+    io.netty.channel.epoll.Epoll.ensureAvailability(); // loads Netty's native library, which Socket needs
     listener = Socket.newSocketStream();
     listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     listener.listen(16);
@@ -153,6 +154,44 @@ class BalanceTest {
     other.leave();
     self.leave();
     assertThat(Balance.othersAccepting(fd, dir, me)).as("all gone, the table deleted (a restart)").isFalse();
+  }
+
+  /** The last worker on a socket killed outright deletes nothing: the next worker to join any table does. */
+  @Test
+  void aTableNobodyAliveIsInIsSweptAway() throws Exception {
+    Socket other = Socket.newSocketStream();
+    try {
+      other.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      other.listen(4);
+      Balance killed = Balance.join(other.intValue(), dir, dead()); // never leaves: the process is gone
+      assertThat(killed.describe()).startsWith("balancing");
+      Path stale = table();
+      Balance live = Balance.join(other.intValue(), dir, live());
+      Path kept;
+      try (Stream<Path> files = Files.list(dir)) {
+        kept = files.filter(f -> f.equals(stale)).findFirst().orElse(null);
+      }
+      assertThat(kept).as("a table a live worker is in stays").isNotNull();
+      joined.add(live); // its leave() at the end deletes it
+      // now a table for another socket, with only the dead process in it
+      Socket third = Socket.newSocketStream();
+      third.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      third.listen(4);
+      Balance.join(third.intValue(), dir, dead());
+      long before;
+      try (Stream<Path> files = Files.list(dir)) {
+        before = files.count();
+      }
+      assertThat(before).isEqualTo(2);
+      join((int) ProcessHandle.current().pid()); // joins the test's own socket: sweeps the dead one's table
+      try (Stream<Path> files = Files.list(dir)) {
+        assertThat(files.map(f -> f.getFileName().toString()).toList()).hasSize(2)
+            .contains(stale.getFileName().toString());
+      }
+      third.close();
+    } finally {
+      other.close();
+    }
   }
 
   @Test

@@ -19,8 +19,11 @@ class FdPassIT extends ItBase {
   @AfterEach
   void reapOutsider() throws Exception {
     if (outsider != null && outsider.isAlive()) {
-      outsider.destroyForcibly();
-      outsider.waitFor(10, TimeUnit.SECONDS);
+      outsider.destroy(); // SIGTERM: it drains and leaves its socket's connection table (/dev/shm) as it goes
+      if (!outsider.waitFor(10, TimeUnit.SECONDS)) {
+        outsider.destroyForcibly();
+        outsider.waitFor(10, TimeUnit.SECONDS);
+      }
     }
   }
 

@@ -46,10 +46,21 @@ class SharedAcceptIT extends ItBase {
    */
   @Test
   void aBurstOfKeepAliveConnectionsSpreadsEvenly() throws Exception {
+    burstSpreadsEvenly("");
+  }
+
+  /** The same with Jetty (the servlet backend), whose acceptor thread stays out of accept() instead. */
+  @Test
+  void aBurstSpreadsEvenlyOverServletWorkersToo() throws Exception {
+    burstSpreadsEvenly("--backend servlet");
+  }
+
+  private void burstSpreadsEvenly(String backend) throws Exception {
     Daemon d = start(String.join("\n",
         "[socket:web]", "host = 127.0.0.1", "port = 0",
         "[watcher:web]",
-        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " " + backend
+            + " --threads 1 fd://$(circus.sockets.web)",
         "numprocesses = 4", "use_sockets = true", "copy_env = true", "readiness = notify",
         "[env:web]", "CHAUSSETTE_BALANCE = " + System.getProperty("it.balance", "on"), ""));
     await(Duration.ofSeconds(60), "4 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 4);
@@ -62,20 +73,28 @@ class SharedAcceptIT extends ItBase {
       assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(table)))
           .isEqualTo("rw-------");
     }
-    List<Integer> rounds = new java.util.ArrayList<>();
-    for (int round = 0; round < 3; round++) {
+    List<Integer> spreads = new java.util.ArrayList<>();
+    for (int round = 0; round < 5; round++) {
       Map<String, Integer> counts = burst(d.port("web"), 64);
-      List<Integer> sorted = counts.values().stream().sorted(java.util.Comparator.reverseOrder()).toList();
-      System.out.println("64 keep-alive connections at once: " + sorted);
-      assertThat(counts.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(64);
-      rounds.add(sorted.get(0));
+      List<Integer> sorted = new java.util.ArrayList<>(counts.values());
+      while (sorted.size() < 4) {
+        sorted.add(0); // a worker that got none
+      }
+      sorted.sort(java.util.Comparator.reverseOrder());
+      System.out.println("64 keep-alive connections at once" + (backend.isEmpty() ? "" : " (" + backend + ")")
+          + ": " + sorted);
+      assertThat(sorted.stream().mapToInt(Integer::intValue).sum()).isEqualTo(64);
+      spreads.add(sorted.get(0) - sorted.get(3));
       Thread.sleep(300); // the workers see the closes
     }
-    // A quarter is 16; a worker steps aside at more than 2 above the average it sees, which lags a little (17-19
-    // here). Left to the kernel, the busiest worker had 22-36 (30/30/3/1 once). Two rounds of three must be even:
-    // a worker kept off the CPU for longer than the 50 ms the others step aside can still skew one.
-    List<Integer> best = rounds.stream().sorted().toList();
-    assertThat(best.get(1)).as("most connections on one worker, per round: " + rounds).isLessThanOrEqualTo(21);
+    // A quarter each is 16; a worker steps aside at more than 2 above the average it sees, which lags a little:
+    // between the most and the fewest connections, 1-10 here in most rounds (26 once, a servlet worker's first
+    // round). Left to the kernel: 2-32 with the netty backend, 12-59 with Jetty's (60/2/1/1), most rounds above
+    // 18. The median of five rounds, so that one round skewed by a worker kept off the CPU longer than the 50 ms
+    // the others step aside does not decide.
+    List<Integer> ordered = spreads.stream().sorted().toList();
+    assertThat(ordered.get(2)).as("most minus fewest connections per worker, per round: " + spreads)
+        .isLessThanOrEqualTo(10);
     if (balancing) {
       Path table = Path.of(m.group(1));
       d.close();
