@@ -19,14 +19,20 @@ import org.junit.jupiter.api.Test;
  * 373/17/6/4).
  */
 class SharedAcceptIT extends ItBase {
-  @Test
-  void sequentialConnectionsTakeTurnsAcrossWorkers() throws Exception {
+  /** {@code n} chaussette-java workers (one event loop each, {@code options} added) on one socket, all ready. */
+  private Daemon chaussetteWorkers(int n, String options, String moreConfig) throws Exception {
     Daemon d = start(String.join("\n",
         "[socket:web]", "host = 127.0.0.1", "port = 0",
         "[watcher:web]",
-        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
-        "numprocesses = 4", "use_sockets = true", "copy_env = true", "readiness = notify", ""));
-    await(Duration.ofSeconds(60), "4 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 4);
+        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " " + options + " --threads 1 fd://$(circus.sockets.web)",
+        "numprocesses = " + n, "use_sockets = true", "copy_env = true", "readiness = notify", moreConfig));
+    await(Duration.ofSeconds(60), n + " workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= n);
+    return d;
+  }
+
+  @Test
+  void sequentialConnectionsTakeTurnsAcrossWorkers() throws Exception {
+    Daemon d = chaussetteWorkers(4, "", "");
     Map<String, Integer> counts = new HashMap<>();
     for (int i = 0; i < 200; i++) {
       counts.merge(httpGet(d.port("web")), 1, Integer::sum);
@@ -56,14 +62,8 @@ class SharedAcceptIT extends ItBase {
   }
 
   private void burstSpreadsEvenly(String backend) throws Exception {
-    Daemon d = start(String.join("\n",
-        "[socket:web]", "host = 127.0.0.1", "port = 0",
-        "[watcher:web]",
-        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " " + backend
-            + " --threads 1 fd://$(circus.sockets.web)",
-        "numprocesses = 4", "use_sockets = true", "copy_env = true", "readiness = notify",
-        "[env:web]", "CHAUSSETTE_BALANCE = " + System.getProperty("it.balance", "on"), ""));
-    await(Duration.ofSeconds(60), "4 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 4);
+    Daemon d = chaussetteWorkers(4, backend,
+        "[env:web]\nCHAUSSETTE_BALANCE = " + System.getProperty("it.balance", "on") + "\n");
     String log = d.logText();
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("through (/\\S*?jcircus-balance-\\d+)").matcher(log);
     boolean balancing = m.find();
@@ -109,12 +109,7 @@ class SharedAcceptIT extends ItBase {
    */
   @Test
   void aWorkerWarmsUpOnlyWhileOthersServe() throws Exception {
-    Daemon d = start(String.join("\n",
-        "[socket:web]", "host = 127.0.0.1", "port = 0",
-        "[watcher:web]",
-        "cmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --threads 1 fd://$(circus.sockets.web)",
-        "numprocesses = 2", "use_sockets = true", "copy_env = true", "readiness = notify", ""));
-    await(Duration.ofSeconds(60), "2 workers ready", () -> d.logText().split("is ready after", -1).length - 1 >= 2);
+    Daemon d = chaussetteWorkers(2, "", "");
     String endpoint = d.endpoint();
     circusctlAt(endpoint, "reload", "web", "--sequential", "--waiting");
     List<Long> reloaded = d.children();
