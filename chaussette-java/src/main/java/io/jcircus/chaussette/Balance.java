@@ -51,7 +51,8 @@ final class Balance {
 
   static final int SLOTS = 64;
   private static final int HEADER = 64;
-  private static final int SLOT = 16;
+  /** A cache line per slot: each worker writes its own count on every connection, and must not slow the others. */
+  private static final int SLOT = 64;
   private static final int SIZE = HEADER + SLOTS * SLOT;
   /** Header int 0: one more than the highest slot ever claimed, so readers scan only that far. */
   private static final int HIGH = 0;
