@@ -141,7 +141,6 @@ final class SharedAcceptor implements EpollIoHandle {
   private final Balance balance;
   private final IntSupplier open;
   private long pausedSince;
-  private int pauses;
   private final byte[] address = new byte[32];
   private EpollIoOps ops = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value() | EPOLLEXCLUSIVE);
   private IoRegistration registration;
@@ -259,7 +258,6 @@ final class SharedAcceptor implements EpollIoHandle {
    * kept it there, a connection could wait for another to arrive, or for {@link #PAUSE_MS}.
    */
   private void stepAside() {
-    pauses++;
     registration.cancel();
     registration = null;
     pausedSince = System.nanoTime();
@@ -277,11 +275,6 @@ final class SharedAcceptor implements EpollIoHandle {
     } else {
       loop.schedule(this::resumeIfDue, RESUME_CHECK_MS, TimeUnit.MILLISECONDS);
     }
-  }
-
-  /** How many times this acceptor stepped aside (for tests and the log). */
-  int pauses() {
-    return pauses;
   }
 
   @Override
