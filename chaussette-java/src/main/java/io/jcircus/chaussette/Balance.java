@@ -179,7 +179,7 @@ final class Balance {
   }
 
   /** The inode of the socket {@code fd} ("socket:[N]" in /proc/self/fd), or null if it is none. */
-  private static String inode(int fd) {
+  static String inode(int fd) {
     try {
       Matcher m = SOCKET.matcher(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString());
       return m.matches() ? m.group(1) : null;

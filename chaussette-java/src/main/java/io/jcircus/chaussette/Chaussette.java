@@ -401,16 +401,13 @@ public final class Chaussette {
    * ListenStream=/path): its inode is in /proc/net/unix. Netty has no call for the family of an fd.
    */
   static boolean isUnixSocket(int fd) {
-    try {
-      String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
-      if (!link.startsWith("socket:[")) {
-        return false;
-      }
-      String inode = link.substring("socket:[".length(), link.length() - 1);
-      try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/net/unix"))) {
-        // columns: Num RefCount Protocol Flags Type St Inode [Path]
-        return lines.skip(1).map(l -> l.trim().split("\\s+")).anyMatch(f -> f.length > 6 && f[6].equals(inode));
-      }
+    String inode = Balance.inode(fd);
+    if (inode == null) {
+      return false;
+    }
+    try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/net/unix"))) {
+      // columns: Num RefCount Protocol Flags Type St Inode [Path]
+      return lines.skip(1).map(l -> l.trim().split("\\s+")).anyMatch(f -> f.length > 6 && f[6].equals(inode));
     } catch (java.io.IOException | RuntimeException e) {
       return false;
     }
