@@ -127,4 +127,44 @@ class ReadinessIT extends ItBase {
       assertThat(httpGet(port)).startsWith("hello from pid ");
     }
   }
+
+  @Test
+  void aReloadWhoseNewProcessesExitAtOnceIsRefusedAtOnce() throws Exception {
+    // readiness by warmup_delay (no notify, no check): a new process that exits before its warmup_delay has
+    // passed was never ready; the reload is abandoned instead of respawning it with backoff for ever
+    Path flag = dir.resolve("broken");
+    Path py = worker("fdserver.py");
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = /bin/sh -c 'if [ -e " + flag + " ]; then echo cannot start >&2; exit 3; fi; exec " + python() + " "
+            + py + " $(circus.sockets.web)'",
+        "numprocesses = 2", "use_sockets = true", "warmup_delay = 1", ""));
+    int port = d.port("web");
+    await(Duration.ofSeconds(30), "2 workers", () -> d.children().size() == 2);
+    List<Long> before = d.children();
+    Files.writeString(flag, "");
+    try (ZContext ctx = new ZContext()) {
+      ZMQ.Socket s = ctx.createSocket(SocketType.DEALER);
+      s.setReceiveTimeOut(60_000);
+      s.connect(d.endpoint());
+      for (boolean sequential : new boolean[] {true, false}) {
+        long t0 = System.nanoTime();
+        Map<String, Object> r = call(s, "reload",
+            "{\"name\": \"web\", \"sequential\": " + sequential + ", \"waiting\": true}");
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertThat(r).as(r.toString()).containsEntry("status", "error");
+        assertThat((String) r.get("reason")).as(r.toString())
+            .containsPattern("reload of 'web' abandoned: pid \\d+ exited with code 3 before its warmup_delay of 1.0 s"
+                + " passed; the processes already serving keep running");
+        assertThat(ms).as("sequential " + sequential).isLessThan(10_000);
+        assertThat(d.children()).as("the old processes, still there").containsExactlyInAnyOrderElementsOf(before);
+        assertThat(httpGet(port)).startsWith("hello from pid ");
+      }
+      Files.delete(flag);
+      Map<String, Object> r = call(s, "reload", "{\"name\": \"web\", \"sequential\": true, \"waiting\": true}");
+      assertThat(r).as("fixed: the reload goes through " + r).containsEntry("status", "ok");
+      assertThat(d.children()).hasSize(2).doesNotContainAnyElementsOf(before);
+    }
+  }
 }

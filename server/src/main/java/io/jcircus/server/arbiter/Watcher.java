@@ -532,7 +532,7 @@ public final class Watcher {
       if (!p.ready) {
         long waited = System.nanoTime() - p.startedNanos;
         if (waited >= limit) {
-          abandonReload(p);
+          abandonReload(p, "did not report READY=1 within " + cfg.readyTimeout + " s");
           return false;
         }
         soonest = Math.min(soonest, limit - waited);
@@ -546,15 +546,34 @@ public final class Watcher {
   }
 
   /**
-   * A new process did not report ready in time: it is stopped, the reload fails, and every process still
-   * running (the old ones, and new ones that did become ready) is kept as the current set.
+   * True if {@code p}, which just exited unasked, was a new process of a reload that had not become ready while
+   * older processes still serve: the reload is then abandoned rather than retried with backoff for as long as
+   * the new processes keep failing (a build that cannot start would otherwise hold the reload, and every
+   * operation queued behind it, indefinitely).
    */
-  private void abandonReload(ManagedProcess late) {
-    String msg = "reload of '" + cfg.name + "' abandoned: pid " + late.pid + " did not report READY=1 within "
-        + cfg.readyTimeout + " s; the processes already serving keep running";
+  private boolean diedBeforeReady(ManagedProcess p) {
+    if (p.stopping || reloadPromise == null || p.generation != generation || ready(p)) {
+      return false;
+    }
+    for (ManagedProcess q : procs.values()) {
+      if (!q.stopping && q.generation != generation) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A new process did not report ready in time, or exited before it was: the new processes not ready yet are
+   * stopped, the reload fails, and every process still running (the old ones, and new ones that did become
+   * ready) is kept as the current set.
+   */
+  private void abandonReload(ManagedProcess late, String what) {
+    String msg = "reload of '" + cfg.name + "' abandoned: pid " + late.pid + " " + what
+        + "; the processes already serving keep running";
     LOG.error("watcher {}: {}", cfg.name, msg);
     for (ManagedProcess p : new ArrayList<>(procs.values())) {
-      if (!p.stopping && p.generation == generation && !p.ready) {
+      if (!p.stopping && p.generation == generation && !ready(p)) {
         terminate(p, "not ready", cfg.gracefulTimeout);
       }
     }
@@ -1118,10 +1137,12 @@ public final class Watcher {
   // ---------------------------------------------------------------- exits
 
   private void onExit(int pid, Posix.ExitStatus st) {
-    ManagedProcess p = procs.remove(pid);
+    ManagedProcess p = procs.get(pid);
     if (p == null) {
       return;
     }
+    boolean diedBeforeReady = diedBeforeReady(p);
+    procs.remove(pid);
     wids.clear(p.wid);
     arbiter.guardian().reaped(pid);
     if (p.notify != null) {
@@ -1169,6 +1190,13 @@ public final class Watcher {
         finishStop();
       }
       return;
+    }
+    if (diedBeforeReady) {
+      String how = st.signalled() ? "was killed by " + Signals.name(-st.exitCode())
+          : "exited with code " + st.exitCode();
+      abandonReload(p, how + " before " + (cfg.notifyReady ? "it reported READY=1"
+          : cfg.readyCheck != null ? "its readiness check passed"
+          : "its warmup_delay of " + cfg.warmupDelay + " s passed"));
     }
     manage();
     checkReloadDone();
