@@ -26,7 +26,8 @@ import java.util.function.Consumer;
  * development). Once it accepts it reports {@code READY=1} to {@code $NOTIFY_SOCKET} (sd_notify), if set. On
  * SIGTERM it stops accepting, lets in-flight requests finish and exits.
  *
- * <pre>chaussette-java [--app CLASS] [--threads N] [--defer-accept SECONDS] URI</pre>
+ * <pre>chaussette-java [--backend netty|servlet] [--app CLASS | --war WAR] [--classpath PATHS]
+ *     [--context-path /PATH] [--threads N] [--defer-accept SECONDS] URI</pre>
  */
 public final class Chaussette {
   private Chaussette() {}
@@ -37,14 +38,21 @@ public final class Chaussette {
       return;
     }
     String app = null;
+    String classpath = null;
+    String war = null;
+    String contextPath = null;
     String backend = "netty";
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     int deferAccept = DeferAccept.DEFAULT_SECONDS;
     String uri = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
-        case "--app": app = args[++i]; break;
-        case "--threads": threads = Integer.parseInt(args[++i]); break;
+        case "--app": app = value(args, ++i, "--app takes a class name"); break;
+        case "-cp": case "--classpath":
+          classpath = value(args, ++i, args[i - 1] + " takes jars and directories, :-separated"); break;
+        case "--war": war = value(args, ++i, "--war takes a .war file or a web application's directory"); break;
+        case "--context-path": contextPath = value(args, ++i, "--context-path takes a path such as /shop"); break;
+        case "--threads": threads = Integer.parseInt(value(args, ++i, "--threads takes a number")); break;
         case "--defer-accept":
           try {
             deferAccept = Integer.parseInt(args[++i]);
@@ -56,7 +64,7 @@ public final class Chaussette {
           }
           break;
         case "--backend":
-          backend = args[++i];
+          backend = value(args, ++i, "--backend takes netty or servlet");
           if (!backend.equals("netty") && !backend.equals("servlet")) {
             usage("unknown backend " + backend + " (netty or servlet)");
           }
@@ -72,18 +80,50 @@ public final class Chaussette {
     if (uri == null) {
       usage("missing URI (fd://N, fdpass:///path#name, systemd://[NAME], unix:///path or tcp://host:port)");
     }
-    if (backend.equals("servlet")) {
-      ServletBackend.serve(uri, app == null ? DemoServlet.class.getName() : app, threads, deferAccept);
-      return;
+    if (war != null && app != null) {
+      usage("--war and --app are two ways to name the application: give one");
     }
-    HttpApp handler = (HttpApp) Class.forName(app == null ? DemoApp.class.getName() : app)
-        .getDeclaredConstructor().newInstance();
-    serve(uri, handler, threads, deferAccept);
+    if ((war != null || contextPath != null) && !backend.equals("servlet")) {
+      usage((war != null ? "--war" : "--context-path") + " needs --backend servlet");
+    }
+    if (contextPath != null && !contextPath.startsWith("/")) {
+      usage("--context-path " + contextPath + ": a path starts with /");
+    }
+    try {
+      AppClassPath cp = classpath == null ? AppClassPath.NONE : AppClassPath.parse(classpath);
+      if (backend.equals("servlet")) {
+        ServletBackend.App what = war != null ? ServletBackend.App.war(war, cp)
+            : ServletBackend.App.servlet(app == null ? DemoServlet.class.getName() : app, cp);
+        ServletBackend.serve(uri, what, contextPath == null ? "/" : contextPath, threads, deferAccept);
+        return;
+      }
+      // the app's loader is the context class loader of every thread this one starts (the event loops'), as
+      // libraries that look classes or resources up through it expect
+      ClassLoader loader = cp.loader();
+      Thread.currentThread().setContextClassLoader(loader);
+      HttpApp handler = app == null ? new DemoApp() : AppClassPath.instantiate(app, HttpApp.class, loader, cp);
+      serve(uri, handler, threads, deferAccept);
+    } catch (IllegalArgumentException e) {
+      // the user's to fix (a path, a class, a URI, a socket that is not one): one line that says which
+      System.err.println("chaussette-java: " + e.getMessage());
+      System.exit(2);
+    } catch (ServletBackend.StartFailed e) {
+      System.err.println("chaussette-java: " + (war != null ? war : app) + " failed to start: " + e.getMessage());
+      System.exit(1);
+    }
+  }
+
+  private static String value(String[] args, int i, String what) {
+    if (i >= args.length) {
+      usage(what);
+    }
+    return args[i];
   }
 
   private static void usage(String error) {
     System.err.println((error == null ? "" : "chaussette-java: " + error + "\n")
-        + "usage: chaussette-java [--backend netty|servlet] [--app CLASS] [--threads N] [--defer-accept SECONDS]"
+        + "usage: chaussette-java [--backend netty|servlet] [--app CLASS | --war WAR] [--classpath PATHS]"
+        + " [--context-path /PATH] [--threads N] [--defer-accept SECONDS]"
         + " fd://N | fdpass:///path#name | systemd://[NAME] | unix:///path | tcp://host:port");
     System.exit(error == null ? 0 : 2);
   }
@@ -159,10 +199,10 @@ public final class Chaussette {
    * A listening socket to serve: handed over ({@code inherited}: fd://, fdpass://, systemd://, which other workers
    * may share) or bound here ({@code tcp://}, {@code unix://}, for development).
    */
-  private record Endpoint(int fd, boolean unix, boolean inherited, int deferAcceptSeconds) {}
+  record Endpoint(int fd, boolean unix, boolean inherited, int deferAcceptSeconds) {}
 
   /** The socket {@code uri} names: fetched, found or bound, not yet accepted on. */
-  private static Endpoint open(String uri, int deferAcceptSeconds) throws Exception {
+  static Endpoint open(String uri, int deferAcceptSeconds) throws Exception {
     URI u = URI.create(uri);
     switch (u.getScheme()) {
       case "fd": {

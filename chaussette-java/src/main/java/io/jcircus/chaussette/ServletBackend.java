@@ -1,14 +1,22 @@
 package io.jcircus.chaussette;
 
 import jakarta.servlet.Servlet;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.ee10.webapp.WebAppContext;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -16,13 +24,52 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * {@code --backend servlet}: a Jakarta Servlet 6 application on embedded Jetty 12, on the socket circusd
- * hands over. Jetty takes a {@link ServerSocketChannel}, which the JDK builds for an inherited socket only on
- * fd 0 ({@link System#inheritedChannel()}): give the watcher {@code stdin_socket = NAME} and use {@code fd://0}
- * (bin/chaussette-java moves {@code fd://N} to fd 0 itself). Closing that channel makes the JDK put /dev/null on
- * fd 0. On SIGTERM: stop accepting, let requests that are arriving or running finish, stop.
+ * hands over ({@code fd://N}, {@code fdpass://}, {@code systemd://}) or one it binds ({@code tcp://}). Jetty takes
+ * a {@link ServerSocketChannel}, made over the inherited fd by {@link InheritedServerChannel}. On SIGTERM: stop
+ * accepting, let requests that are arriving or running finish, stop.
+ *
+ * <p>The application is a servlet class ({@code --app}, mounted at {@code /*}) or a whole web application
+ * ({@code --war}: a .war file or its unpacked directory, with its web.xml, annotations, WEB-INF/lib and static
+ * files), which runs unchanged: Jetty's {@link WebAppContext}, with annotation scanning. A web application that
+ * fails to start (a servlet's init, a listener, a bad web.xml) makes the worker exit before it reports ready,
+ * instead of answering 503: a rolling reload onto a broken build then stops with the old workers serving.
  */
 final class ServletBackend {
   private ServletBackend() { }
+
+  /** Where each worker unpacks its own copy of a .war file; the worker deletes it when it exits. */
+  static final String WAR_TMP_PREFIX = "chaussette-war-";
+
+  /** What to serve: a servlet class, or a web application. */
+  record App(Servlet instance, String servletClass, Path war, AppClassPath classpath) {
+    static App servlet(String servletClass, AppClassPath classpath) {
+      return new App(null, servletClass, null, classpath);
+    }
+
+    /** An embedder's servlet. */
+    static App of(Servlet servlet) {
+      return new App(servlet, servlet.getClass().getName(), null, AppClassPath.NONE);
+    }
+
+    /**
+     * @throws IllegalArgumentException if {@code path} is neither a file nor a directory
+     */
+    static App war(String path, AppClassPath classpath) {
+      Path p = Path.of(path).toAbsolutePath().normalize();
+      if (!Files.isRegularFile(p) && !Files.isDirectory(p)) {
+        throw new IllegalArgumentException("--war " + path + ": no such file or directory");
+      }
+      if (Files.isDirectory(p) && !Files.isDirectory(p.resolve("WEB-INF")) && !Files.exists(p.resolve("index.html"))) {
+        throw new IllegalArgumentException("--war " + path + ": a directory with neither WEB-INF/ nor index.html"
+            + " is not a web application");
+      }
+      return new App(null, null, p, classpath);
+    }
+
+    String describe() {
+      return war != null ? war.toString() : servletClass;
+    }
+  }
 
   /**
    * A connector whose acceptor steps aside while its worker holds well above the average of the workers on the
@@ -84,34 +131,34 @@ final class ServletBackend {
     }
   }
 
-  static void serve(String uri, String servletClass, int threads, int deferAcceptSeconds) throws Exception {
+  /**
+   * Serves {@code app} at {@code contextPath} until SIGTERM, then drains.
+   *
+   * @throws IllegalArgumentException for what the user has to fix (the URI, the socket, the app's class)
+   * @throws StartFailed if the application fails to start
+   */
+  static void serve(String uri, App app, String contextPath, int threads, int deferAcceptSeconds) throws Exception {
     URI u = URI.create(uri);
     ServerSocketChannel channel;
-    boolean handedOver = false;
+    int handedOver = -1; // the fd, for a socket handed over
     switch (u.getScheme()) {
-      case "fd": {
-        if (!uri.equals("fd://0")) {
-          throw new IllegalArgumentException("the servlet backend serves an inherited socket on fd 0 only"
-              + " (bin/chaussette-java moves fd://N there); got " + uri);
-        }
-        Channel inherited = System.inheritedChannel();
-        if (!(inherited instanceof ServerSocketChannel ssc)) {
-          throw new IllegalArgumentException("fd 0 is not a listening socket (" + inherited
-              + "): set stdin_socket = NAME in the watcher");
-        }
-        channel = ssc;
-        handedOver = true;
-        if (ssc.getLocalAddress() instanceof InetSocketAddress) {
-          DeferAccept.apply(0, deferAcceptSeconds); // the request is there when Jetty accepts (see DeferAccept)
-        }
-        break;
-      }
       case "tcp":
         channel = ServerSocketChannel.open();
         channel.bind(new InetSocketAddress(u.getHost(), u.getPort()));
         break;
-      default:
-        throw new IllegalArgumentException("the servlet backend takes fd://0 or tcp://host:port; got " + uri);
+      case "unix":
+        throw new IllegalArgumentException("the servlet backend serves TCP sockets (Jetty's ServerConnector); got "
+            + uri);
+      default: {
+        // fd://N, fdpass://, systemd://: found or fetched as the netty backend does, then wrapped for Jetty
+        Chaussette.Endpoint e = Chaussette.open(uri, deferAcceptSeconds);
+        if (e.unix()) {
+          throw new IllegalArgumentException(uri + " is a unix socket: the servlet backend serves TCP sockets");
+        }
+        channel = InheritedServerChannel.of(e.fd());
+        handedOver = e.fd();
+        DeferAccept.apply(e.fd(), deferAcceptSeconds); // the request is there when Jetty accepts (see DeferAccept)
+      }
     }
     QueuedThreadPool pool = new QueuedThreadPool(Math.max(8, threads * 4), Math.max(2, threads));
     pool.setName("chaussette-jetty");
@@ -119,22 +166,53 @@ final class ServletBackend {
     // Workers sharing the socket balance their connections as the netty backend's do (see Balance): Jetty's
     // acceptor thread, blocked in accept(), is a waiter in the socket's queue; above the average it stays out
     // of accept() until it is back at the average, or for SharedAcceptor.PAUSE_MS at most.
-    Balance balance = handedOver && Chaussette.balancing() ? Balance.join(0) : Balance.NONE;
+    Balance balance = handedOver >= 0 && Chaussette.balancing() ? Balance.join(handedOver) : Balance.NONE;
     ServerConnector connector = new BalancedConnector(server, Math.max(1, threads), balance);
     connector.open(channel);
     server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    Servlet servlet = (Servlet) Class.forName(servletClass).getDeclaredConstructor().newInstance();
-    context.addServlet(new ServletHolder(servlet), "/*");
+    Path unpacked = null;
+    Handler context;
+    if (app.war() != null) {
+      WebAppContext webapp = new WebAppContext();
+      webapp.setContextPath(contextPath);
+      webapp.setWar(app.war().toString());
+      webapp.setThrowUnavailableOnStartupException(true);
+      if (!app.classpath().isEmpty()) {
+        webapp.setExtraClasspath(app.classpath().joined());
+      }
+      if (Files.isRegularFile(app.war())) {
+        // each worker its own copy, so that replacing the .war and rolling the workers never has one read a
+        // half-written file another unpacked; a copy a killed worker left is removed by the next one
+        sweepUnpacked();
+        unpacked = Files.createTempDirectory(WAR_TMP_PREFIX + ProcessHandle.current().pid() + "-");
+        webapp.setTempDirectory(unpacked.toFile());
+      }
+      context = webapp;
+    } else {
+      ServletContextHandler handler = new ServletContextHandler();
+      handler.setContextPath(contextPath);
+      ClassLoader loader = app.classpath().loader();
+      if (!app.classpath().isEmpty()) {
+        handler.setClassLoader(loader); // the context class loader while the app's code runs
+      }
+      Servlet servlet = app.instance() != null ? app.instance()
+          : AppClassPath.instantiate(app.servletClass(), Servlet.class, loader, app.classpath());
+      handler.addServlet(new ServletHolder(servlet), "/*");
+      context = handler;
+    }
     GracefulHandler graceful = new GracefulHandler(context);
     server.setHandler(graceful);
     long drainMs = Chaussette.drainTimeoutMillis();
     server.setStopTimeout(drainMs);
     // in place before Jetty accepts: a SIGTERM while it starts still drains what it took (Jetty's start and
     // stop take the same lifecycle lock, so the stop waits for the start)
+    AtomicBoolean failed = new AtomicBoolean();
+    Path copy = unpacked;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
+        if (failed.get()) {
+          return; // the start failed and undid itself
+        }
         connector.shutdown().get(); // stop accepting; the socket stays open in circusd and the other workers
         balance.retire();
         // requests already on their way to an accepted connection get a moment to arrive, running ones finish
@@ -153,10 +231,24 @@ final class ServletBackend {
         System.err.println("chaussette-java: drain: " + e);
       } finally {
         balance.leave();
+        delete(copy);
       }
     }, "chaussette-drain"));
-    server.start();
-    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + servletClass
+    try {
+      server.start();
+    } catch (Exception | Error e) {
+      failed.set(true);
+      try {
+        server.stop(); // its threads would keep the JVM from exiting
+      } catch (Exception ignored) {
+        // reported below: the start's failure is the one that matters
+      }
+      balance.leave();
+      delete(copy);
+      throw new StartFailed(e); // Jetty has logged its stack trace
+    }
+    System.out.println("chaussette-java " + ProcessHandle.current().pid() + " serving " + app.describe()
+        + (contextPath.equals("/") ? "" : " at " + contextPath)
         + " on " + uri + " (" + channel.getLocalAddress() + ", Jetty " + Server.getVersion()
         + (balance == Balance.NONE ? "" : "; " + balance.describe()) + ")");
     try {
@@ -165,5 +257,46 @@ final class ServletBackend {
       System.err.println("chaussette-java: cannot notify readiness to $NOTIFY_SOCKET: " + e.getMessage());
     }
     server.join();
+  }
+
+  /** The application failed to start (Jetty has logged why, with the stack trace). */
+  static final class StartFailed extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    StartFailed(Throwable cause) {
+      super(cause.toString(), cause);
+    }
+  }
+
+  /** Removes the unpacked copies of workers that are gone (killed: no shutdown hook ran). */
+  private static void sweepUnpacked() {
+    Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+    try (DirectoryStream<Path> s = Files.newDirectoryStream(tmp, WAR_TMP_PREFIX + "*")) {
+      for (Path p : s) {
+        String rest = p.getFileName().toString().substring(WAR_TMP_PREFIX.length());
+        int dash = rest.indexOf('-');
+        try {
+          long pid = Long.parseLong(dash < 0 ? rest : rest.substring(0, dash));
+          if (ProcessHandle.of(pid).isEmpty()) {
+            delete(p);
+          }
+        } catch (NumberFormatException notOurs) {
+          // someone else's name
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // a leftover copy costs disk, not service
+    }
+  }
+
+  private static void delete(Path dir) {
+    if (dir == null) {
+      return;
+    }
+    try (Stream<Path> all = Files.walk(dir)) {
+      all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | RuntimeException e) {
+      // already gone, or not ours to remove
+    }
   }
 }

@@ -23,7 +23,10 @@ class LauncherIT extends ItBase {
     Path cfg = dir.resolve("c.ini");
     Files.writeString(cfg, endpoints() + "[socket:s]\nhost = 127.0.0.1\nport = 0\n[watcher:w]\ncmd = sleep 1000\n"
         + "[watcher:chaussette]\ncmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " fd://$(circus.sockets.s)\n"
-        + "use_sockets = true\ncopy_env = true\n");
+        + "use_sockets = true\ncopy_env = true\n"
+        // the servlet backend wraps the inherited fd for Jetty through the JDK's own channel class
+        + "[watcher:servlet]\ncmd = " + Daemon.HOME.resolve("bin/chaussette-java") + " --backend servlet"
+        + " fd://$(circus.sockets.s)\nuse_sockets = true\ncopy_env = true\n");
     Path out = dir.resolve("out.txt");
     ProcessBuilder pb = new ProcessBuilder(Daemon.HOME.resolve("bin/circusd").toString(), cfg.toString())
         .redirectErrorStream(true).redirectOutput(out.toFile());
@@ -31,7 +34,8 @@ class LauncherIT extends ItBase {
     Process p = pb.start();
     try {
       await(Duration.ofSeconds(30), "circusd running", () -> read(out).contains("circusd running"));
-      await(Duration.ofSeconds(30), "chaussette-java serving", () -> read(out).contains("chaussette-java"));
+      await(Duration.ofSeconds(30), "both chaussette-java workers serving",
+          () -> read(out).split("chaussette-java \\d+ serving", -1).length - 1 == 2);
       Thread.sleep(500);
       p.destroy(); // SIGTERM
       assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
