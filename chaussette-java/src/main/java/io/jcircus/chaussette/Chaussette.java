@@ -52,7 +52,16 @@ public final class Chaussette {
           classpath = value(args, ++i, args[i - 1] + " takes jars and directories, :-separated"); break;
         case "--war": war = value(args, ++i, "--war takes a .war file or a web application's directory"); break;
         case "--context-path": contextPath = value(args, ++i, "--context-path takes a path such as /shop"); break;
-        case "--threads": threads = Integer.parseInt(value(args, ++i, "--threads takes a number")); break;
+        case "--threads":
+          try {
+            threads = Integer.parseInt(value(args, ++i, "--threads takes a number"));
+          } catch (NumberFormatException e) {
+            threads = 0;
+          }
+          if (threads < 1) {
+            usage("--threads takes a number of event loops, 1 or more");
+          }
+          break;
         case "--defer-accept":
           try {
             deferAccept = Integer.parseInt(args[++i]);

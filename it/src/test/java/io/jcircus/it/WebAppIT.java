@@ -269,6 +269,7 @@ class WebAppIT extends ItBase {
         {"--war", dir.resolve("missing.war").toString()},
         {"--backend", "servlet", "--war", dir.toString(), "--app", "x.Y"},
         {"--backend", "servlet", "--war", classes.toString()},
+        {"--threads", "many"},
     };
     String[] expected = {
         "chaussette-java: --classpath: " + dir.resolve("missing.jar") + ": no such jar or directory",
@@ -278,6 +279,7 @@ class WebAppIT extends ItBase {
         "chaussette-java: --war needs --backend servlet",
         "chaussette-java: --war and --app are two ways to name the application: give one",
         "chaussette-java: --war " + classes + ": a directory with neither WEB-INF/ nor index.html is not a web application",
+        "chaussette-java: --threads takes a number of event loops, 1 or more",
     };
     for (int i = 0; i < cases.length; i++) {
       List<String> cmd = new ArrayList<>(List.of(CHAUSSETTE));
