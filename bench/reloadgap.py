@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Issue 4's gap figure, with its baseline in the same run: the longest time with no request served while
+`circusctl reload web --sequential` rolls 4 chaussette-java workers, against equally long windows of the same
+probe on the same workers with nothing reloading, and on nginx answering by itself (what the machine alone
+gives this probe). Alternated, several rounds, so that the host's own hiccups show up in every column.
+
+  sudo apt-get install nginx wrk     # Debian packages
+  python3 bench/reloadgap.py [--rounds 6] [--loaded] [--probe-normal]
+
+The probe is bench/sockets.py's: a new connection every 10 ms (SCHED_FIFO where allowed). --loaded adds
+wrk -t1 -c8 keep-alive on the workers during all three windows. Prints, per round, the longest gap of each
+window and how many gaps were above 20 ms; then the medians and maxima over the rounds.
+"""
+import argparse, os, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import core  # noqa: E402
+import sockets  # noqa: E402
+
+
+def window(port, seconds, action=None):
+    """Runs the probe on port for `seconds`, or around `action` (a callable) with 0.5 s either side.
+    Returns (longest gap ms, gaps above 20 ms, probes failed, how long it took)."""
+    probe = sockets.Probe(port)
+    probe.start()
+    t0 = time.time()
+    if action is None:
+        time.sleep(seconds)
+    else:
+        time.sleep(0.5)
+        action()
+        time.sleep(0.5)
+    took = time.time() - t0
+    probe.running = False
+    probe.join()
+    done = sorted(t + d for d, t, _ in probe.samples)
+    gaps = [(b - a) * 1000 for a, b in zip(done, done[1:])]
+    return max(gaps or [0.0]), sum(1 for g in gaps if g > 20.0), probe.failed, took
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--loaded", action="store_true", help="wrk -t1 -c8 keep-alive on the workers throughout")
+    ap.add_argument("--probe-normal", action="store_true", help="the probe at normal priority")
+    a = ap.parse_args()
+    sockets.Probe.boost = not a.probe_normal
+    tmp = tempfile.mkdtemp(prefix="jcircus-bench-reloadgap-")
+    shared, floor = sockets.free_port(), sockets.free_port()
+    ep = core.endpoints()
+    endpoint = ep.split("endpoint = ")[1].split("\n")[0]
+    cfg = os.path.join(tmp, "circus.ini")
+    with open(cfg, "w") as f:
+        f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n"
+                "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
+                "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n"
+                % (shared, sockets.CHAUSSETTE))
+    nginx_conf = os.path.join(tmp, "nginx.conf")
+    with open(nginx_conf, "w") as f:
+        f.write("""worker_processes 2; daemon off; pid %s/nginx.pid; error_log %s/nginx.err warn;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:%d; location / { return 200 "hello from pid nginx\\n"; } } }
+""" % (tmp, tmp, floor))
+    d = core.start_circusd(cfg, os.path.join(tmp, "circusd.log"))
+    nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", nginx_conf, "-p", tmp],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load = None
+    try:
+        assert len(sockets.wait_serving(shared, 4)) == 4, "circusd workers"
+        assert sockets.wait_serving(floor, 1), "nginx"
+        for close in (False, True):
+            sockets.wrk(shared, 5, 64, close)
+
+        def reload():
+            subprocess.run([sockets.CTL, "--endpoint", endpoint, "--timeout", "120", "reload", "web",
+                            "--sequential", "--waiting"], check=True, stdout=subprocess.DEVNULL)
+
+        print("4 chaussette-java workers (netty, 1 thread each), %d cores, probe: a new connection every 10 ms%s%s"
+              % (os.cpu_count(), " at normal priority" if a.probe_normal else "",
+                 "; wrk -t1 -c8 keep-alive on the workers throughout" if a.loaded else "; nothing else running"))
+        print("%-6s %-28s %-28s %-28s" % ("round", "reload --sequential", "same workers, steady",
+                                          "nginx alone (the floor)"))
+        rows = []
+        for r in range(a.rounds):
+            if a.loaded:
+                load = subprocess.Popen(["wrk", "-t1", "-c8", "-d600s", "http://127.0.0.1:%d/" % shared],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)
+            rl = window(shared, 0, reload)
+            st = window(shared, rl[3])
+            fl = window(floor, rl[3])
+            if load:
+                load.terminate()
+                load.wait()
+                load = None
+            rows.append((rl, st, fl))
+            cell = lambda w: "%6.1f ms (%d > 20 ms%s)" % (w[0], w[1], ", %d failed" % w[2] if w[2] else "")
+            print("%-6d %-28s %-28s %-28s   (windows of %.1f s)" % (r + 1, cell(rl), cell(st), cell(fl), rl[3]))
+        for i, name in enumerate(("reload --sequential", "steady", "nginx alone")):
+            gaps = [row[i][0] for row in rows]
+            print("%-20s longest gap: median %5.1f ms, max %5.1f ms; windows with none above 20 ms: %d of %d;"
+                  " failed probes: %d" % (name, median(gaps), max(gaps), sum(1 for g in gaps if g <= 20.0),
+                                          len(gaps), sum(row[i][2] for row in rows)))
+        print("reload minus nginx alone, per round: %s ms" % ", ".join("%+.1f" % (row[0][0] - row[2][0]) for row in rows))
+    finally:
+        if load:
+            load.terminate()
+        nginx.terminate()
+        nginx.wait()
+        core.stop(d)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
