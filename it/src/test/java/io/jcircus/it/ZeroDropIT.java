@@ -78,6 +78,29 @@ class ZeroDropIT extends ItBase {
     }
   }
 
+  /**
+   * Not only Java: gunicorn masters (each with 2 sync workers) on the same socket, their readiness their own
+   * sd_notify READY=1 (gunicorn sends it when NOTIFY_SOCKET is set), rolled and restarted under load.
+   */
+  @Test
+  void gunicornMastersRollOnTheirOwnReadyNotifyWithoutAFailedRequest() throws Exception {
+    boolean installed = Files.isExecutable(java.nio.file.Path.of("/usr/bin/gunicorn"));
+    org.junit.jupiter.api.Assumptions.assumeTrue(installed || System.getenv("CI") != null,
+        "gunicorn not installed (.ci/run installs it)");
+    java.nio.file.Path app = worker("wsgi_app.py");
+    Daemon d = start(String.join("\n",
+        "[socket:web]", "host = 127.0.0.1", "port = 0",
+        "[watcher:web]",
+        "cmd = /usr/bin/gunicorn --workers 2 --chdir " + app.getParent()
+            + " --bind fd://$(circus.sockets.web) wsgi_app:application",
+        "numprocesses = 2", "use_sockets = true", "readiness = notify", "graceful_timeout = 10", ""));
+    endpoint = d.endpoint();
+    await(Duration.ofSeconds(30), "2 gunicorn masters ready", () -> d.logText().split("is ready after").length - 1 >= 2);
+    underLoad(d, "reload", "web", "--sequential", "--waiting");
+    assertThat(d.logText().split("is ready after").length - 1).as("each new master reported READY=1").isGreaterThanOrEqualTo(4);
+    underLoad(d, "restart", "web", "--waiting");
+  }
+
   @Test
   void reloadsAndRestartLoseNoRequest() throws Exception {
     Daemon d = webDaemon("");
