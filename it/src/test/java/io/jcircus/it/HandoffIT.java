@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -102,6 +103,62 @@ class HandoffIT extends ItBase {
     await(Duration.ofSeconds(20), "gunicorn's 2 workers", () -> Proc.children(master).size() == 2);
     // gunicorn dups the inherited fd: the same listening socket, possibly at another number
     assertThat(Proc.fds(master).values()).contains(inode(d.pid(), d.socketFd("web")));
+  }
+
+  /** GET / over the unix socket at {@code path}; the body of a 200 reply. */
+  private static String httpGetUnix(Path path) throws Exception {
+    try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      ch.connect(java.net.UnixDomainSocketAddress.of(path));
+      ch.write(java.nio.ByteBuffer.wrap("GET / HTTP/1.0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4096);
+      while (ch.read(buf) > 0) {
+        out.write(buf.array(), 0, buf.position());
+        buf.clear();
+      }
+      String resp = out.toString(java.nio.charset.StandardCharsets.US_ASCII);
+      assertThat(resp).startsWith("HTTP/1.");
+      return resp.substring(resp.indexOf("\r\n\r\n") + 4).strip();
+    }
+  }
+
+  /**
+   * gunicorn removes the file of a unix socket it was given as fd://N when a master stops (it takes the socket
+   * for one it bound): after a reload, clients can no longer connect by path. circusd cannot give the path back,
+   * but says so, naming the remedy; handed over the systemd way (LISTEN_FDS), gunicorn leaves it in place.
+   */
+  @Test
+  void aUnixSocketsPathRemovedByAWorkerIsReportedAndSystemdHandoffKeepsItWithGunicorn() throws Exception {
+    boolean installed = Files.isExecutable(Path.of("/usr/bin/gunicorn"));
+    assumeTrue(installed || System.getenv("CI") != null, "gunicorn not installed (.ci/run installs it)");
+    Path app = worker("wsgi_app.py");
+    Path fdSock = dir.resolve("fd.sock");
+    Path sdSock = dir.resolve("sd.sock");
+    String gunicorn = "/usr/bin/gunicorn --workers 1 --chdir " + app.getParent();
+    Daemon d = start("[socket:fdweb]\npath = " + fdSock + "\nfamily = AF_UNIX\n"
+        + "[socket:sdweb]\npath = " + sdSock + "\nfamily = AF_UNIX\n"
+        + "[watcher:byfd]\ncmd = " + gunicorn + " --bind fd://$(circus.sockets.fdweb) wsgi_app:application\n"
+        + "use_sockets = true\n"
+        + "[watcher:bysd]\ncmd = " + gunicorn + " wsgi_app:application\nhandoff = systemd\n"
+        + "[env:bysd]\nONLY = $(circus.sockets.sdweb)\n"); // names the one socket LISTEN_FDS carries
+    for (Path p : List.of(fdSock, sdSock)) {
+      await(Duration.ofSeconds(20), "an answer on " + p, () -> {
+        try {
+          return httpGetUnix(p).endsWith(" via gunicorn");
+        } catch (Exception e) {
+          return false;
+        }
+      });
+    }
+    circusctlAt(d.endpoint(), "reload", "byfd", "--waiting");
+    circusctlAt(d.endpoint(), "reload", "bysd", "--waiting");
+    await(Duration.ofSeconds(10), "the removed path reported", () -> d.logText().contains(
+        "watcher byfd: socket 'fdweb': " + fdSock + " was removed by the time pid "));
+    assertThat(d.logText()).contains("give it the socket with handoff = systemd");
+    assertThat(Files.exists(fdSock)).isFalse();
+    assertThat(Files.exists(sdSock)).as("handed over the systemd way, gunicorn leaves the path alone").isTrue();
+    assertThat(httpGetUnix(sdSock)).endsWith(" via gunicorn");
+    assertThat(d.logText()).doesNotContain("socket 'sdweb': ");
   }
 
   @Test

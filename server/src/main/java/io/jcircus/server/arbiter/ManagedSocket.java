@@ -39,6 +39,9 @@ public final class ManagedSocket {
   private int fd = -1;
   private String host;
   private int port;
+  /** A unix socket's file (its inode) as bound here: what its path should keep naming. */
+  private Object unixInode;
+  private boolean pathLostReported;
 
   ManagedSocket(SocketConfig cfg, EventLoopGroup group) {
     this.cfg = cfg;
@@ -77,6 +80,36 @@ public final class ManagedSocket {
     }
     channel = bindOne(false);
     fd = ((UnixChannel) channel).fd().intValue();
+    if (cfg.isUnix()) {
+      unixInode = inode(Path.of(cfg.path()));
+    }
+  }
+
+  /** The inode of the file at {@code p} (not following a link), or null if there is none or it cannot be read. */
+  private static Object inode(Path p) {
+    try {
+      return Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
+   * For a unix socket bound here, what became of its path if it no longer names the socket (removed, or another
+   * file in its place), said once; null while it does. The socket itself still listens, but clients that
+   * connect by path cannot reach it any more, and no process can give the path back to it.
+   */
+  String pathLost() {
+    if (!cfg.isUnix() || channel == null || unixInode == null || pathLostReported) {
+      return null;
+    }
+    Path p = Path.of(cfg.path());
+    Object now = inode(p);
+    if (unixInode.equals(now)) {
+      return null;
+    }
+    pathLostReported = true;
+    return now == null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS) ? p + " was removed" : p + " names another file";
   }
 
   /** A fresh SO_REUSEPORT listener for one process; the caller closes it once the child holds it. */
@@ -205,10 +238,14 @@ public final class ManagedSocket {
       fd = -1;
     }
     if (cfg.isUnix()) {
-      try {
-        Files.deleteIfExists(Path.of(cfg.path()));
-      } catch (IOException e) {
-        // best effort
+      Path p = Path.of(cfg.path());
+      Object now = inode(p);
+      if (now != null && (unixInode == null || unixInode.equals(now))) { // not a file someone put in its place
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // best effort
+        }
       }
     }
   }

@@ -1165,6 +1165,15 @@ public final class Watcher {
       payload.put("reason", p.stopReason);
     }
     event("reap", payload);
+    for (ManagedSocket s : socketsToPass()) {
+      String lost = s.pathLost();
+      if (lost != null) {
+        LOG.error("watcher {}: socket '{}': {} by the time pid {} exited: the socket still listens, but clients that"
+            + " connect by path cannot reach it until circusd restarts. gunicorn removes a unix socket it was given"
+            + " as fd://N when it stops; give it the socket with handoff = systemd (LISTEN_FDS), which it leaves"
+            + " in place", cfg.name, s.name(), lost, pid);
+      }
+    }
     if (p.stopping) {
       LOG.debug("watcher {}: pid {} stopped ({}), exit code {}", cfg.name, pid, p.stopReason, st.exitCode());
     } else if (!cfg.respawn) {
