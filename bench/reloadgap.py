@@ -52,14 +52,7 @@ def main():
     sockets.Probe.boost = not a.probe_normal
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-reloadgap-")
     shared, floor = sockets.free_port(), sockets.free_port()
-    ep = core.endpoints()
-    endpoint = ep.split("endpoint = ")[1].split("\n")[0]
-    cfg = os.path.join(tmp, "circus.ini")
-    with open(cfg, "w") as f:
-        f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n"
-                "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
-                "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n"
-                % (shared, sockets.CHAUSSETTE))
+    cfg, endpoint = sockets.workers_config(tmp, shared)
     nginx_conf = os.path.join(tmp, "nginx.conf")
     with open(nginx_conf, "w") as f:
         f.write("""worker_processes 2; daemon off; pid %s/nginx.pid; error_log %s/nginx.err warn;

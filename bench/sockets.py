@@ -42,6 +42,19 @@ def get(port, timeout=5.0):
     return data.split(b"\r\n\r\n", 1)[1].decode().strip()
 
 
+def workers_config(tmp, port, chaussette=CHAUSSETTE, socket_extra="", watcher_extra=""):
+    """A circus.ini in tmp: 4 chaussette-java workers (1 loop each, readiness notify) on one socket at port.
+    Returns (its path, its control endpoint)."""
+    ep = core.endpoints()
+    cfg = os.path.join(tmp, "circus.ini")
+    with open(cfg, "w") as f:
+        f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n%s"
+                "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
+                "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n%s"
+                % (port, socket_extra, chaussette, watcher_extra))
+    return cfg, ep.split("endpoint = ")[1].split("\n")[0]
+
+
 def wait_serving(port, n_pids, timeout=60):
     seen, end = set(), time.time() + timeout
     while time.time() < end and len(seen) < n_pids:
@@ -207,15 +220,8 @@ def main():
             sys.exit("%s is needed: apt-get install nginx wrk" % tool)
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-sockets-")
     shared = free_port()
-    ep = core.endpoints()
-    endpoint = ep.split("endpoint = ")[1].split("\n")[0]
-    cfg = os.path.join(tmp, "circus.ini")
-    with open(cfg, "w") as f:
-        f.write(ep + "[socket:web]\nhost = 127.0.0.1\nport = %d\nbacklog = 2048\n%s"
-                "[watcher:web]\ncmd = %s --threads 1 fd://$(circus.sockets.web)\nnumprocesses = 4\n"
-                "use_sockets = true\ncopy_env = true\ngraceful_timeout = 30\nreadiness = notify\n"
-                % (shared, "defer_accept = 1\n" if a.defer_accept else "",
-                   CHAUSSETTE + (" --defer-accept 0" if a.no_defer_accept else "")))
+    cfg, endpoint = workers_config(tmp, shared, CHAUSSETTE + (" --defer-accept 0" if a.no_defer_accept else ""),
+                                   "defer_accept = 1\n" if a.defer_accept else "")
     ports = [free_port() for _ in range(4)]
     proxied = free_port()
     floor = free_port()  # nginx answering by itself: what the probe sees of the machine with no JVM in the path
