@@ -1166,7 +1166,7 @@ public final class Watcher {
     }
     event("reap", payload);
     for (ManagedSocket s : socketsToPass()) {
-      String lost = s.pathLost();
+      String lost = s == null ? null : s.pathLost();
       if (lost != null) {
         LOG.error("watcher {}: socket '{}': {} by the time pid {} exited: the socket still listens, but clients that"
             + " connect by path cannot reach it until circusd restarts. gunicorn removes a unix socket it was given"
