@@ -13,8 +13,8 @@ import java.nio.file.Path;
  * <p>The application needs {@code org.eclipse.jetty.ee10:jetty-ee10-servlet} (and, for {@link #serveWar},
  * {@code jetty-ee10-webapp} and {@code jetty-ee10-annotations}) on its class path, which the artifact declares
  * optional, and the JVM option {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED} to serve an inherited fd
- * (see {@link InheritedServerChannel}). The netty backend's counterpart is
- * {@link Chaussette#serve(String, HttpApp, int)}.
+ * (the JDK wraps an inherited socket for fd 0 only; chaussette-java makes the channel itself). The netty
+ * backend's counterpart is {@link Chaussette#serve(String, HttpApp, int)}.
  */
 public final class ServletServer {
   private ServletServer() { }
