@@ -31,9 +31,11 @@ class FdPassIT extends ItBase {
     return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
   }
 
-  private Process chaussette(List<String> prefix, String uri) throws Exception {
+  private Process chaussette(List<String> prefix, String uri, String... options) throws Exception {
     List<String> cmd = new java.util.ArrayList<>(prefix);
-    cmd.addAll(List.of(Daemon.HOME.resolve("bin/chaussette-java").toString(), "--threads", "1", uri));
+    cmd.addAll(List.of(Daemon.HOME.resolve("bin/chaussette-java").toString(), "--threads", "1"));
+    cmd.addAll(List.of(options));
+    cmd.add(uri);
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("outsider.log").toFile())
         .start();
   }
@@ -66,6 +68,24 @@ class FdPassIT extends ItBase {
       assertThat(nobody.exitValue()).isNotZero();
       assertThat(Files.readString(dir.resolve("outsider.log"), StandardCharsets.UTF_8)).contains("Permission denied");
     }
+  }
+
+  @Test
+  void aServletJvmStartedElsewhereFetchesTheSocketToo() throws Exception {
+    Daemon d = start("fdpass_socket = fd.sock\n[socket:web]\nhost = 127.0.0.1\nport = 0\n"
+        + "[watcher:idle]\ncmd = sleep 1000\n");
+    outsider = chaussette(List.of(), "fdpass://" + dir.resolve("fd.sock") + "#web", "--backend", "servlet");
+    String[] body = new String[1];
+    await(Duration.ofSeconds(30), "the servlet outsider serving", () -> {
+      try {
+        body[0] = httpGet(d.port("web"));
+        return true;
+      } catch (Exception e) {
+        return !outsider.isAlive() && fail();
+      }
+    });
+    assertThat(body[0]).isEqualTo("hello from pid " + outsider.pid());
+    assertThat(Files.readString(dir.resolve("outsider.log"))).contains("Jetty");
   }
 
   private boolean fail() {
