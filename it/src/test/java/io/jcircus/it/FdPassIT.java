@@ -47,16 +47,7 @@ class FdPassIT extends ItBase {
     Path sock = dir.resolve("fd.sock");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
     outsider = chaussette(List.of(), "fdpass://" + sock + "#web");
-    String[] body = new String[1];
-    await(Duration.ofSeconds(30), "the outsider serving", () -> {
-      try {
-        body[0] = httpGet(d.port("web"));
-        return true;
-      } catch (Exception e) {
-        return !outsider.isAlive() && fail();
-      }
-    });
-    assertThat(body[0]).isEqualTo("hello from pid " + outsider.pid());
+    assertThat(outsiderAnswer(d)).isEqualTo("hello from pid " + outsider.pid());
     assertThat(d.children()).as("not one of circusd's children").doesNotContain(outsider.pid());
     assertThat(d.logText()).contains("fdpass: handing 'web'");
 
@@ -75,8 +66,14 @@ class FdPassIT extends ItBase {
     Daemon d = start("fdpass_socket = fd.sock\n[socket:web]\nhost = 127.0.0.1\nport = 0\n"
         + "[watcher:idle]\ncmd = sleep 1000\n");
     outsider = chaussette(List.of(), "fdpass://" + dir.resolve("fd.sock") + "#web", "--backend", "servlet");
+    assertThat(outsiderAnswer(d)).isEqualTo("hello from pid " + outsider.pid());
+    assertThat(Files.readString(dir.resolve("outsider.log"))).contains("Jetty");
+  }
+
+  /** The first answer on circusd's socket once the outsider serves (fails at once if it exited). */
+  private String outsiderAnswer(Daemon d) throws Exception {
     String[] body = new String[1];
-    await(Duration.ofSeconds(30), "the servlet outsider serving", () -> {
+    await(Duration.ofSeconds(30), "the outsider serving", () -> {
       try {
         body[0] = httpGet(d.port("web"));
         return true;
@@ -84,8 +81,7 @@ class FdPassIT extends ItBase {
         return !outsider.isAlive() && fail();
       }
     });
-    assertThat(body[0]).isEqualTo("hello from pid " + outsider.pid());
-    assertThat(Files.readString(dir.resolve("outsider.log"))).contains("Jetty");
+    return body[0];
   }
 
   private boolean fail() {
