@@ -11,15 +11,20 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.ee10.webapp.WebAppContext;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -82,6 +87,8 @@ final class ServletBackend {
     private final Balance balance;
     private final long[] recent = new long[64];
     private int next;
+    private volatile boolean retired;
+    private final AtomicInteger pending = new AtomicInteger();
 
     BalancedConnector(Server server, int selectors, Balance balance) {
       super(server, 1, selectors);
@@ -100,8 +107,37 @@ final class ServletBackend {
       return n;
     }
 
+    /**
+     * Stops taking connections from the socket and leaves every accepted one open for the drain. Not Jetty's
+     * {@code shutdown()}: that also makes each connection close as soon as its current response is written, a
+     * response that may already have gone out as persistent, so the client's next request on it meets an end of
+     * stream instead of an answer (measured: 1 to 3 such failures per rolling reload of 4 workers under
+     * keep-alive load from a client that does not retry, as wrk does not).
+     */
+    void stopAccepting() {
+      retired = true;
+      setAccepting(false); // the acceptor then waits, instead of spinning on a closed channel
+      // Our copy of the socket (circusd and the other workers keep theirs). Closed, not interrupted: an acceptor
+      // blocked in accept() then either returns a connection the kernel gave it or fails, while an interrupt
+      // fails the accept() even when the kernel did give it one, and that client would never be answered.
+      close();
+    }
+
+    /** No connection open, and none taken from the socket that is not one yet. */
+    boolean empty() {
+      return pending.get() == 0 && getConnectedEndPoints().isEmpty();
+    }
+
+    @Override
+    protected boolean handleAcceptFailure(Throwable failure) {
+      return !retired && super.handleAcceptFailure(failure); // after stopAccepting: its channel closed, quietly
+    }
+
     @Override
     public void accept(int acceptorID) throws java.io.IOException {
+      if (retired) {
+        return;
+      }
       if (balance.above(estimate(), Balance.SLACK)) {
         long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SharedAcceptor.PAUSE_MS);
         try {
@@ -113,7 +149,18 @@ final class ServletBackend {
           return;
         }
       }
-      super.accept(acceptorID);
+      if (retired) {
+        return;
+      }
+      // counted before: the selector may make an endpoint of it before accept() returns here; over-counted
+      // (the drain then waits for quiet instead) only if the channel closed before accept() began
+      pending.incrementAndGet();
+      try {
+        super.accept(acceptorID);
+      } catch (java.io.IOException | RuntimeException e) {
+        pending.decrementAndGet();
+        throw e;
+      }
       recent[next++ & (recent.length - 1)] = System.nanoTime();
       balance.publish(estimate());
     }
@@ -121,6 +168,7 @@ final class ServletBackend {
     @Override
     protected void onEndPointOpened(EndPoint endpoint) {
       super.onEndPointOpened(endpoint);
+      pending.decrementAndGet();
       balance.publish(getConnectedEndPoints().size());
     }
 
@@ -128,6 +176,31 @@ final class ServletBackend {
     protected void onEndPointClosed(EndPoint endpoint) {
       super.onEndPointClosed(endpoint);
       balance.publish(getConnectedEndPoints().size());
+    }
+  }
+
+  /**
+   * Marks every response {@code Connection: close} once the worker drains: a keep-alive client then leaves after
+   * the answer to the request it sent, and reconnects to a worker that accepts, instead of having the connection
+   * closed under a request it sent after that answer.
+   */
+  static final class DrainingHandler extends Handler.Wrapper {
+    private volatile boolean draining;
+
+    DrainingHandler(Handler handler) {
+      super(handler);
+    }
+
+    void drain() {
+      draining = true;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      if (draining) {
+        response.getHeaders().put(HttpFields.CONNECTION_CLOSE);
+      }
+      return super.handle(request, response, callback);
     }
   }
 
@@ -167,7 +240,7 @@ final class ServletBackend {
     // acceptor thread, blocked in accept(), is a waiter in the socket's queue; above the average it stays out
     // of accept() until it is back at the average, or for SharedAcceptor.PAUSE_MS at most.
     Balance balance = handedOver >= 0 && Chaussette.balancing() ? Balance.join(handedOver) : Balance.NONE;
-    ServerConnector connector = new BalancedConnector(server, Math.max(1, threads), balance);
+    BalancedConnector connector = new BalancedConnector(server, Math.max(1, threads), balance);
     connector.open(channel);
     server.addConnector(connector);
     Path unpacked = null;
@@ -201,7 +274,8 @@ final class ServletBackend {
       context = handler;
     }
     GracefulHandler graceful = new GracefulHandler(context);
-    server.setHandler(graceful);
+    DrainingHandler draining = new DrainingHandler(graceful);
+    server.setHandler(draining);
     long drainMs = Chaussette.drainTimeoutMillis();
     server.setStopTimeout(drainMs);
     // in place before Jetty accepts: a SIGTERM while it starts still drains what it took (Jetty's start and
@@ -213,12 +287,14 @@ final class ServletBackend {
         if (failed.get()) {
           return; // the start failed and undid itself
         }
-        connector.shutdown().get(); // stop accepting; the socket stays open in circusd and the other workers
+        draining.drain(); // first: a response leaving from now on says Connection: close
+        connector.stopAccepting(); // the socket stays open in circusd and the other workers
         balance.retire();
-        // requests already on their way to an accepted connection get a moment to arrive, running ones finish
+        // requests already on their way to an accepted connection get a moment to arrive, running ones finish;
+        // keep-alive clients leave after their next answer
         long deadline = System.nanoTime() + drainMs * 1_000_000L;
         long quietSince = System.nanoTime();
-        while (System.nanoTime() < deadline) {
+        while (System.nanoTime() < deadline && !connector.empty()) {
           if (graceful.getCurrentRequestCount() > 0) {
             quietSince = System.nanoTime();
           } else if (System.nanoTime() - quietSince > Drain.QUIET_MS * 1_000_000L) {
