@@ -511,7 +511,7 @@ public final class Chaussette {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
       conn.busy = true;
-      if (req.decoderResult().isFailure()) { // malformed or too long: the codec could not make a request of it
+      if (Responses.refused(req)) { // malformed, too long, or HTTP/1.1 without its one Host
         FullHttpResponse bad = Responses.badRequest();
         Responses.frame(req, bad, false);
         ctx.writeAndFlush(bad).addListener(ChannelFutureListener.CLOSE);

@@ -269,7 +269,7 @@ final class FirstRequest implements EpollIoHandle, Drain.Tracked {
     ByteBuf body = h.bodyLength == 0 ? Unpooled.EMPTY_BUFFER : in.retainedSlice(h.bodyStart, h.bodyLength);
     FullHttpRequest req = new DefaultFullHttpRequest(h.version, h.method, h.uri, body, h.headers,
         TRAILERS.newHeaders());
-    FullHttpResponse resp = Responses.call(serving.app, req);
+    FullHttpResponse resp = Responses.refused(req) ? Responses.badRequest() : Responses.call(serving.app, req);
     try {
       Responses.frame(req, resp, false);
       out = Responses.encode(resp, h.method, serving.alloc);

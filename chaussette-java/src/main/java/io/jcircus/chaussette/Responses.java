@@ -35,6 +35,26 @@ final class Responses {
         Unpooled.copiedBuffer("internal error\n", StandardCharsets.US_ASCII));
   }
 
+  /**
+   * Whether the request is one to refuse with {@link #badRequest()} and a close rather than hand to the app: the
+   * codec could not decode it, or it is an HTTP/1.1 request without exactly one Host header (RFC 9112 section
+   * 3.2: a server MUST answer such a request 400).
+   */
+  static boolean refused(FullHttpRequest req) {
+    if (req.decoderResult().isFailure()) {
+      return true;
+    }
+    if (!req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
+      return false;
+    }
+    Iterator<String> hosts = req.headers().valueStringIterator(HttpHeaderNames.HOST);
+    if (!hosts.hasNext()) {
+      return true;
+    }
+    hosts.next();
+    return hosts.hasNext();
+  }
+
   /** What a request the codec could not decode gets (then the connection closes). */
   static FullHttpResponse badRequest() {
     return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST,

@@ -142,6 +142,20 @@ class FirstRequestTest {
   }
 
   @Test
+  void anHttp11RequestWithoutExactlyOneHostIsRefusedOnBothPaths() throws Exception {
+    // one request and a close: the strict parser's path; keep-alive: the codec's
+    for (String connection : new String[] {"Connection: close\r\n", ""}) {
+      String none = exchange(0, "GET /n HTTP/1.1\r\n" + connection + "\r\n");
+      assertThat(none).as(connection).startsWith("HTTP/1.1 400 Bad Request\r\n")
+          .containsIgnoringCase("connection: close\r\n").doesNotContain("GET /n");
+      String two = exchange(0, "GET /t HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + connection + "\r\n");
+      assertThat(two).as(connection).startsWith("HTTP/1.1 400 Bad Request\r\n").doesNotContain("GET /t");
+    }
+    // HTTP/1.0 has no Host requirement
+    assertThat(exchange(0, "GET /o HTTP/1.0\r\n\r\n")).startsWith("HTTP/1.1 200 OK\r\n").endsWith("GET /o  host=null\n");
+  }
+
+  @Test
   void headAndErrorsAndLargeResponses() throws Exception {
     String head = exchange(0, "HEAD /h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assertThat(head).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\n").containsIgnoringCase("content-length: ");
