@@ -5,17 +5,35 @@ probe on the same workers with nothing reloading, and on nginx answering by itse
 gives this probe). Alternated, several rounds, so that the host's own hiccups show up in every column.
 
   sudo apt-get install nginx wrk     # Debian packages
-  python3 bench/reloadgap.py [--rounds 6] [--loaded] [--probe-normal]
+  python3 bench/reloadgap.py [--rounds 6] [--loaded] [--probe-normal] [--autogroup-ab]
 
 The probe is bench/sockets.py's: a new connection every 10 ms (SCHED_FIFO where allowed). --loaded adds
 wrk -t1 -c8 keep-alive on the workers during all three windows. Prints, per round, the longest gap of each
 window and how many gaps were above 20 ms; then the medians and maxima over the rounds.
+
+--autogroup-ab (root) adds, in every round, a second rolling reload with the kernel's autogroup scheduling off
+(kernel.sched_autogroup_enabled = 0), restoring the setting after it. With autogroup on, every process that
+starts a session (circusd gives each worker its own, as Circus does) is scheduled as a group of its own.
 """
 import argparse, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402
 import sockets  # noqa: E402
+
+AUTOGROUP = "/proc/sys/kernel/sched_autogroup_enabled"
+
+
+def autogroup(value=None):
+    """The kernel's autogroup setting ("0", "1", or "n/a"); with value, sets it first."""
+    try:
+        if value is not None:
+            with open(AUTOGROUP, "w") as f:
+                f.write(value)
+        with open(AUTOGROUP) as f:
+            return f.read().strip()
+    except OSError:
+        return "n/a"
 
 
 def window(port, seconds, action=None):
@@ -48,7 +66,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--loaded", action="store_true", help="wrk -t1 -c8 keep-alive on the workers throughout")
     ap.add_argument("--probe-normal", action="store_true", help="the probe at normal priority")
+    ap.add_argument("--autogroup-ab", action="store_true", help="each round also reloads with autogroup off (root)")
     a = ap.parse_args()
+    ag0 = autogroup()
+    if a.autogroup_ab and (ag0 == "n/a" or not os.access(AUTOGROUP, os.W_OK)):
+        sys.exit("--autogroup-ab needs a writable " + AUTOGROUP + " (root)")
     sockets.Probe.boost = not a.probe_normal
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-reloadgap-")
     shared, floor = sockets.free_port(), sockets.free_port()
@@ -73,34 +95,56 @@ http { access_log off; server { listen 127.0.0.1:%d; location / { return 200 "he
             subprocess.run([sockets.CTL, "--endpoint", endpoint, "--timeout", "120", "reload", "web",
                             "--sequential", "--waiting"], check=True, stdout=subprocess.DEVNULL)
 
-        print("4 chaussette-java workers (netty, 1 thread each), %d cores, probe: a new connection every 10 ms%s%s"
+        print("4 chaussette-java workers (netty, 1 thread each), %d cores, probe: a new connection every 10 ms%s%s;"
+              " kernel.sched_autogroup_enabled = %s"
               % (os.cpu_count(), " at normal priority" if a.probe_normal else "",
-                 "; wrk -t1 -c8 keep-alive on the workers throughout" if a.loaded else "; nothing else running"))
-        print("%-6s %-28s %-28s %-28s" % ("round", "reload --sequential", "same workers, steady",
-                                          "nginx alone (the floor)"))
+                 "; wrk -t1 -c8 keep-alive on the workers throughout" if a.loaded else "; nothing else running", ag0))
+        columns = ["reload --sequential", "same workers, steady", "nginx alone (the floor)"]
+        if a.autogroup_ab:
+            columns.insert(1, "reload, autogroup off")
+        print("%-6s " % "round" + " ".join("%-28s" % c for c in columns))
         rows = []
         for r in range(a.rounds):
             if a.loaded:
                 load = subprocess.Popen(["wrk", "-t1", "-c8", "-d600s", "http://127.0.0.1:%d/" % shared],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1.0)
-            rl = window(shared, 0, reload)
-            st = window(shared, rl[3])
-            fl = window(floor, rl[3])
+            def reload_off():
+                try:
+                    autogroup("0")
+                    return window(shared, 0, reload)
+                finally:
+                    autogroup(ag0)
+
+            if not a.autogroup_ab:
+                row = [window(shared, 0, reload)]
+            elif r % 2 == 0:  # alternated, so neither always follows the other
+                on = window(shared, 0, reload)
+                row = [on, reload_off()]
+            else:
+                off = reload_off()
+                row = [window(shared, 0, reload), off]
+            row.append(window(shared, row[0][3]))
+            row.append(window(floor, row[0][3]))
             if load:
                 load.terminate()
                 load.wait()
                 load = None
-            rows.append((rl, st, fl))
+            rows.append(row)
             cell = lambda w: "%6.1f ms (%d > 20 ms%s)" % (w[0], w[1], ", %d failed" % w[2] if w[2] else "")
-            print("%-6d %-28s %-28s %-28s   (windows of %.1f s)" % (r + 1, cell(rl), cell(st), cell(fl), rl[3]))
-        for i, name in enumerate(("reload --sequential", "steady", "nginx alone")):
+            print("%-6d " % (r + 1) + " ".join("%-28s" % cell(w) for w in row) + "   (windows of %.1f s)" % row[0][3])
+        names = ["reload --sequential", "steady", "nginx alone"]
+        if a.autogroup_ab:
+            names.insert(1, "reload, autogroup off")
+        for i, name in enumerate(names):
             gaps = [row[i][0] for row in rows]
-            print("%-20s longest gap: median %5.1f ms, max %5.1f ms; windows with none above 20 ms: %d of %d;"
+            print("%-22s longest gap: median %5.1f ms, max %5.1f ms; windows with none above 20 ms: %d of %d;"
                   " failed probes: %d" % (name, median(gaps), max(gaps), sum(1 for g in gaps if g <= 20.0),
                                           len(gaps), sum(row[i][2] for row in rows)))
-        print("reload minus nginx alone, per round: %s ms" % ", ".join("%+.1f" % (row[0][0] - row[2][0]) for row in rows))
+        print("reload minus nginx alone, per round: %s ms" % ", ".join("%+.1f" % (row[0][0] - row[-1][0]) for row in rows))
     finally:
+        if a.autogroup_ab:
+            autogroup(ag0)
         if load:
             load.terminate()
         nginx.terminate()
