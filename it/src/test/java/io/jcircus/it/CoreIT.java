@@ -84,6 +84,32 @@ class CoreIT extends ItBase {
   }
 
   @Test
+  void ownSessionFalseLeavesTheWorkerAGroupOfItsOwnInCircusdsSession() throws Exception {
+    Daemon d = start(String.join("\n",
+        "[watcher:own]",
+        "cmd = sleep 1001",
+        "[watcher:shared]",
+        "cmd = sleep 1002",
+        "own_session = false",
+        "numprocesses = 2",
+        ""));
+    await(Duration.ofSeconds(10), "3 children", () -> d.children().size() == 3);
+    long own = d.children("sleep 1001").get(0);
+    assertThat(Proc.status(own, "NSsid")).as("default: a session of its own, as Circus").isEqualTo(Long.toString(own));
+    String circusdSession = Proc.status(d.pid(), "NSsid");
+    for (long pid : d.children("sleep 1002")) {
+      assertThat(Proc.status(pid, "NSsid")).as("own_session = false: circusd's session").isEqualTo(circusdSession);
+      assertThat(Proc.status(pid, "NSpgid")).as("and a process group of its own").isEqualTo(Long.toString(pid));
+    }
+    List<Long> shared = d.children("sleep 1002");
+    d.signal(15);
+    assertThat(d.awaitExit(Duration.ofSeconds(10))).isZero();
+    for (long pid : shared) {
+      assertThat(Proc.alive(pid)).as("stopped with circusd").isFalse();
+    }
+  }
+
+  @Test
   void killedWorkerIsReplacedQuicklyAndTheSocketNeverCloses() throws Exception {
     Daemon d = start(threeWatchers());
     await(Duration.ofSeconds(10), "6 children", () -> d.children().size() == 6);

@@ -762,6 +762,7 @@ public final class Watcher {
       if (cfg.workingDir != null) {
         req.workingDir(cfg.workingDir);
       }
+      req.ownSession(cfg.ownSession);
       // stdin
       if (cfg.stdinSocket != null) {
         req.fd(0, parentFds.getOrDefault(cfg.stdinSocket, arbiter.socket(cfg.stdinSocket).fd()));

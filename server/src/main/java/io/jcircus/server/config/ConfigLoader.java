@@ -37,7 +37,7 @@ public final class ConfigLoader {
           "stop_children", "graceful_timeout", "max_retry", "respawn", "autostart", "priority", "singleton",
           "use_sockets", "on_demand", "stdin_socket", "close_child_stdin", "close_child_stdout",
           "close_child_stderr", "max_age", "max_age_variance", "check_flapping", "backoff_min_uptime",
-          "backoff_initial", "backoff_factor", "backoff_max", "handoff", "readiness", "ready_timeout");
+          "backoff_initial", "backoff_factor", "backoff_max", "handoff", "readiness", "ready_timeout", "own_session");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -548,6 +548,7 @@ public final class ConfigLoader {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
     }
     w.closeChildStdin = v.bool("close_child_stdin", true);
+    w.ownSession = v.bool("own_session", true);
     w.closeChildStdout = v.bool("close_child_stdout", false);
     w.closeChildStderr = v.bool("close_child_stderr", false);
     w.maxAge = v.integer("max_age", 0);

@@ -65,6 +65,11 @@ public final class WatcherConfig {
     EINHORN
   }
   public boolean closeChildStdin = true;
+  /**
+   * own_session (default true, as Circus): each process starts a session of its own; false: it leads a process
+   * group of its own in circusd's session (see README, "Readiness and reloads": the kernel's autogroup).
+   */
+  public boolean ownSession = true;
   public boolean closeChildStdout;
   public boolean closeChildStderr;
   public int maxAge;

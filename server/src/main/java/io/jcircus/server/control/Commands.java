@@ -365,6 +365,7 @@ public final class Commands {
     o.put("autostart", c.autostart);
     o.put("stdin_socket", c.stdinSocket);
     o.put("handoff", c.handoff.name().toLowerCase(Locale.ROOT));
+    o.put("own_session", c.ownSession);
     o.put("backoff_min_uptime", c.backoffMinUptime);
     o.put("backoff_initial", c.backoffInitial);
     o.put("backoff_factor", c.backoffFactor);

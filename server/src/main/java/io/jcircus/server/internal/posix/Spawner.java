@@ -11,13 +11,16 @@ import jnr.ffi.byref.IntByReference;
 
 /**
  * Spawns clean children through glibc's posix_spawn: the child gets exactly the fds it is given (two-phase
- * dup2, then closefrom), an empty signal mask, default dispositions for every signal, and its own session.
+ * dup2, then closefrom), an empty signal mask, default dispositions for every signal, and its own session (or,
+ * on request, its own process group).
  * Unlike jnr-posix's posix_spawnp, nothing the JVM holds leaks in and SIGQUIT is not left blocked.
  */
 public final class Spawner {
   private static final short POSIX_SPAWN_SETSIGDEF = 0x04;
   private static final short POSIX_SPAWN_SETSIGMASK = 0x08;
   private static final short POSIX_SPAWN_SETSID = 0x80;
+  /** With the attribute's process group left at 0: the child leads a new group, its pid. */
+  private static final short POSIX_SPAWN_SETPGROUP = 0x02;
 
   /** What to run and which fds it receives. */
   public static final class Request {
@@ -26,6 +29,7 @@ public final class Spawner {
     final List<String> env;
     String workingDir;
     int[] blocked = new int[0];
+    boolean ownSession = true;
     /** child fd → parent fd to dup onto it. */
     final TreeMap<Integer, Integer> fds = new TreeMap<>();
     /** child fds that get /dev/null. */
@@ -40,6 +44,15 @@ public final class Spawner {
     /** Signals left blocked in the child (default: none). */
     public Request blockSignals(int... signals) {
       this.blocked = signals;
+      return this;
+    }
+
+    /**
+     * Whether the child starts a session of its own (the default) or only a process group of its own in the
+     * caller's session; either way it leads a group whose id is its pid, so {@code kill(-pid)} reaches it.
+     */
+    public Request ownSession(boolean own) {
+      this.ownSession = own;
       return this;
     }
 
@@ -135,7 +148,8 @@ public final class Spawner {
       check(c.posix_spawnattr_setsigdefault(attr, set), "setsigdefault", r);
       check(
           c.posix_spawnattr_setflags(
-              attr, (short) (POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID)),
+              attr, (short) (POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+                  | (r.ownSession ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP))),
           "setflags",
           r);
 
