@@ -5,7 +5,7 @@ probe on the same workers with nothing reloading, and on nginx answering by itse
 gives this probe). Alternated, several rounds, so that the host's own hiccups show up in every column.
 
   sudo apt-get install nginx wrk     # Debian packages
-  python3 bench/reloadgap.py [--rounds 6] [--loaded] [--probe-normal] [--autogroup-ab]
+  python3 bench/reloadgap.py [--rounds 6] [--loaded] [--probe-normal] [--autogroup-ab] [--shared-session]
 
 The probe is bench/sockets.py's: a new connection every 10 ms (SCHED_FIFO where allowed). --loaded adds
 wrk -t1 -c8 keep-alive on the workers during all three windows. Prints, per round, the longest gap of each
@@ -14,6 +14,7 @@ window and how many gaps were above 20 ms; then the medians and maxima over the 
 --autogroup-ab (root) adds, in every round, a second rolling reload with the kernel's autogroup scheduling off
 (kernel.sched_autogroup_enabled = 0), restoring the setting after it. With autogroup on, every process that
 starts a session (circusd gives each worker its own, as Circus does) is scheduled as a group of its own.
+--shared-session runs the workers with own_session = false (a process group each in circusd's session).
 """
 import argparse, os, shutil, subprocess, sys, tempfile, time
 
@@ -67,6 +68,7 @@ def main():
     ap.add_argument("--loaded", action="store_true", help="wrk -t1 -c8 keep-alive on the workers throughout")
     ap.add_argument("--probe-normal", action="store_true", help="the probe at normal priority")
     ap.add_argument("--autogroup-ab", action="store_true", help="each round also reloads with autogroup off (root)")
+    ap.add_argument("--shared-session", action="store_true", help="the workers with own_session = false")
     a = ap.parse_args()
     ag0 = autogroup()
     if a.autogroup_ab and (ag0 == "n/a" or not os.access(AUTOGROUP, os.W_OK)):
@@ -74,7 +76,8 @@ def main():
     sockets.Probe.boost = not a.probe_normal
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-reloadgap-")
     shared, floor = sockets.free_port(), sockets.free_port()
-    cfg, endpoint = sockets.workers_config(tmp, shared)
+    cfg, endpoint = sockets.workers_config(tmp, shared,
+                                           watcher_extra="own_session = false\n" if a.shared_session else "")
     nginx_conf = os.path.join(tmp, "nginx.conf")
     with open(nginx_conf, "w") as f:
         f.write("""worker_processes 2; daemon off; pid %s/nginx.pid; error_log %s/nginx.err warn;
@@ -96,9 +99,10 @@ http { access_log off; server { listen 127.0.0.1:%d; location / { return 200 "he
                             "--sequential", "--waiting"], check=True, stdout=subprocess.DEVNULL)
 
         print("4 chaussette-java workers (netty, 1 thread each), %d cores, probe: a new connection every 10 ms%s%s;"
-              " kernel.sched_autogroup_enabled = %s"
+              " kernel.sched_autogroup_enabled = %s; own_session = %s"
               % (os.cpu_count(), " at normal priority" if a.probe_normal else "",
-                 "; wrk -t1 -c8 keep-alive on the workers throughout" if a.loaded else "; nothing else running", ag0))
+                 "; wrk -t1 -c8 keep-alive on the workers throughout" if a.loaded else "; nothing else running", ag0,
+                 "false" if a.shared_session else "true"))
         columns = ["reload --sequential", "same workers, steady", "nginx alone (the floor)"]
         if a.autogroup_ab:
             columns.insert(1, "reload, autogroup off")
