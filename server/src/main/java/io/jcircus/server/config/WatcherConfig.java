@@ -67,7 +67,7 @@ public final class WatcherConfig {
   public boolean closeChildStdin = true;
   /**
    * own_session (default true, as Circus): each process starts a session of its own; false: it leads a process
-   * group of its own in circusd's session (see README, "Readiness and reloads": the kernel's autogroup).
+   * group of its own in circusd's session (see README, "Rolling reloads on a busy machine": the kernel's autogroup).
    */
   public boolean ownSession = true;
   public boolean closeChildStdout;
