@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * uid change. Instead circusd starts one small guardian process in its own session. circusd holds the only
  * write end of the guardian's stdin and tells it "+PID" for every child it spawns and "-PID" for every
  * child it reaps. When circusd dies, by any means, the kernel closes that pipe; the guardian reads EOF and
- * SIGKILLs every process group still listed (each child leads its own session, so this takes its
+ * SIGKILLs every process group still listed (each child leads its own group, session or not, so this takes its
  * descendants along), then exits. A clean shutdown leaves the list empty and the guardian simply exits.
  */
 final class Guardian {

@@ -63,7 +63,7 @@ public final class ManagedProcess {
     return exitWatch.signal(sig);
   }
 
-  /** Signals its process group (it leads its own session, so pgid == pid). */
+  /** Signals its process group (it leads its own, with or without a session of its own: pgid == pid). */
   int signalGroup(int sig) {
     return Posix.kill(-pid, sig);
   }
