@@ -113,12 +113,18 @@ public final class Circusd implements Callable<Integer> {
     Arbiter arbiter = new Arbiter(cfg);
     Controller controller = null;
     try {
+      // Everything a client or a signal needs comes up before any watcher starts (as Circus binds its
+      // controller first): a busy port fails here with nothing started, and circusd answers status and
+      // SIGTERM while a watcher is still starting, backing off or retrying for ever.
       arbiter.start();
       controller = new Controller(cfg, arbiter);
       controller.start();
       installSignals(arbiter, log);
     } catch (IOException e) {
       log.error("cannot start: {}", e.getMessage());
+      if (controller != null) {
+        stopBounded(controller, log);
+      }
       if (arbiter.isRunning()) {
         arbiter.shutdown();
         arbiter.awaitTermination();
@@ -126,12 +132,34 @@ public final class Circusd implements Callable<Integer> {
       removePidfile(pid, self);
       return 1;
     }
-    log.info("circusd running");
+    log.info("control channel ready; starting watchers");
+    arbiter.startWatchers(() -> log.info("circusd running"));
     arbiter.awaitTermination();
-    controller.stop();
+    stopBounded(controller, log);
     removePidfile(pid, self);
     log.info("circusd stopped");
     return 0;
+  }
+
+  /** How long the ZeroMQ side may take to close once every watcher has stopped. */
+  static final long CONTROLLER_STOP_MS = 5_000;
+
+  /**
+   * Closes the controller within {@link #CONTROLLER_STOP_MS}: a ZeroMQ context whose I/O thread is stuck would
+   * otherwise hold circusd's exit for ever, with its pidfile and sockets left behind.
+   */
+  private static void stopBounded(Controller controller, org.slf4j.Logger log) {
+    Thread t = new Thread(controller::stop, "jcircus-stop");
+    t.setDaemon(true);
+    t.start();
+    try {
+      t.join(CONTROLLER_STOP_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (t.isAlive()) {
+      log.error("the control channel did not close within {} ms; exiting anyway", CONTROLLER_STOP_MS);
+    }
   }
 
   /**

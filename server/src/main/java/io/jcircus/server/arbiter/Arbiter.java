@@ -74,7 +74,11 @@ public final class Arbiter {
     listeners.add(l);
   }
 
-  /** Binds the sockets and starts every autostart watcher; returns once all have started (or failed). */
+  /**
+   * Binds the sockets, starts the child guardian and creates the watchers, starting none: circusd binds its
+   * control endpoints and installs its signal handling between this and {@link #startWatchers}, so that a
+   * watcher that takes long to start (or never does) never keeps circusd deaf.
+   */
   public void start() throws IOException {
     Epoll.ensureAvailability();
     Posix.preload();
@@ -119,8 +123,19 @@ public final class Arbiter {
     for (WatcherConfig wc : cfg.watchers) {
       watchers.add(new Watcher(this, wc, loop));
     }
-    Future<Void> started = loop.submit(this::startAll).syncUninterruptibly().getNow();
-    started.awaitUninterruptibly();
+  }
+
+  /**
+   * Starts every autostart watcher, highest priority first, without waiting: a watcher in its backoff, its
+   * warmup_delay or retrying for ever is a state of the arbiter loop, not a wait. {@code onStarted} runs on the
+   * arbiter loop once all have started (or failed, or circusd began to stop).
+   */
+  public void startWatchers(Runnable onStarted) {
+    loop.execute(() -> startAll().addListener(f -> {
+      if (!stopping) {
+        onStarted.run();
+      }
+    }));
   }
 
   private void startGuardian() throws IOException {
@@ -142,7 +157,7 @@ public final class Arbiter {
     });
   }
 
-  /** Starts autostart watchers from the highest priority down, each after the previous is active. */
+  /** Starts autostart watchers from the highest priority down, each once the previous is active, failed or backing off. */
   private Future<Void> startAll() {
     List<Watcher> order = new ArrayList<>(watchers);
     order.sort(Comparator.comparingInt(Watcher::priority).reversed());
@@ -163,7 +178,9 @@ public final class Arbiter {
       return;
     }
     int next = i + 1;
-    order.get(i).start().addListener(f -> {
+    Watcher w = order.get(i);
+    w.start();
+    w.startSettled().addListener(f -> {
       if (cfg.warmupDelay > 0 && next < order.size()) {
         loop.schedule(() -> startNext(order, next, done), (long) (cfg.warmupDelay * 1000), TimeUnit.MILLISECONDS);
       } else {
@@ -266,7 +283,7 @@ public final class Arbiter {
     List<Watcher> group = groups.get(i);
     int[] left = {group.size()};
     for (Watcher w : group) {
-      w.stop().addListener(f -> {
+      w.preempt(w::stop).addListener(f -> {
         if (--left[0] == 0) {
           stopGroups(groups, i + 1);
         }
@@ -490,20 +507,49 @@ public final class Arbiter {
     return w;
   }
 
-  /** The {@code rm} command: announces the removal, stops the watcher unless {@code nostop}, forgets it. */
+  /**
+   * The {@code rm} command: announces the removal and stops the watcher at once (cancelling whatever was queued
+   * on it, pending spawns included) unless {@code nostop}. The watcher stays in {@link #watchers} (stopping)
+   * until its last process is reaped, so no process circusd started is ever unlisted; then it is forgotten.
+   */
   public Future<Void> removeWatcher(Watcher w, boolean nostop) {
     publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "remove", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
-    watchers.remove(w);
-    if (liveOutput != null) {
-      liveOutput.forget(w.name().toLowerCase(Locale.ROOT));
+    Future<Void> removal = removals.get(w);
+    if (removal != null) {
+      return removal;
     }
-    if (nostop) {
-      return w.serialize(() -> {
+    w.markRemoved();
+    Future<Void> stopped = w.preempt(() -> {
+      if (nostop) {
         w.abandonProcesses();
         return loop.newSucceededFuture(null);
-      });
+      }
+      return w.stop();
+    });
+    Promise<Void> gone = loop.newPromise();
+    removals.put(w, gone);
+    stopped.addListener(f -> {
+      watchers.remove(w);
+      removals.remove(w);
+      if (liveOutput != null && watcher(w.name()) == null) {
+        liveOutput.forget(w.name().toLowerCase(Locale.ROOT));
+      }
+      gone.trySuccess(null);
+    });
+    return gone;
+  }
+
+  /** Watchers taken by {@code rm} whose processes are still stopping, and when each will be gone. */
+  private final Map<Watcher, Future<Void>> removals = new java.util.IdentityHashMap<>();
+
+  /** When the watcher named {@code name} that {@code rm} took will be gone, or null if none is being removed. */
+  public Future<Void> removal(String name) {
+    for (Map.Entry<Watcher, Future<Void>> e : removals.entrySet()) {
+      if (e.getKey().name().equalsIgnoreCase(name)) {
+        return e.getValue();
+      }
     }
-    return w.serialize(w::stop);
+    return null;
   }
 
   /**
@@ -568,13 +614,21 @@ public final class Arbiter {
     order.sort(Comparator.comparingInt((WatcherConfig wc) -> wc.priority).reversed());
     for (WatcherConfig wc : order) {
       Watcher old = watcher(wc.name);
-      if (old == null) {
-        Watcher w = addWatcher(wc);
-        if (wc.autostart && !wc.onDemand) {
-          steps.add(w.serialize(w::start));
-        } else if (wc.onDemand) {
-          armOnDemand(w);
-        }
+      if (old == null || old.isRemoved()) {
+        // a watcher of that name still stopping after rm: the new one comes once it is gone
+        Future<Void> gone = old == null ? loop.newSucceededFuture(null) : removal(wc.name);
+        Promise<Void> step = loop.newPromise();
+        gone.addListener(g -> {
+          Watcher w = addWatcher(wc);
+          if (wc.autostart && !wc.onDemand) {
+            w.serialize(w::start).addListener(x -> step.trySuccess(null));
+            return;
+          } else if (wc.onDemand) {
+            armOnDemand(w);
+          }
+          step.trySuccess(null);
+        });
+        steps.add(step);
         continue;
       }
       boolean usesChanged = false;
@@ -629,13 +683,18 @@ public final class Arbiter {
     publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "updated", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
   }
 
+  /** The watcher named {@code name} (case-insensitive); one that {@code rm} took only if no other has the name. */
   public Watcher watcher(String name) {
+    Watcher removed = null;
     for (Watcher w : watchers) {
       if (w.name().equalsIgnoreCase(name)) {
-        return w;
+        if (!w.isRemoved()) {
+          return w;
+        }
+        removed = w;
       }
     }
-    return null;
+    return removed;
   }
 
   public int guardianPid() {

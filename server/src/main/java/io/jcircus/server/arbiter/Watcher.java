@@ -79,6 +79,10 @@ public final class Watcher {
   /** A rolling reload: one new process at a time, each old one stopped once its replacement has warmed up. */
   private boolean sequentialReload;
   private Future<?> lastOp;
+  /** Bumped by {@link #preempt}: operations queued under an older epoch are cancelled instead of run. */
+  private long epoch;
+  /** Set by {@code rm}: the watcher stays listed, stopping, until its last process is reaped. */
+  private boolean removed;
 
   Watcher(Arbiter arbiter, WatcherConfig cfg, IoEventLoop loop) {
     this.arbiter = arbiter;
@@ -94,6 +98,15 @@ public final class Watcher {
 
   public WatcherConfig config() {
     return cfg;
+  }
+
+  /** True once {@code rm} took this watcher: it is listed until its processes are gone, and takes no commands. */
+  public boolean isRemoved() {
+    return removed;
+  }
+
+  void markRemoved() {
+    removed = true;
   }
 
   public State state() {
@@ -158,6 +171,8 @@ public final class Watcher {
     }
     state = State.STARTING;
     startPromise = loop.newPromise();
+    settled = loop.newPromise();
+    startPromise.addListener(f -> settle());
     spawnFailures = 0;
     youngDeaths = 0;
     nextSpawnNanos = 0;
@@ -172,6 +187,26 @@ public final class Watcher {
     LOG.info("watcher {}: starting {} process(es)", cfg.name, numprocesses);
     manage();
     return startPromise;
+  }
+
+  /** Completes when the start under way is settled: active, failed, stopped, or backing off after a failure. */
+  private Promise<Void> settled;
+
+  /**
+   * The start under way has done what it can for now: circusd's start order goes on to the next watcher
+   * rather than waiting for one that backs off or retries for ever (it keeps trying on its own timer).
+   */
+  public Future<Void> startSettled() {
+    if (state != State.STARTING || settled == null) {
+      return loop.newSucceededFuture(null);
+    }
+    return settled;
+  }
+
+  private void settle() {
+    if (settled != null) {
+      settled.trySuccess(null);
+    }
   }
 
   private static void complete(Promise<Void> p, Future<?> f) {
@@ -229,6 +264,11 @@ public final class Watcher {
     }
     if (state == State.STARTING && startPromise != null) {
       startPromise.tryFailure(new IOException("watcher " + cfg.name + " was stopped while starting"));
+    }
+    if (resizePromise != null) {
+      Promise<Void> rp = resizePromise;
+      resizePromise = null;
+      rp.tryFailure(new IOException("watcher " + cfg.name + " was stopped while resizing"));
     }
     state = State.STOPPING;
     stopPromise = loop.newPromise();
@@ -307,8 +347,30 @@ public final class Watcher {
    * are queued, operations on different watchers run concurrently (no global lock, unlike Circus).
    */
   public <T> Future<T> serialize(java.util.function.Supplier<Future<T>> op) {
+    return enqueue(op, false);
+  }
+
+  /**
+   * Runs {@code op} now, ahead of every queued operation, which is cancelled (its future fails): {@code stop}
+   * and {@code rm} must not wait behind a resize or a start that may take hours (a warmup_delay, a watcher
+   * retrying for ever). An operation already under way is ended by {@code op} itself ({@link #stop} fails a
+   * start, completes a resize and fails a reload). Operations queued after this one run after it, as usual.
+   */
+  public <T> Future<T> preempt(java.util.function.Supplier<Future<T>> op) {
+    return enqueue(op, true);
+  }
+
+  private <T> Future<T> enqueue(java.util.function.Supplier<Future<T>> op, boolean now) {
     Promise<T> p = loop.newPromise();
+    if (now) {
+      epoch++;
+    }
+    long mine = epoch;
     Runnable run = () -> {
+      if (mine != epoch) {
+        p.tryFailure(new IOException("cancelled: watcher '" + cfg.name + "' was stopped before this ran"));
+        return;
+      }
       Future<T> f;
       try {
         f = op.get();
@@ -326,7 +388,7 @@ public final class Watcher {
     };
     Future<?> prev = lastOp;
     lastOp = p;
-    if (prev == null || prev.isDone()) {
+    if (now || prev == null || prev.isDone()) {
       run.run();
     } else {
       prev.addListener(x -> run.run());
@@ -669,6 +731,7 @@ public final class Watcher {
       return;
     }
     LOG.error("watcher {}: {}; retrying in {} ms", cfg.name, e.getMessage(), delay / 1_000_000);
+    settle();
     scheduleManage(delay);
   }
 
@@ -1189,6 +1252,7 @@ public final class Watcher {
       nextSpawnNanos = System.nanoTime() + delay;
       String how = st.signalled() ? "killed by " + Signals.name(-st.exitCode()) : "exited with code " + st.exitCode();
       if (delay > 0) {
+        settle();
         LOG.warn("watcher {}: pid {} {} after {} s; {} quick exit(s) in a row, next spawn in {} ms",
             cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime), youngDeaths, delay / 1_000_000);
       } else {

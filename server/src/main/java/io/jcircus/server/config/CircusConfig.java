@@ -33,6 +33,11 @@ public final class CircusConfig {
   /** fdpass: where circusd serves its sockets to processes that are not its children, and who may fetch them. */
   public Path fdpassSocket;
   public java.util.Set<Integer> fdpassUids = new java.util.TreeSet<>();
+  /**
+   * max_message_size: the largest ZeroMQ message any endpoint of circusd accepts; a peer that sends or announces
+   * a larger one is disconnected, nobody else notices.
+   */
+  public int maxMessageSize = Limits.DEFAULT_MESSAGE_SIZE;
   public final List<WatcherConfig> watchers = new ArrayList<>();
   public final List<SocketConfig> sockets = new ArrayList<>();
   /** [plugin:NAME] sections, kept for the plugin issue. */

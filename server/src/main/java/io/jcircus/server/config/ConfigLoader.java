@@ -28,7 +28,7 @@ public final class ConfigLoader {
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
-          "curve_authorized_keys", "fdpass_socket", "fdpass_uids");
+          "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size");
 
   static final Set<String> WATCHER_KEYS =
       Set.of(
@@ -318,8 +318,8 @@ public final class ConfigLoader {
     }
     cfg.statsd = v.bool("statsd", cfg.statsd);
     cfg.outputEndpoint = v.str("output_endpoint", cfg.outputEndpoint).strip();
-    cfg.checkDelay = v.positiveOrZero("check_delay", cfg.checkDelay);
-    cfg.warmupDelay = v.positiveOrZero("warmup_delay", 0);
+    cfg.checkDelay = v.seconds("check_delay", cfg.checkDelay);
+    cfg.warmupDelay = v.seconds("warmup_delay", 0);
     cfg.httpd = v.bool("httpd", false);
     cfg.httpdHost = v.str("httpd_host", cfg.httpdHost);
     cfg.httpdPort = v.port("httpd_port", cfg.httpdPort);
@@ -336,6 +336,10 @@ public final class ConfigLoader {
       throw v.error("loglevel", "expected one of critical, error, warning, info, debug; got '" + cfg.loglevel + "'");
     }
     cfg.logoutput = v.str("logoutput", null);
+    String mms = emptyToNull(v.str("max_message_size", null));
+    if (mms != null) {
+      cfg.maxMessageSize = v.checked("max_message_size", v.bytes("max_message_size", mms), Limits::messageSize);
+    }
     readCurve(s, v, cfg);
     String fdpass = emptyToNull(v.str("fdpass_socket", null));
     if (fdpass != null) {
@@ -487,11 +491,8 @@ public final class ConfigLoader {
     w.cmd = v.str("cmd", null);
     w.args = v.str("args", "");
     w.executable = emptyToNull(v.str("executable", null));
-    w.numprocesses = v.integer("numprocesses", 1);
-    if (w.numprocesses < 0) {
-      throw v.error("numprocesses", "must not be negative; got " + w.numprocesses);
-    }
-    w.warmupDelay = v.positiveOrZero("warmup_delay", 0);
+    w.numprocesses = v.checked("numprocesses", v.integer("numprocesses", 1), Limits::numprocesses);
+    w.warmupDelay = v.seconds("warmup_delay", 0);
     w.workingDir = emptyToNull(v.str("working_dir", null));
     w.shell = v.bool("shell", false);
     w.shellArgs = emptyToNull(v.str("shell_args", null));
@@ -511,11 +512,8 @@ public final class ConfigLoader {
       throw v.error("stop_signal", e.getMessage() + " (expected a name like TERM or SIGQUIT, or a number)");
     }
     w.stopChildren = v.bool("stop_children", false);
-    w.gracefulTimeout = v.positiveOrZero("graceful_timeout", 30);
-    w.maxRetry = v.integer("max_retry", 5);
-    if (w.maxRetry < -1) {
-      throw v.error("max_retry", "must be -1 (retry forever) or more; got " + w.maxRetry);
-    }
+    w.gracefulTimeout = v.seconds("graceful_timeout", 30);
+    w.maxRetry = v.checked("max_retry", v.integer("max_retry", 5), Limits::maxRetry);
     w.respawn = v.bool("respawn", true);
     w.autostart = v.bool("autostart", true);
     w.priority = v.integer("priority", 0);
@@ -543,7 +541,7 @@ public final class ConfigLoader {
           + readiness + "'");
     }
     w.notifyReady = lower.equals("notify");
-    w.readyTimeout = v.positiveOrZero("ready_timeout", w.readyTimeout);
+    w.readyTimeout = v.seconds("ready_timeout", w.readyTimeout);
     if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
     }
@@ -551,18 +549,13 @@ public final class ConfigLoader {
     w.ownSession = v.bool("own_session", true);
     w.closeChildStdout = v.bool("close_child_stdout", false);
     w.closeChildStderr = v.bool("close_child_stderr", false);
-    w.maxAge = v.integer("max_age", 0);
-    w.maxAgeVariance = v.integer("max_age_variance", 30);
-    if (w.maxAge < 0 || w.maxAgeVariance < 0) {
-      throw v.error(w.maxAge < 0 ? "max_age" : "max_age_variance", "must not be negative");
-    }
-    w.backoffMinUptime = v.positiveOrZero("backoff_min_uptime", w.backoffMinUptime);
-    w.backoffInitial = v.positiveOrZero("backoff_initial", w.backoffInitial);
-    w.backoffFactor = v.positiveOrZero("backoff_factor", w.backoffFactor);
-    if (w.backoffFactor < 1) {
-      throw v.error("backoff_factor", "must be at least 1; got " + w.backoffFactor);
-    }
-    w.backoffMax = v.positiveOrZero("backoff_max", w.backoffMax);
+    w.maxAge = v.checked("max_age", v.integer("max_age", 0), Limits::ageSeconds);
+    w.maxAgeVariance = v.checked("max_age_variance", v.integer("max_age_variance", 30), Limits::ageSeconds);
+    w.backoffMinUptime = v.seconds("backoff_min_uptime", w.backoffMinUptime);
+    w.backoffInitial = v.seconds("backoff_initial", w.backoffInitial);
+    w.backoffFactor = v.checkedDouble("backoff_factor", v.positiveOrZero("backoff_factor", w.backoffFactor),
+        Limits::backoffFactor);
+    w.backoffMax = v.seconds("backoff_max", w.backoffMax);
 
     String uid = emptyToNull(v.str("uid", null));
     String gid = emptyToNull(v.str("gid", null));
@@ -861,6 +854,44 @@ public final class ConfigLoader {
         throw error(key, "must be a non-negative number; got '" + v + "'");
       }
       return d;
+    }
+
+    /** A number of seconds within {@link Limits#seconds}. */
+    double seconds(String key, double def) throws ConfigException {
+      return checkedDouble(key, positiveOrZero(key, def), Limits::seconds);
+    }
+
+    /** {@code value} through {@code rule}, its message turned into an error at {@code key}'s line. */
+    int checked(String key, long value, java.util.function.LongUnaryOperator rule) throws ConfigException {
+      try {
+        return (int) rule.applyAsLong(value);
+      } catch (IllegalArgumentException e) {
+        throw error(key, e.getMessage());
+      }
+    }
+
+    double checkedDouble(String key, double value, java.util.function.DoubleUnaryOperator rule) throws ConfigException {
+      try {
+        return rule.applyAsDouble(value);
+      } catch (IllegalArgumentException e) {
+        throw error(key, e.getMessage());
+      }
+    }
+
+    /** A size in bytes: a whole number, optionally with k, K, m or M (1024, 1024²). */
+    long bytes(String key, String v) throws ConfigException {
+      String t = v.strip();
+      long unit = 1;
+      char last = t.isEmpty() ? ' ' : Character.toLowerCase(t.charAt(t.length() - 1));
+      if (last == 'k' || last == 'm') {
+        unit = last == 'k' ? 1024 : 1024 * 1024;
+        t = t.substring(0, t.length() - 1).strip();
+      }
+      try {
+        return Math.multiplyExact(Long.parseLong(t), unit);
+      } catch (NumberFormatException | ArithmeticException e) {
+        throw error(key, "expected a size in bytes such as 16M, 512k or 65536; got '" + v + "'");
+      }
     }
 
     int port(String key, int def) throws ConfigException {

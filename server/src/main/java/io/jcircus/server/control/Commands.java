@@ -5,6 +5,7 @@ import io.jcircus.server.arbiter.ManagedSocket;
 import io.jcircus.server.arbiter.Watcher;
 import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.ConfigLoader;
+import io.jcircus.server.config.Limits;
 import io.jcircus.server.config.WatcherConfig;
 import io.jcircus.server.internal.posix.Signals;
 import io.netty.util.concurrent.Future;
@@ -195,11 +196,28 @@ public final class Commands {
     return w;
   }
 
+  /** A watcher that takes commands which change it: not one that {@code rm} took. */
+  private Watcher changeable(Map<String, Object> p) throws CommandError {
+    Watcher w = watcher(p);
+    if (w.isRemoved()) {
+      throw CommandError.message("watcher '" + w.name() + "' is being removed (" + w.pids().size()
+          + " process(es) still stopping)");
+    }
+    return w;
+  }
+
+  /** Every watcher not taken by {@code rm}. */
+  private List<Watcher> current() {
+    List<Watcher> out = arbiter.watchers();
+    out.removeIf(Watcher::isRemoved);
+    return out;
+  }
+
   /** simple (exact, case-insensitive), glob (default) or regex (anchored at the start). */
   private List<Watcher> match(String name, String how) throws CommandError {
     List<Watcher> out = new ArrayList<>();
     String n = name.toLowerCase(Locale.ROOT);
-    for (Watcher w : arbiter.watchers()) {
+    for (Watcher w : current()) {
       String wn = w.name().toLowerCase(Locale.ROOT);
       boolean ok;
       switch (how) {
@@ -409,6 +427,12 @@ public final class Commands {
 
   /** Runs {@code op} on every watcher (each queued behind that watcher's earlier operations); completes when all have. */
   private Future<Void> forEach(List<Watcher> targets, java.util.function.Function<Watcher, Future<Void>> op) {
+    return forEach(targets, false, op);
+  }
+
+  /** As {@link #forEach(List, java.util.function.Function)}; {@code preempt}: ahead of what is queued (stop). */
+  private Future<Void> forEach(List<Watcher> targets, boolean preempt,
+      java.util.function.Function<Watcher, Future<Void>> op) {
     Promise<Void> all = arbiter.loop().newPromise();
     int[] left = {targets.size()};
     if (targets.isEmpty()) {
@@ -416,7 +440,7 @@ public final class Commands {
     }
     Throwable[] firstFailure = {null};
     for (Watcher w : targets) {
-      w.serialize(() -> op.apply(w)).addListener(x -> {
+      (preempt ? w.preempt(() -> op.apply(w)) : w.serialize(() -> op.apply(w))).addListener(x -> {
         if (!x.isSuccess() && firstFailure[0] == null) {
           firstFailure[0] = x.cause();
         }
@@ -439,7 +463,7 @@ public final class Commands {
       restartArbiter(p, r);
       return;
     }
-    List<Watcher> targets = nameObj == null ? arbiter.watchers() : match(nameObj.toString(), how);
+    List<Watcher> targets = nameObj == null ? current() : match(nameObj.toString(), how);
     if (nameObj == null && op.equals("start")) {
       targets.removeIf(w -> !w.config().autostart);
     }
@@ -449,7 +473,8 @@ public final class Commands {
     boolean single = nameObj != null && targets.size() == 1;
     Watcher only = single ? targets.get(0) : null;
     List<Integer> before = single ? only.pids() : List.of();
-    Future<Void> all = forEach(targets,
+    // stop cancels what is queued on the watcher (a resize, a start in backoff) instead of waiting behind it
+    Future<Void> all = forEach(targets, op.equals("stop"),
         w -> op.equals("start") ? w.start() : op.equals("stop") ? w.stop() : w.restart());
     reply(p, all, r, () -> {
       if (!single) {
@@ -482,10 +507,10 @@ public final class Commands {
     } catch (io.jcircus.server.config.ConfigException e) {
       throw CommandError.message("restart: " + e.getMessage() + " (nothing was restarted)");
     }
-    List<Watcher> all = new ArrayList<>(arbiter.watchers());
+    List<Watcher> all = current();
     all.sort(Comparator.comparingInt(Watcher::priority));
     Promise<Void> done = arbiter.loop().newPromise();
-    forEach(all, Watcher::stop).addListener(stopped -> {
+    forEach(all, true, Watcher::stop).addListener(stopped -> {
       Future<List<String>> applied;
       try {
         applied = arbiter.reloadConfig();
@@ -493,7 +518,7 @@ public final class Commands {
         applied = arbiter.loop().newFailedFuture(e);
       }
       applied.addListener(x -> {
-        List<Watcher> start = new ArrayList<>(arbiter.watchers());
+        List<Watcher> start = current();
         start.removeIf(w -> !w.config().autostart);
         start.sort(Comparator.comparingInt(Watcher::priority).reversed());
         forEach(start, Watcher::start).addListener(y -> {
@@ -512,7 +537,7 @@ public final class Commands {
     boolean graceful = bool(p, "graceful", true);
     boolean sequential = bool(p, "sequential", false);
     Object nameObj = p.get("name");
-    List<Watcher> targets = nameObj == null ? a.watchers() : List.of(watcher(p));
+    List<Watcher> targets = nameObj == null ? current() : List.of(changeable(p));
     Watcher only = nameObj == null ? null : targets.get(0);
     List<Integer> before = only == null ? List.of() : only.pids();
     Future<Void> all = forEach(targets, w -> w.reload(graceful, sequential));
@@ -537,12 +562,22 @@ public final class Commands {
   }
 
   private void resize(Map<String, Object> p, Consumer<Map<String, Object>> r, int sign) throws CommandError {
-    Watcher w = watcher(p);
+    Watcher w = changeable(p);
     Integer nb = integer(p, "nb");
     int n = nb == null ? 1 : nb;
+    if (n < 0) {
+      throw CommandError.message("'nb' must not be negative; got " + n);
+    }
     if (w.config().singleton) {
       r.accept(kv("numprocesses", w.numprocesses(), "singleton", true));
       return;
+    }
+    if (sign > 0) {
+      try {
+        Limits.numprocesses((long) w.numprocesses() + n);
+      } catch (IllegalArgumentException e) {
+        throw CommandError.message("incr: numprocesses " + e.getMessage());
+      }
     }
     Future<Void> f = w.serialize(() -> w.setNumprocesses(w.numprocesses() + sign * n));
     reply(p, f, r, () -> kv("numprocesses", w.numprocesses()));
@@ -561,7 +596,9 @@ public final class Commands {
       throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
     }
     if (childpid != null) {
-      if (io.jcircus.server.internal.posix.Posix.kill(childpid, sig) != 0) {
+      // only a child of that process, as Circus: never any pid a client names
+      if (!io.jcircus.server.arbiter.ProcFsAccess.children(pid).contains(childpid)
+          || io.jcircus.server.internal.posix.Posix.kill(childpid, sig) != 0) {
         throw CommandError.message("child " + childpid + " not found");
       }
     } else {
@@ -602,7 +639,8 @@ public final class Commands {
   private void add(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
     String name = required(p, "name");
     String cmd = required(p, "cmd");
-    if (a.watcher(name) != null) {
+    Watcher same = a.watcher(name);
+    if (same != null && !same.isRemoved()) {
       throw CommandError.message("watcher '" + name + "' already exists");
     }
     if (name.contains("]") || name.contains("\n") || name.isBlank()) {
@@ -659,8 +697,31 @@ public final class Commands {
       int at = msg.indexOf("] ");
       throw CommandError.message(at >= 0 ? msg.substring(at + 2) : msg);
     }
+    boolean start = bool(p, "start", false);
+    Future<Void> removal = a.removal(name);
+    if (removal != null) {
+      // rm then add of one name (Circus's clients do this without waiting): the new watcher comes once the old
+      // one's processes are gone, so no two watchers of one name are ever listed
+      removal.addListener(x -> {
+        if (a.watcher(name) != null) {
+          r.accept(failed(CommandError.message("watcher '" + name + "' already exists")));
+          return;
+        }
+        try {
+          added(a, wc, start, p, r);
+        } catch (CommandError e) {
+          r.accept(failed(e));
+        }
+      });
+      return;
+    }
+    added(a, wc, start, p, r);
+  }
+
+  private static void added(Arbiter a, WatcherConfig wc, boolean start, Map<String, Object> p,
+      Consumer<Map<String, Object>> r) throws CommandError {
     Watcher w = a.addWatcher(wc);
-    if (!bool(p, "start", false)) {
+    if (!start) {
       r.accept(kv());
       return;
     }
@@ -676,7 +737,7 @@ public final class Commands {
    */
   @SuppressWarnings("unchecked")
   private void set(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {
-    Watcher w = watcher(p);
+    Watcher w = changeable(p);
     Object o = p.get("options");
     if (o == null) {
       throw CommandError.message("message invalid 'options' is missing");
@@ -688,61 +749,74 @@ public final class Commands {
     WatcherConfig c = w.config();
     boolean reload = false;
     Integer resize = null;
-    // Validate everything first: a bad key changes nothing.
+    // Validate everything first, with the configuration file's rules and bounds: a bad value changes nothing.
     for (Map.Entry<String, Object> e : opts.entrySet()) {
       String k = e.getKey();
       Object v = e.getValue();
-      switch (k) {
-        case "numprocesses": case "max_retry": case "max_age": case "max_age_variance": case "priority":
-          if (!(v instanceof Long)) {
-            throw CommandError.message("'" + k + "' isn't an integer");
-          }
-          break;
-        case "graceful_timeout": case "warmup_delay": case "backoff_min_uptime": case "backoff_initial":
-        case "backoff_factor": case "backoff_max":
-          if (!(v instanceof Number) || ((Number) v).doubleValue() < 0) {
-            throw CommandError.message("'" + k + "' isn't a number");
-          }
-          break;
-        case "respawn": case "stop_children": case "send_hup": case "shell": case "copy_env":
-        case "close_child_stdin": case "close_child_stdout": case "close_child_stderr":
-          if (!(v instanceof Boolean)) {
-            throw CommandError.message("'" + k + "' isn't a boolean");
-          }
-          break;
-        case "stop_signal":
-          signum(v);
-          break;
-        case "cmd": case "args": case "working_dir":
-          if (!(v instanceof String)) {
-            throw CommandError.message("'" + k + "' isn't a string");
-          }
-          break;
-        case "env":
-          if (!(v instanceof Map)) {
-            throw CommandError.message("'env' should be an object of strings");
-          }
-          break;
-        default:
-          if (!c.freeform.containsKey(k)) {
-            throw CommandError.message("unknown key '" + k + "'");
-          }
+      try {
+        switch (k) {
+          case "numprocesses":
+            Limits.numprocesses(whole(k, v));
+            if (c.singleton && whole(k, v) > 1) {
+              throw new IllegalArgumentException("a singleton watcher runs at most 1 process; got " + v);
+            }
+            break;
+          case "max_retry": Limits.maxRetry(whole(k, v)); break;
+          case "max_age": case "max_age_variance": Limits.ageSeconds(whole(k, v)); break;
+          case "priority": Limits.priority(whole(k, v)); break;
+          case "graceful_timeout": case "warmup_delay": case "backoff_min_uptime": case "backoff_initial":
+          case "backoff_max":
+            Limits.seconds(seconds(k, v));
+            break;
+          case "backoff_factor": Limits.backoffFactor(seconds(k, v)); break;
+          case "respawn": case "stop_children": case "send_hup": case "shell": case "copy_env":
+          case "close_child_stdin": case "close_child_stdout": case "close_child_stderr":
+            if (!(v instanceof Boolean)) {
+              throw CommandError.message("'" + k + "' isn't a boolean");
+            }
+            break;
+          case "stop_signal":
+            signum(v);
+            break;
+          case "cmd":
+            if (!(v instanceof String str)) {
+              throw CommandError.message("'" + k + "' isn't a string");
+            }
+            Limits.cmd(str);
+            break;
+          case "args": case "working_dir":
+            if (!(v instanceof String)) {
+              throw CommandError.message("'" + k + "' isn't a string");
+            }
+            break;
+          case "env":
+            if (!(v instanceof Map)) {
+              throw CommandError.message("'env' should be an object of strings");
+            }
+            break;
+          default:
+            if (!c.freeform.containsKey(k)) {
+              throw CommandError.message("unknown key '" + k + "'");
+            }
+        }
+      } catch (IllegalArgumentException bad) {
+        throw CommandError.message("'" + k + "' " + bad.getMessage());
       }
     }
     for (Map.Entry<String, Object> e : opts.entrySet()) {
       String k = e.getKey();
       Object v = e.getValue();
       switch (k) {
-        case "numprocesses": resize = ((Long) v).intValue(); break;
-        case "max_retry": c.maxRetry = ((Long) v).intValue(); break;
-        case "max_age": c.maxAge = ((Long) v).intValue(); break;
-        case "max_age_variance": c.maxAgeVariance = ((Long) v).intValue(); break;
-        case "priority": c.priority = ((Long) v).intValue(); break;
+        case "numprocesses": resize = ((Number) v).intValue(); break;
+        case "max_retry": c.maxRetry = ((Number) v).intValue(); break;
+        case "max_age": c.maxAge = ((Number) v).intValue(); break;
+        case "max_age_variance": c.maxAgeVariance = ((Number) v).intValue(); break;
+        case "priority": c.priority = ((Number) v).intValue(); break;
         case "graceful_timeout": c.gracefulTimeout = ((Number) v).doubleValue(); break;
         case "warmup_delay": c.warmupDelay = ((Number) v).doubleValue(); break;
         case "backoff_min_uptime": c.backoffMinUptime = ((Number) v).doubleValue(); break;
         case "backoff_initial": c.backoffInitial = ((Number) v).doubleValue(); break;
-        case "backoff_factor": c.backoffFactor = Math.max(1, ((Number) v).doubleValue()); break;
+        case "backoff_factor": c.backoffFactor = ((Number) v).doubleValue(); break;
         case "backoff_max": c.backoffMax = ((Number) v).doubleValue(); break;
         case "respawn": c.respawn = (Boolean) v; break;
         case "stop_children": c.stopChildren = (Boolean) v; break;
@@ -779,6 +853,22 @@ public final class Commands {
       return doReload && w.state() == Watcher.State.ACTIVE ? w.reload(true) : a.loop().newSucceededFuture(null);
     });
     reply(p, f, r, Commands::kv);
+  }
+
+  /** A whole number from JSON, as Circus takes it: an integer, not a string or a fraction. */
+  private static long whole(String k, Object v) throws CommandError {
+    if (!(v instanceof Long || v instanceof Integer)) {
+      throw CommandError.message("'" + k + "' isn't an integer");
+    }
+    return ((Number) v).longValue();
+  }
+
+  /** A number of seconds from JSON: an integer or a finite fraction. */
+  private static double seconds(String k, Object v) throws CommandError {
+    if (!(v instanceof Number n) || Double.isInfinite(n.doubleValue())) {
+      throw CommandError.message("'" + k + "' isn't a number");
+    }
+    return n.doubleValue();
   }
 
   private void rm(Arbiter a, Map<String, Object> p, Consumer<Map<String, Object>> r) throws CommandError {

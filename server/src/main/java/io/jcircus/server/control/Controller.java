@@ -100,16 +100,16 @@ public final class Controller {
         secret = ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
       }
       router = ctx.createSocket(SocketType.ROUTER);
-      router.setLinger(0);
+      ZmqSockets.bounded(router, cfg);
       curve(router, secret);
-      router.bind(cfg.endpoint);
+      bind(router, cfg.endpoint, "endpoint");
       pub = ctx.createSocket(SocketType.PUB);
-      pub.setLinger(0);
+      ZmqSockets.bounded(pub, cfg);
       curve(pub, secret);
-      pub.bind(cfg.pubsubEndpoint);
+      bind(pub, cfg.pubsubEndpoint, "pubsub_endpoint");
     } catch (ZMQException | IllegalArgumentException | java.io.IOException e) {
-      failure.set(new Exception("cannot bind the control endpoints (" + cfg.endpoint + ", " + cfg.pubsubEndpoint
-          + "): " + e.getMessage(), e));
+      failure.set(e instanceof java.io.IOException ? e : new Exception("cannot bind the control endpoints ("
+          + cfg.endpoint + ", " + cfg.pubsubEndpoint + "): " + e.getMessage(), e));
       ready.countDown();
       return;
     }
@@ -156,7 +156,12 @@ public final class Controller {
             if (m == null) {
               break;
             }
-            onRequest(m);
+            try {
+              onRequest(m);
+            } catch (RuntimeException | StackOverflowError e) {
+              // no request may end the control thread: drop it, say so, serve the next
+              LOG.warn("dropping a request that could not be read: {}", e.toString());
+            }
           }
         }
       }
@@ -166,6 +171,15 @@ public final class Controller {
       }
     } finally {
       poller.close();
+    }
+  }
+
+  /** Binds {@code s}, or says which key's endpoint could not be bound and why, in Linux's terms. */
+  static void bind(ZMQ.Socket s, String endpoint, String key) throws java.io.IOException {
+    try {
+      s.bind(endpoint);
+    } catch (ZMQException e) {
+      throw new java.io.IOException("cannot bind " + key + " " + endpoint + ": " + ZmqSockets.describe(e), e);
     }
   }
 
@@ -317,7 +331,7 @@ public final class Controller {
   private ZMQ.Socket push() {
     if (push == null) {
       push = ctx.createSocket(SocketType.PUSH);
-      push.setLinger(1000);
+      push.setLinger(1000); // inproc: what the arbiter handed over is flushed before the context closes
       push.connect(INPROC);
     }
     return push;

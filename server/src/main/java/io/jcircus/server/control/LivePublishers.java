@@ -89,7 +89,7 @@ public final class LivePublishers {
   private ZMQ.Socket bind(SocketType type, String endpoint, String key) throws java.io.IOException {
     // Sockets are created here and then used only by their thread (the hand-over is a happens-before edge).
     ZMQ.Socket s = ctx.createSocket(type);
-    s.setLinger(0);
+    ZmqSockets.bounded(s, cfg);
     s.setSndHWM(OUTPUT_HWM);
     if (secret != null) {
       s.setZAPDomain("jcircus");
@@ -97,10 +97,11 @@ public final class LivePublishers {
       s.setCurveSecretKey(secret);
     }
     try {
-      s.bind(endpoint);
-    } catch (ZMQException | IllegalArgumentException e) {
+      Controller.bind(s, endpoint, key);
+    } catch (java.io.IOException | IllegalArgumentException e) {
       s.close();
-      throw new java.io.IOException("cannot bind " + key + " " + endpoint + ": " + e.getMessage(), e);
+      throw e instanceof java.io.IOException io ? io
+          : new java.io.IOException("cannot bind " + key + " " + endpoint + ": " + e.getMessage(), e);
     }
     return s;
   }

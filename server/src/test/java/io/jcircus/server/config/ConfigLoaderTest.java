@@ -152,7 +152,7 @@ class ConfigLoaderTest {
     Path main = dir.resolve("circus.ini");
     Files.writeString(main, "[circus]\ninclude = bad.ini\n");
     assertThatThrownBy(() -> new ConfigLoader(Map.of(), USERS).loadFile(main))
-        .hasMessageContaining(dir.resolve("bad.ini") + ":4: [watcher:b] numprocesses: must not be negative");
+        .hasMessageContaining(dir.resolve("bad.ini") + ":4: [watcher:b] numprocesses: must be between 0 and 10000; got -3");
   }
 
   @Test
