@@ -12,6 +12,10 @@ steps = json.loads(sys.argv[1])
 argv = sys.argv[sys.argv.index("--") + 1:]
 pid, fd = pty.fork()
 if pid == 0:
+    # a terminal's program starts with default dispositions, whatever this driver inherited (a job runner or
+    # nohup ignores SIGINT, and an ignored signal stays ignored across exec)
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     os.environ["TERM"] = "xterm"
     os.environ["COLUMNS"] = "120"

@@ -272,7 +272,11 @@ class CircusctlIT extends ItBase {
         + "[\"expect\", \"watcher.other.spawn\", 15], [\"send\", \"\\u0003\"], [\"expect\", \"(circusctl) \"],"
         + "[\"send\", \"status other\\r\"], [\"expect\", \"active\"], [\"expect\", \"(circusctl) \"],"
         + "[\"send\", \"exit\\r\"]]";
-    ProcessBuilder pb = new ProcessBuilder(python(), driver.toString(), steps, "--", CTL.toString()).redirectErrorStream(true);
+    // Run as CI runs it (under nohup or a job runner SIGINT is ignored, and exec keeps it ignored): the driver
+    // must give the shell a terminal's default dispositions, or Ctrl-C never ends `listen`.
+    ProcessBuilder pb = new ProcessBuilder(python(), "-c", "import os, signal, sys\n"
+        + "signal.signal(signal.SIGINT, signal.SIG_IGN)\nos.execv(sys.argv[1], sys.argv[1:])",
+        python(), driver.toString(), steps, "--", CTL.toString()).redirectErrorStream(true);
     pb.environment().putAll(ctl().environment());
     Process proc = pb.start();
     String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -32,6 +32,12 @@ final class Daemon implements AutoCloseable {
 
   static List<String> javaCommand() {
     List<String> cmd = new ArrayList<>();
+    // Dies with the test JVM however that ends (circusd's guardian then takes its children): a test run that is
+    // killed leaves no daemon behind. Test threads that start daemons live as long as the JVM.
+    cmd.add("setpriv");
+    cmd.add("--pdeathsig");
+    cmd.add("KILL");
+    cmd.add("--");
     // As bin/circusd does: signals blocked for circusd's signalfd, -Xrs so the JVM leaves them alone.
     cmd.add("env");
     cmd.add("--block-signal=HUP,INT,QUIT,TERM");
@@ -45,6 +51,11 @@ final class Daemon implements AutoCloseable {
 
   /** Starts circusd on {@code config} and waits until it reports running. */
   static Daemon start(Path config, String... extraArgs) throws Exception {
+    return start(config, "circusd running", extraArgs);
+  }
+
+  /** Starts circusd on {@code config} and waits for {@code logLine} in its log. */
+  static Daemon start(Path config, String logLine, String... extraArgs) throws Exception {
     Path log = config.resolveSibling(config.getFileName() + ".log");
     List<String> cmd = javaCommand();
     cmd.add("-jar");
@@ -55,7 +66,7 @@ final class Daemon implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.directory(config.getParent().toFile());
     Daemon d = new Daemon(config, log, pb.start());
-    d.awaitLog("circusd running", Duration.ofSeconds(30));
+    d.awaitLog(logLine, Duration.ofSeconds(30));
     d.children();
     return d;
   }
@@ -76,6 +87,12 @@ final class Daemon implements AutoCloseable {
   }
 
   record Result(int exitCode, String output) {}
+
+  /** Open file descriptors of circusd now. */
+  int fdCount() {
+    String[] fds = Path.of("/proc", Long.toString(pid()), "fd").toFile().list();
+    return fds == null ? -1 : fds.length;
+  }
 
   long pid() {
     return process.pid();

@@ -103,9 +103,14 @@ abstract class ItBase {
   }
 
   Daemon start(String config, String... args) throws Exception {
+    return startAwaiting("circusd running", config, args);
+  }
+
+  /** Starts circusd with the test's endpoints and {@code config}; returns once {@code logLine} is in its log. */
+  Daemon startAwaiting(String logLine, String config, String... args) throws Exception {
     Path p = dir.resolve("circus.ini");
     Files.writeString(p, endpoints() + config);
-    Daemon d = Daemon.start(p, args);
+    Daemon d = Daemon.start(p, logLine, args);
     daemons.add(d);
     return d;
   }
