@@ -87,7 +87,25 @@ def flood_time(go, took):
     sys.exit("the flood did not finish")
 
 
-def output_throughput(tmp, mbytes):
+def stopped_tail(results, endpoint, go, took, sink):
+    """A `circusctl tail --follow --no-local` that is stopped (SIGSTOP) while the child writes: the JVM reads
+    nothing, its TCP window fills, and circusd must drop for it rather than slow down."""
+    import signal
+    t = subprocess.Popen([CTL, "--endpoint", endpoint, "tail", "flood", "--follow", "--raw", "-n", "0", "--no-local"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t.stderr.readline()  # "following ..."
+    flood_time(go, took)  # warm-up
+    os.truncate(sink, 0)
+    os.kill(t.pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    results.append(("1 stopped tail --no-local", flood_time(go, took)))
+    os.kill(t.pid, signal.SIGCONT)
+    t.terminate()
+    t.wait(10)
+    os.truncate(sink, 0)
+
+
+def output_throughput(tmp, mbytes, only_stopped=False):
     ep = core.endpoints()
     endpoint = ep.split("endpoint = ")[1].split("\n")[0]
     go, took, sink = os.path.join(tmp, "go"), os.path.join(tmp, "took"), os.path.join(tmp, "flood.log")
@@ -102,6 +120,11 @@ def output_throughput(tmp, mbytes):
         flood_time(go, took)  # warm-up
         os.truncate(sink, 0)
         results.append(("no subscriber", flood_time(go, took)))
+        if only_stopped:  # alternated, five of each: the machine drifts more than the effect
+            for _ in range(5):
+                stopped_tail(results, endpoint, go, took, sink)
+                results.append(("no subscriber", flood_time(go, took)))
+            return results
         for n, extra in ((1, []), (4, []), (1, ["--no-local"]), (4, ["--no-local"])):
             tails = [subprocess.Popen([CTL, "--endpoint", endpoint, "tail", "flood", "--follow", "--raw", "-n", "0"]
                                       + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
@@ -135,6 +158,7 @@ def output_throughput(tmp, mbytes):
                 r.terminate()
                 r.wait(10)
             os.truncate(sink, 0)
+        stopped_tail(results, endpoint, go, took, sink)
         ctx = zmq.Context()
         stalled = ctx.socket(zmq.SUB)
         stalled.setsockopt(zmq.RCVHWM, 10)
@@ -154,11 +178,11 @@ def main():
     ap.add_argument("--children", type=int, default=500)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--mbytes", type=int, default=200)
-    ap.add_argument("--only", choices=["stats", "output"])
+    ap.add_argument("--only", choices=["stats", "output", "stopped"])
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-live-")
     try:
-        if a.only != "output":
+        if a.only not in ("output", "stopped"):
             off, _ = stats_cpu(tmp, a.children, a.seconds, False)
             on, rate = stats_cpu(tmp, a.children, a.seconds, True)
             print("circusd CPU with %d processes over %d s: %.2f%% of a core without the stats stream, %.2f%% with it"
@@ -166,7 +190,14 @@ def main():
                   " 16.8%%)" % (a.children, a.seconds, off, on, rate, on - off))
         if a.only == "stats":
             return
-        res = output_throughput(tmp, a.mbytes)
+        res = output_throughput(tmp, a.mbytes, a.only == "stopped")
+        if a.only == "stopped":
+            import statistics
+            none = statistics.median([t for n, t in res if n == "no subscriber"])
+            stopped = statistics.median([t for n, t in res if n != "no subscriber"])
+            print("%d MB written by one child: median %.3f s with no subscriber, %.3f s with one stopped tail"
+                  " --no-local: %.2fx" % (a.mbytes, none, stopped, stopped / none))
+            return
         base = res[0][1]
         for name, t in res:
             print("%d MB written by one child, %-30s %6.2f s  %6.0f MB/s  %.2fx the time with none"

@@ -73,7 +73,7 @@ public final class CircusTop {
       ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
       sub.setLinger(0);
       sub.subscribe("stat.".getBytes(StandardCharsets.UTF_8));
-      sub.connect(endpoint);
+      sub.connect(IpcShim.connectable(endpoint));
       Attributes saved = t.enterRawMode();
       t.puts(InfoCmp.Capability.enter_ca_mode);
       t.puts(InfoCmp.Capability.cursor_invisible);

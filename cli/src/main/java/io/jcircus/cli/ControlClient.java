@@ -193,7 +193,7 @@ final class ControlClient implements AutoCloseable {
       Events ev = new Events();
       s.setEventHook(ev, HANDSHAKE | AUTH_FAILED | FAILED | DISCONNECTED);
       try {
-        s.connect(endpoint);
+        s.connect(IpcShim.connectable(endpoint));
       } catch (RuntimeException e) {
         ctx.destroySocket(s);
         throw new IllegalArgumentException("invalid endpoint '" + endpoint + "': " + e.getMessage(), e);

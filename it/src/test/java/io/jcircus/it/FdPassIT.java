@@ -27,10 +27,6 @@ class FdPassIT extends ItBase {
     }
   }
 
-  private static boolean root() throws Exception {
-    return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-  }
-
   private Process chaussette(List<String> prefix, String uri, String... options) throws Exception {
     List<String> cmd = new java.util.ArrayList<>(prefix);
     cmd.addAll(List.of(Daemon.HOME.resolve("bin/chaussette-java").toString(), "--threads", "1"));

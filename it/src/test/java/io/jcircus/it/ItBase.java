@@ -107,6 +107,20 @@ abstract class ItBase {
   }
 
   /** Starts circusd with the test's endpoints and {@code config}; returns once {@code logLine} is in its log. */
+  /** The daemons this test started (each reaped after it). */
+  List<Daemon> daemons() {
+    return daemons;
+  }
+
+  /** Whether the tests run as root (CI does): some checks (chown, other users) need it. */
+  static boolean root() {
+    try {
+      return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   Daemon startAwaiting(String logLine, String config, String... args) throws Exception {
     Path p = dir.resolve("circus.ini");
     Files.writeString(p, endpoints() + config);

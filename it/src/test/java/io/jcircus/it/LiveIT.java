@@ -386,6 +386,7 @@ class LiveIT extends ItBase {
     Path took = dir.resolve("took");
     Daemon d = floodDaemon(go, took);
     double alone = flood(go, took, d);
+    long rssBefore = rssKb(d.pid());
     Matcher m = Pattern.compile("process output on (\\S+)").matcher(d.logText());
     assertThat(m.find()).as("the output endpoint in the log").isTrue();
     String outputEndpoint = m.group(1);
@@ -400,6 +401,11 @@ class LiveIT extends ItBase {
       System.out.println("100 MB written by a child: " + alone + " s with no subscriber, " + withStalled
           + " s with one that stopped reading");
       assertThat(withStalled).isLessThan(alone * 1.5 + 0.5);
+      // what circusd keeps for the stalled subscriber is bounded by the output XPUB's high-water mark: 64 chunks
+      // (4 MiB at most), where 1 000 had it hold up to 64 MB, and the child pay for filling it
+      long grown = rssKb(d.pid()) - rssBefore;
+      System.out.println("circusd's RSS grew by " + grown + " KiB with a stalled subscriber");
+      assertThat(grown).as("KiB circusd's RSS grew by for a stalled subscriber").isLessThan(24 * 1024);
       // the configured stream still gets every line
       await(Duration.ofSeconds(30), "both floods in the file", () -> {
         try {
@@ -409,6 +415,15 @@ class LiveIT extends ItBase {
         }
       });
     }
+  }
+
+  private static long rssKb(long pid) throws java.io.IOException {
+    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+      if (l.startsWith("VmRSS:")) {
+        return Long.parseLong(l.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new AssertionError("no VmRSS for " + pid);
   }
 
   /** A watcher whose child writes 100 MB of 100-byte lines, as fast as it can, each time {@code go} appears. */

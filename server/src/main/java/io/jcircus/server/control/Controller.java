@@ -38,7 +38,10 @@ public final class Controller {
   private volatile boolean closing;
   private LivePublishers live;
 
+  private final Endpoints endpoints;
+
   public Controller(CircusConfig cfg, Arbiter arbiter) {
+    this.endpoints = new Endpoints(cfg, cfg.curveSecretKey != null);
     this.cfg = cfg;
     this.arbiter = arbiter;
     this.commands = new Commands(arbiter);
@@ -59,14 +62,12 @@ public final class Controller {
     if (failure.get() != null) {
       throw new java.io.IOException(failure.get().getMessage(), failure.get());
     }
-    for (String e : new String[] {cfg.endpoint, cfg.pubsubEndpoint}) {
-      if (e.startsWith("ipc://")) {
-        LOG.warn("{}: JeroMQ emulates ipc:// over loopback TCP; it is not a private local socket", e);
-      }
-    }
     if (cfg.curveSecretKey != null) {
       LOG.info("CURVE on {} and {}: clients must hold a key listed in {}", cfg.endpoint, cfg.pubsubEndpoint,
           cfg.curveAuthorizedKeys);
+    } else if (io.jcircus.server.internal.posix.Posix.geteuid() == 0 && cfg.endpoint.startsWith("ipc://")) {
+      LOG.info("control endpoint {}: any local user who can write to the socket file can run commands as root;"
+          + " its owner and mode are the access control (endpoint_owner, umask)", cfg.endpoint);
     } else if (io.jcircus.server.internal.posix.Posix.geteuid() == 0) {
       LOG.warn("circusd runs as root and its control endpoint {} has no authentication: any local user who can"
           + " reach it can run commands as root", cfg.endpoint);
@@ -74,7 +75,7 @@ public final class Controller {
     arbiter.addListener((watcher, event, payload) -> publish("watcher." + watcher + "." + event, Json.write(payload)));
     LOG.info("controller on {}, events on {}", cfg.endpoint, cfg.pubsubEndpoint);
     byte[] secret = cfg.curveSecretKey == null ? null : ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
-    live = new LivePublishers(cfg, arbiter, ctx, secret);
+    live = new LivePublishers(cfg, arbiter, ctx, secret, endpoints);
     try {
       live.start();
     } catch (java.io.IOException e) {
@@ -93,20 +94,23 @@ public final class Controller {
       pull = ctx.createSocket(SocketType.PULL);
       pull.bind(INPROC);
       byte[] secret = null;
-      if (cfg.curveSecretKey != null) {
-        // The ZAP handler must be bound before any CURVE socket exists; it lives on this thread too.
+      if (cfg.curveSecretKey != null || endpoints.anyIpc()) {
+        // The ZAP handler must be bound before any CURVE (or ipc relay's PLAIN) socket exists; it lives on
+        // this thread too.
         zap = ctx.createSocket(SocketType.REP);
         zap.bind(ZAP_ENDPOINT);
+      }
+      if (cfg.curveSecretKey != null) {
         secret = ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
       }
       router = ctx.createSocket(SocketType.ROUTER);
       ZmqSockets.bounded(router, cfg);
       curve(router, secret);
-      bind(router, cfg.endpoint, "endpoint");
+      endpoints.bind(router, cfg.endpoint, "endpoint");
       pub = ctx.createSocket(SocketType.PUB);
       ZmqSockets.bounded(pub, cfg);
       curve(pub, secret);
-      bind(pub, cfg.pubsubEndpoint, "pubsub_endpoint");
+      endpoints.bind(pub, cfg.pubsubEndpoint, "pubsub_endpoint");
     } catch (ZMQException | IllegalArgumentException | java.io.IOException e) {
       failure.set(e instanceof java.io.IOException ? e : new Exception("cannot bind the control endpoints ("
           + cfg.endpoint + ", " + cfg.pubsubEndpoint + "): " + e.getMessage(), e));
@@ -174,15 +178,6 @@ public final class Controller {
     }
   }
 
-  /** Binds {@code s}, or says which key's endpoint could not be bound and why, in Linux's terms. */
-  static void bind(ZMQ.Socket s, String endpoint, String key) throws java.io.IOException {
-    try {
-      s.bind(endpoint);
-    } catch (ZMQException e) {
-      throw new java.io.IOException("cannot bind " + key + " " + endpoint + ": " + ZmqSockets.describe(e), e);
-    }
-  }
-
   private static void curve(ZMQ.Socket s, byte[] secret) {
     if (secret != null) {
       s.setZAPDomain("jcircus");
@@ -209,6 +204,23 @@ public final class Controller {
     String mechanism = req.popString();
     boolean allowed = false;
     String key = null;
+    if ("PLAIN".equals(mechanism) && req.size() >= 2) {
+      // an ipc relay's login (see IpcRelay): nothing else may log in with PLAIN
+      allowed = endpoints.authorizesPlain(req.pop().getData(), req.pop().getData());
+      key = IpcRelay.USER;
+      if (!allowed) {
+        LOG.warn("refused a PLAIN login from {}: only circusd's own ipc relays may use the loopback side", address);
+      }
+      ZMsg rep = new ZMsg();
+      rep.add(version);
+      rep.add(requestId);
+      rep.add(allowed ? "200" : "400");
+      rep.add(allowed ? "OK" : "not an ipc relay of this circusd");
+      rep.add(allowed ? key : "");
+      rep.add(new byte[0]);
+      rep.send(zap);
+      return;
+    }
     if ("CURVE".equals(mechanism) && req.peekFirst() != null) {
       key = ZMQ.Curve.z85Encode(req.pop().getData());
       allowed = CurveKeys.authorized(cfg.curveAuthorizedKeys).contains(key);
@@ -373,6 +385,7 @@ public final class Controller {
         Thread.currentThread().interrupt();
       }
     }
+    endpoints.close(); // the ipc relays first: their clients see the endpoint go, and the socket files are removed
     ctx.close();
   }
 }

@@ -43,6 +43,12 @@ public final class LivePublishers {
   private static final Logger LOG = LoggerFactory.getLogger(LivePublishers.class);
   /** Messages a subscriber may fall behind before the publisher drops for it. */
   static final int OUTPUT_HWM = 1000;
+  /**
+   * Output chunks (up to 64 KiB each) a subscriber may fall behind before the XPUB drops for it: 64, at most 4 MiB
+   * held for one stalled subscriber. At 1 000 a stopped subscriber had circusd fill and churn up to 64 MB for it,
+   * and the child writing paid 1.45x its time; at 64, about 1.1x (bench/live.py --only stopped).
+   */
+  static final int OUTPUT_CHUNKS_HWM = 64;
   private static final long TICK_MS = 100;
 
   private final CircusConfig cfg;
@@ -52,7 +58,10 @@ public final class LivePublishers {
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean running = true;
 
-  LivePublishers(CircusConfig cfg, Arbiter arbiter, ZContext ctx, byte[] secret) {
+  private final Endpoints endpoints;
+
+  LivePublishers(CircusConfig cfg, Arbiter arbiter, ZContext ctx, byte[] secret, Endpoints endpoints) {
+    this.endpoints = endpoints;
     this.cfg = cfg;
     this.arbiter = arbiter;
     this.ctx = ctx;
@@ -69,7 +78,8 @@ public final class LivePublishers {
     LiveOutput live = arbiter.liveOutput();
     if (live != null) {
       ZMQ.Socket xpub = bind(SocketType.XPUB, cfg.outputEndpoint, "output_endpoint");
-      live.endpoint(xpub.getLastEndpoint());
+      xpub.setSndHWM(OUTPUT_CHUNKS_HWM);
+      live.endpoint(bound);
       spawn("jcircus-output", xpub, () -> outputLoop(xpub, live));
       LOG.info("process output on {}", live.endpoint());
     }
@@ -86,6 +96,9 @@ public final class LivePublishers {
     }
   }
 
+  /** The endpoint the last {@link #bind} gave clients (an ephemeral port filled in). */
+  private String bound;
+
   private ZMQ.Socket bind(SocketType type, String endpoint, String key) throws java.io.IOException {
     // Sockets are created here and then used only by their thread (the hand-over is a happens-before edge).
     ZMQ.Socket s = ctx.createSocket(type);
@@ -97,7 +110,7 @@ public final class LivePublishers {
       s.setCurveSecretKey(secret);
     }
     try {
-      Controller.bind(s, endpoint, key);
+      bound = endpoints.bind(s, endpoint, key);
     } catch (java.io.IOException | IllegalArgumentException e) {
       s.close();
       throw e instanceof java.io.IOException io ? io
