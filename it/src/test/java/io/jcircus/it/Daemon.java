@@ -66,7 +66,12 @@ final class Daemon implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.directory(config.getParent().toFile());
     Daemon d = new Daemon(config, log, pb.start());
-    d.awaitLog(logLine, Duration.ofSeconds(30));
+    try {
+      d.awaitLog(logLine, Duration.ofSeconds(30));
+    } catch (Throwable t) {
+      d.close(); // a daemon that did not come up in time is not left running for the rest of the run
+      throw t;
+    }
     d.children();
     return d;
   }

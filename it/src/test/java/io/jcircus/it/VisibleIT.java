@@ -116,6 +116,34 @@ class VisibleIT extends ItBase {
   }
 
   @Test
+  void aWatcherThatReloadconfigRecreatesStaysListedUntilItsProcessesAreGone() throws Exception {
+    Daemon d = start("[watcher:stubborn]\ncmd = " + STUBBORN + "\nnumprocesses = 2\ngraceful_timeout = 3\n");
+    try (Probe p = new Probe(dir, d.endpoint(), 10_000)) {
+      List<Long> old = new ArrayList<>();
+      ok(p.call("list", props("name", "stubborn"))).get("pids").forEach(n -> old.add(n.asLong()));
+      String cfg = java.nio.file.Files.readString(d.config);
+      java.nio.file.Files.writeString(d.config, cfg.replace("numprocesses = 2", "numprocesses = 2\npriority = 1"));
+      ok(p.call("reloadconfig", Map.of()));
+      long t0 = System.nanoTime();
+      while (old.stream().anyMatch(Proc::alive)) {
+        allListed(d, p);
+        assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
+        Thread.sleep(100);
+      }
+      await(Duration.ofSeconds(10), "the recreated watcher's two processes", () -> {
+        try {
+          return listedPids(p).size() == 2;
+        } catch (IOException e) {
+          throw new AssertionError(e);
+        }
+      });
+      assertThat(ok(p.call("list", Map.of())).get("watchers").toString()).isEqualTo("[\"stubborn\"]");
+      assertThat(listedPids(p)).doesNotContainAnyElementsOf(old);
+      allListed(d, p);
+    }
+  }
+
+  @Test
   void rmCancelsPendingSpawnsAndNothingRunsUnlisted() throws Exception {
     Daemon d = start("[watcher:slow]\ncmd = sleep 3600\nwarmup_delay = 2\n");
     try (Probe p = new Probe(dir, d.endpoint(), 10_000)) {

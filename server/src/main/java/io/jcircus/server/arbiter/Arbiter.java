@@ -539,6 +539,9 @@ public final class Arbiter {
     return gone;
   }
 
+  /** Watchers that reloadconfig recreates, still stopping, and what takes each one's place once it has. */
+  private final Map<Watcher, Watcher> replacements = new java.util.IdentityHashMap<>();
+
   /** Watchers taken by {@code rm} whose processes are still stopping, and when each will be gone. */
   private final Map<Watcher, Future<Void>> removals = new java.util.IdentityHashMap<>();
 
@@ -614,6 +617,10 @@ public final class Arbiter {
     order.sort(Comparator.comparingInt((WatcherConfig wc) -> wc.priority).reversed());
     for (WatcherConfig wc : order) {
       Watcher old = watcher(wc.name);
+      if (old != null && replacements.containsKey(old)) {
+        replacements.put(old, new Watcher(this, wc, loop)); // still stopping: it will be replaced by this one
+        continue;
+      }
       if (old == null || old.isRemoved()) {
         // a watcher of that name still stopping after rm: the new one comes once it is gone
         Future<Void> gone = old == null ? loop.newSucceededFuture(null) : removal(wc.name);
@@ -647,12 +654,25 @@ public final class Arbiter {
         }
         continue;
       }
+      // Recreated: the old watcher stays listed (stopping, taking no commands) until its last process is
+      // reaped, then the new one takes its place; what was queued on the old one is cancelled.
       boolean wasRunning = old.state() != Watcher.State.STOPPED;
-      Watcher fresh = new Watcher(this, wc, loop);
-      int at = watchers.indexOf(old);
-      watchers.set(at, fresh);
+      replacements.put(old, new Watcher(this, wc, loop));
+      old.markRemoved();
+      Promise<Void> gone = loop.newPromise();
+      removals.put(old, gone);
       Promise<Void> step = loop.newPromise();
-      old.serialize(old::stop).addListener(f -> {
+      old.preempt(old::stop).addListener(f -> {
+        Watcher fresh = replacements.remove(old); // the newest configuration, if reloadconfig ran again meanwhile
+        int at = watchers.indexOf(old);
+        if (at >= 0) {
+          watchers.set(at, fresh);
+        } else {
+          watchers.add(fresh);
+        }
+        removals.remove(old);
+        gone.trySuccess(null);
+        publishUpdated(fresh);
         if (wasRunning || wc.autostart) {
           fresh.serialize(fresh::start).addListener(g -> step.trySuccess(null));
         } else {
@@ -660,7 +680,6 @@ public final class Arbiter {
         }
       });
       steps.add(step);
-      publishUpdated(fresh);
     }
     cfg = next;
     Promise<List<String>> done = loop.newPromise();
