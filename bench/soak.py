@@ -66,6 +66,14 @@ class Client:
                 return r, (time.perf_counter() - t0) * 1000
 
 
+def is_guardian(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().startswith(b"jcircus-guardian")
+    except OSError:
+        return False
+
+
 def proc_status(pid, key):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -178,7 +186,7 @@ def main():
                     lr, _ = probe.call("list", name=w)
                     if lr and lr.get("status") == "ok":
                         listed.update(lr.get("pids", []))
-                kids = [k for k in core.children(d.pid) if k != guardian]
+                kids = [k for k in core.children(d.pid) if k != guardian and not is_guardian(k)]
                 alive = []
                 for k in kids:
                     try:

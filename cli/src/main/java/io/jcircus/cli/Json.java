@@ -254,16 +254,7 @@ final class Json {
     } else if (v instanceof Boolean b) {
       sb.append(b ? "true" : "false");
     } else if (v instanceof Double || v instanceof Float) {
-      double d = ((Number) v).doubleValue();
-      if (Double.isNaN(d)) {
-        sb.append("NaN");
-      } else if (Double.isInfinite(d)) {
-        sb.append(d > 0 ? "Infinity" : "-Infinity");
-      } else if (d == Math.rint(d) && Math.abs(d) < 1e16) {
-        sb.append((long) d).append(".0");
-      } else {
-        sb.append(new BigDecimal(Double.toString(d)).toPlainString());
-      }
+      io.jcircus.protocol.PyFloat.append(sb, ((Number) v).doubleValue());
     } else if (v instanceof Number n) {
       sb.append(n.longValue());
     } else if (v instanceof Map<?, ?> m) {

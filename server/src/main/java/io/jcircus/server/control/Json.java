@@ -250,29 +250,7 @@ public final class Json {
 
   /** Appends {@code d} as Python's json.dumps writes a float. */
   static void number(StringBuilder sb, double d) {
-    if (Double.isNaN(d)) {
-      sb.append("NaN");
-    } else if (Double.isInfinite(d)) {
-      sb.append(d > 0 ? "Infinity" : "-Infinity");
-    } else if (d == Math.rint(d) && Math.abs(d) < 1e16) {
-      sb.append((long) d).append(".0");
-    } else if (Math.abs(d) < 1e12 && Math.round(d * 1000) / 1000.0 == d) {
-      // at most 3 decimals (the stats' rounded figures): digits by hand, Double.toString is slow
-      long r = Math.round(d * 1000);
-      if (r < 0) {
-        sb.append('-');
-        r = -r;
-      }
-      sb.append(r / 1000).append('.');
-      int frac = (int) (r % 1000);
-      int digits = frac % 100 == 0 ? 1 : frac % 10 == 0 ? 2 : 3;
-      for (int k = 0, div = 100; k < digits; k++, div /= 10) {
-        sb.append((char) ('0' + frac / div % 10));
-      }
-    } else {
-      String s = Double.toString(d);
-      sb.append(s.indexOf('E') < 0 ? s : new BigDecimal(s).toPlainString()); // plain already, unless tiny or huge
-    }
+    io.jcircus.protocol.PyFloat.append(sb, d);
   }
 
   static void quote(StringBuilder sb, String s) {
