@@ -1,5 +1,7 @@
 package io.jcircus.cli;
 
+import io.jcircus.protocol.Json;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -73,6 +75,7 @@ public final class CircusTop {
       ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
       sub.setLinger(0);
       sub.subscribe("stat.".getBytes(StandardCharsets.UTF_8));
+      sub.setMaxMsgSize(ControlClient.MAX_MESSAGE);
       sub.connect(IpcShim.connectable(endpoint));
       Attributes saved = t.enterRawMode();
       t.puts(InfoCmp.Capability.enter_ca_mode);

@@ -1,5 +1,7 @@
 package io.jcircus.cli;
 
+import io.jcircus.protocol.Json;
+
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -83,6 +85,13 @@ final class ControlClient implements AutoCloseable {
    * A context for a short-lived client. JeroMQ's I/O thread can still be signalling when the context closes at
    * exit and prints a ClosedChannelException; that is noise for a CLI, not an error of the command.
    */
+  /**
+   * The largest message a client takes from a daemon (a peer that announces more is dropped, so nothing that
+   * answers on the endpoint can make a client allocate without bound): generous, a stats reply for thousands of
+   * processes is a few MiB.
+   */
+  static final long MAX_MESSAGE = 64L << 20;
+
   static ZContext context() {
     ZContext ctx = new ZContext(1);
     ctx.setUncaughtExceptionHandler((t, e) -> { });
@@ -184,6 +193,7 @@ final class ControlClient implements AutoCloseable {
     String why = "nothing answered";
     while (System.nanoTime() < deadline) {
       ZMQ.Socket s = ctx.createSocket(type);
+      s.setMaxMsgSize(MAX_MESSAGE);
       configure.accept(s);
       if (curve != null) {
         s.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));

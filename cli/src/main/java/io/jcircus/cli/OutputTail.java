@@ -1,5 +1,7 @@
 package io.jcircus.cli;
 
+import io.jcircus.protocol.Json;
+
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

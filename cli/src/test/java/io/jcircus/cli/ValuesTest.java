@@ -1,5 +1,7 @@
 package io.jcircus.cli;
 
+import io.jcircus.protocol.Json;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

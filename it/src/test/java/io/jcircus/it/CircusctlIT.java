@@ -169,7 +169,7 @@ class CircusctlIT extends ItBase {
   void jsonOutputAndExitCodes() throws Exception {
     daemon("[watcher:sleeper]\ncmd = sleep 1000\n");
     Run json = ok("--json", "status");
-    Map<String, Object> reply = (Map<String, Object>) io.jcircus.server.control.Json.parse(json.out);
+    Map<String, Object> reply = (Map<String, Object>) io.jcircus.protocol.Json.parse(json.out);
     assertThat(reply).containsEntry("status", "ok").containsEntry("statuses", Map.of("sleeper", "active"));
     assertThat(reply.get("id")).asString().matches("[0-9a-f]{32}");
     assertThat(json.out).contains("\"status\": \"ok\", \"time\": "); // Python's separators
@@ -181,7 +181,7 @@ class CircusctlIT extends ItBase {
     assertThat(error.err).isEqualTo("error: program nosuch not found");
     Run jsonError = run("--json", "signal", "sleeper", "NOPE");
     assertThat(jsonError.code).isEqualTo(3);
-    assertThat((Map<String, Object>) io.jcircus.server.control.Json.parse(jsonError.out))
+    assertThat((Map<String, Object>) io.jcircus.protocol.Json.parse(jsonError.out))
         .containsEntry("status", "error").containsEntry("errno", 3L);
 
     Run usage = run("incr");

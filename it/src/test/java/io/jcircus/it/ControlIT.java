@@ -127,7 +127,7 @@ class ControlIT extends ItBase {
   private static Map<String, Object> call(Client s, String command, String props) {
     String id = UUID.randomUUID().toString().replace("-", "");
     String reply = raw(s, "{\"id\": \"" + id + "\", \"command\": \"" + command + "\", \"properties\": " + props + "}");
-    Map<String, Object> r = (Map<String, Object>) io.jcircus.server.control.Json.parse(reply);
+    Map<String, Object> r = (Map<String, Object>) io.jcircus.protocol.Json.parse(reply);
     assertThat(r.get("id")).isEqualTo(id);
     return r;
   }
@@ -206,18 +206,18 @@ class ControlIT extends ItBase {
   void malformedInputGetsCircusErrorsAndNeverTheDaemonDown() throws Exception {
     Daemon d = daemon();
     Client s = dealer(d);
-    Map<String, Object> r = map(io.jcircus.server.control.Json.parse(raw(s, "not json")));
+    Map<String, Object> r = map(io.jcircus.protocol.Json.parse(raw(s, "not json")));
     assertThat(r).containsEntry("status", "error").containsEntry("errno", 1L).containsEntry("reason", "json invalid")
         .containsEntry("id", null).containsKey("tb");
-    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"command\": \"list\"}")));
+    r = map(io.jcircus.protocol.Json.parse(raw(s, "{\"command\": \"list\"}")));
     assertThat(r).containsEntry("status", "ok").containsEntry("id", null);
-    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": 42, \"command\": \"LIST\"}")));
+    r = map(io.jcircus.protocol.Json.parse(raw(s, "{\"id\": 42, \"command\": \"LIST\"}")));
     assertThat(r).containsEntry("status", "ok").containsEntry("id", 42L);
-    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": \"x\", \"command\": \"nosuch\"}")));
+    r = map(io.jcircus.protocol.Json.parse(raw(s, "{\"id\": \"x\", \"command\": \"nosuch\"}")));
     assertThat(r).containsEntry("errno", 2L).containsEntry("reason", "unknown command: 'nosuch'");
-    r = map(io.jcircus.server.control.Json.parse(raw(s, "   ")));
+    r = map(io.jcircus.protocol.Json.parse(raw(s, "   ")));
     assertThat(r).containsEntry("status", "error").containsEntry("errno", 3L);
-    r = map(io.jcircus.server.control.Json.parse(raw(s, "{\"id\": \"n\", \"properties\": {}}")));
+    r = map(io.jcircus.protocol.Json.parse(raw(s, "{\"id\": \"n\", \"properties\": {}}")));
     assertThat(r).containsEntry("errno", 3L).containsEntry("id", "n");
     Map<String, Object> e = call(s, "stop", "{\"name\": \"nosuch\", \"match\": \"simple\"}");
     assertThat(e).containsEntry("errno", 3L).containsEntry("reason", "program nosuch not found");
@@ -333,7 +333,7 @@ class ControlIT extends ItBase {
         continue;
       }
       String topic = m.popString();
-      Map<String, Object> payload = map(io.jcircus.server.control.Json.parse(m.popString()));
+      Map<String, Object> payload = map(io.jcircus.protocol.Json.parse(m.popString()));
       Object pid = payload.get("process_pid");
       Ev e = new Ev(topic.substring(prefix.length()), pid == null ? 0 : ((Number) pid).longValue(), payload);
       out.add(e);
@@ -613,8 +613,8 @@ class ControlIT extends ItBase {
     for (int round = 0; round < 3; round++) {
       s.send("{\"id\": \"stats\", \"command\": \"stats\", \"properties\": {\"name\": \"many\"}}");
       s.send("{\"id\": \"list\", \"command\": \"list\", \"properties\": {}}");
-      Map<String, Object> first = map(io.jcircus.server.control.Json.parse(ZMsg.recvMsg(s.sock).popString()));
-      Map<String, Object> second = map(io.jcircus.server.control.Json.parse(ZMsg.recvMsg(s.sock).popString()));
+      Map<String, Object> first = map(io.jcircus.protocol.Json.parse(ZMsg.recvMsg(s.sock).popString()));
+      Map<String, Object> second = map(io.jcircus.protocol.Json.parse(ZMsg.recvMsg(s.sock).popString()));
       assertThat(first.get("id")).as("list answered while /proc is read for 200 processes").isEqualTo("list");
       assertThat(map(second.get("info"))).hasSize(200);
     }
@@ -646,7 +646,7 @@ class ControlIT extends ItBase {
         + "{\"name\": \"roll\", \"sequential\": true, \"waiting\": true}}", Duration.ofSeconds(60));
     double took = (System.nanoTime() - t0) / 1e9;
     assertThat(reply).as("a reply to the reload within 60 s").isNotNull();
-    Map<String, Object> r = map(io.jcircus.server.control.Json.parse(reply.popString()));
+    Map<String, Object> r = map(io.jcircus.protocol.Json.parse(reply.popString()));
     System.out.printf("sequential reload of 3 took %.2f s%n", took);
     sampling.set(false);
     sampler.join();

@@ -2,7 +2,7 @@ package io.jcircus.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.jcircus.server.control.Json;
+import io.jcircus.protocol.Json;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

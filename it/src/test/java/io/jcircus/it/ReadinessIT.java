@@ -23,7 +23,7 @@ class ReadinessIT extends ItBase {
     s.send("{\"id\": \"" + id + "\", \"command\": \"" + command + "\", \"properties\": " + props + "}");
     String reply = s.recvStr();
     assertThat(reply).as("reply to " + command).isNotNull();
-    return (Map<String, Object>) io.jcircus.server.control.Json.parse(reply);
+    return (Map<String, Object>) io.jcircus.protocol.Json.parse(reply);
   }
 
   @Test

@@ -1,6 +1,11 @@
 package io.jcircus.server.control;
 
+import io.jcircus.protocol.Json;
+
 import io.jcircus.server.arbiter.Arbiter;
+import io.jcircus.server.command.CommandError;
+import io.jcircus.server.command.Registry;
+import io.jcircus.server.command.Reply;
 import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.CurveKeys;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +35,7 @@ public final class Controller {
 
   private final CircusConfig cfg;
   private final Arbiter arbiter;
-  private final Commands commands;
+  private final Registry commands;
   private final ZContext ctx = new ZContext(1);
   private Thread thread;
   /** Owned by the arbiter loop. */
@@ -44,7 +49,7 @@ public final class Controller {
     this.endpoints = new Endpoints(cfg, cfg.curveSecretKey != null);
     this.cfg = cfg;
     this.arbiter = arbiter;
-    this.commands = new Commands(arbiter);
+    this.commands = new Registry(arbiter);
   }
 
   /** Binds both endpoints; throws if either cannot be bound. */
@@ -204,35 +209,29 @@ public final class Controller {
     String mechanism = req.popString();
     boolean allowed = false;
     String key = null;
+    String refusal = "key not authorised";
     if ("PLAIN".equals(mechanism) && req.size() >= 2) {
       // an ipc relay's login (see IpcRelay): nothing else may log in with PLAIN
       allowed = endpoints.authorizesPlain(req.pop().getData(), req.pop().getData());
       key = IpcRelay.USER;
+      refusal = "not an ipc relay of this circusd";
       if (!allowed) {
         LOG.warn("refused a PLAIN login from {}: only circusd's own ipc relays may use the loopback side", address);
       }
-      ZMsg rep = new ZMsg();
-      rep.add(version);
-      rep.add(requestId);
-      rep.add(allowed ? "200" : "400");
-      rep.add(allowed ? "OK" : "not an ipc relay of this circusd");
-      rep.add(allowed ? key : "");
-      rep.add(new byte[0]);
-      rep.send(zap);
-      return;
-    }
-    if ("CURVE".equals(mechanism) && req.peekFirst() != null) {
-      key = ZMQ.Curve.z85Encode(req.pop().getData());
-      allowed = CurveKeys.authorized(cfg.curveAuthorizedKeys).contains(key);
-    }
-    if (!allowed) {
-      LOG.warn("refused a {} client from {} (key {} is not in {})", mechanism, address, key, cfg.curveAuthorizedKeys);
+    } else {
+      if ("CURVE".equals(mechanism) && req.peekFirst() != null) {
+        key = ZMQ.Curve.z85Encode(req.pop().getData());
+        allowed = CurveKeys.authorized(cfg.curveAuthorizedKeys).contains(key);
+      }
+      if (!allowed) {
+        LOG.warn("refused a {} client from {} (key {} is not in {})", mechanism, address, key, cfg.curveAuthorizedKeys);
+      }
     }
     ZMsg rep = new ZMsg();
     rep.add(version);
     rep.add(requestId);
     rep.add(allowed ? "200" : "400");
-    rep.add(allowed ? "OK" : "key not authorised");
+    rep.add(allowed ? "OK" : refusal);
     rep.add(allowed ? key : "");
     rep.add(new byte[0]);
     rep.send(zap);
@@ -262,13 +261,21 @@ public final class Controller {
       sendReply(identity, d, error(e, null));
       return;
     }
-    if (req.cast) {
-      arbiter.execute(() -> commands.dispatch(req.command, req.props, r -> { }, e -> { }));
-      return;
-    }
-    arbiter.execute(() -> commands.dispatch(req.command, req.props,
-        fields -> sendFromArbiter(identity, d, ok(fields, req.id)),
-        e -> sendFromArbiter(identity, d, error(e, req.id))));
+    arbiter.execute(() -> commands.dispatch(req.command, req.props, new Reply() {
+      @Override
+      public void ok(Map<String, Object> fields) {
+        if (!req.cast) {
+          sendFromArbiter(identity, d, Controller.ok(fields, req.id));
+        }
+      }
+
+      @Override
+      public void error(CommandError e) {
+        if (!req.cast) { // a cast gets no reply, as in Circus
+          sendFromArbiter(identity, d, Controller.error(e, req.id));
+        }
+      }
+    }));
   }
 
   /** A parsed request. */

@@ -1,5 +1,7 @@
 package io.jcircus.server.control;
 
+import io.jcircus.protocol.Json;
+
 import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.arbiter.ManagedProcess;
 import io.jcircus.server.arbiter.ManagedSocket;

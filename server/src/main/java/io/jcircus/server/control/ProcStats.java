@@ -1,5 +1,7 @@
 package io.jcircus.server.control;
 
+import io.jcircus.protocol.Json;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

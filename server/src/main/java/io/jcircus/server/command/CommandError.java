@@ -1,4 +1,4 @@
-package io.jcircus.server.control;
+package io.jcircus.server.command;
 
 /** A command failure with Circus's errno (commands/errors.py): 1 json, 2 unknown command, 3 message, 4 OS, 5 command, 6 bad data. */
 public class CommandError extends Exception {
@@ -20,7 +20,7 @@ public class CommandError extends Exception {
     return errno;
   }
 
-  static CommandError message(String reason) {
+  public static CommandError message(String reason) {
     return new CommandError(MESSAGE_ERROR, reason);
   }
 }

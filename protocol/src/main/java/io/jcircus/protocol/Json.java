@@ -1,4 +1,4 @@
-package io.jcircus.server.control;
+package io.jcircus.protocol;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * The JSON Circus speaks: parsed into maps (insertion-ordered), lists, strings, longs, doubles, booleans and
  * null; written the way Python's {@code json.dumps} writes it ({@code ", "} and {@code ": "} separators,
- * non-ASCII as {@code \\uXXXX}, floats in plain notation), so replies look exactly like circusd's.
+ * non-ASCII as {@code \\uXXXX}, floats as Python's repr: {@link PyFloat}), so replies look exactly like Circus's.
+ * One codec for circusd, its clients and the tests (there were two copies, already drifting apart).
  */
 public final class Json {
   private final String s;
@@ -202,6 +203,41 @@ public final class Json {
 
   // ------------------------------------------------------------------ writing
 
+  /** Indented by two, keys sorted: what {@code circusctl --json --prettify} prints. */
+  public static String pretty(Object v) {
+    StringBuilder sb = new StringBuilder();
+    pretty(sb, v, 0);
+    return sb.toString();
+  }
+
+  private static void pretty(StringBuilder sb, Object v, int depth) {
+    if (v instanceof Map<?, ?> m && !m.isEmpty()) {
+      sb.append("{\n");
+      java.util.TreeMap<String, Object> sorted = new java.util.TreeMap<>();
+      m.forEach((k, x) -> sorted.put(String.valueOf(k), x));
+      int n = 0;
+      for (Map.Entry<String, Object> e : sorted.entrySet()) {
+        sb.append("  ".repeat(depth + 1));
+        quote(sb, e.getKey());
+        sb.append(": ");
+        pretty(sb, e.getValue(), depth + 1);
+        sb.append(++n < sorted.size() ? ",\n" : "\n");
+      }
+      sb.append("  ".repeat(depth)).append('}');
+    } else if (v instanceof Collection<?> c && !c.isEmpty()) {
+      sb.append("[\n");
+      int n = 0;
+      for (Object o : c) {
+        sb.append("  ".repeat(depth + 1));
+        pretty(sb, o, depth + 1);
+        sb.append(++n < c.size() ? ",\n" : "\n");
+      }
+      sb.append("  ".repeat(depth)).append(']');
+    } else {
+      write(sb, v);
+    }
+  }
+
   public static String write(Object v) {
     StringBuilder sb = new StringBuilder();
     write(sb, v);
@@ -249,11 +285,12 @@ public final class Json {
   }
 
   /** Appends {@code d} as Python's json.dumps writes a float. */
-  static void number(StringBuilder sb, double d) {
-    io.jcircus.protocol.PyFloat.append(sb, d);
+  public static void number(StringBuilder sb, double d) {
+    PyFloat.append(sb, d);
   }
 
-  static void quote(StringBuilder sb, String s) {
+  /** Appends {@code s} as Python's json.dumps writes a string (ensure_ascii: every non-ASCII char as \\uXXXX). */
+  public static void quote(StringBuilder sb, String s) {
     sb.append('"');
     for (int k = 0; k < s.length(); k++) {
       char c = s.charAt(k);

@@ -1,0 +1,126 @@
+package io.jcircus.server.command;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.jcircus.server.arbiter.Arbiter;
+import io.jcircus.server.config.ConfigLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every family of commands against a real arbiter (real children), called in-process through the registry: no
+ * ZeroMQ, no JSON, as a plugin or the web console will call them.
+ */
+class RegistryTest {
+  @TempDir Path dir;
+  private Arbiter arbiter;
+  private Registry registry;
+  private Path file;
+
+  @BeforeEach
+  void start() throws Exception {
+    file = dir.resolve("circus.ini");
+    Files.writeString(file, "[circus]\noutput_endpoint =\n[watcher:sleeper]\ncmd = sleep 3600\n"
+        + "[watcher:idle]\ncmd = sleep 3601\nautostart = false\n");
+    arbiter = new Arbiter(ConfigLoader.load(file));
+    arbiter.start();
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+    arbiter.startWatchers(started::countDown);
+    assertThat(started.await(20, TimeUnit.SECONDS)).isTrue();
+    registry = new Registry(arbiter);
+  }
+
+  @AfterEach
+  void stop() {
+    arbiter.shutdown();
+    arbiter.awaitTermination();
+  }
+
+  private Map<String, Object> call(String command, Object... kv) throws Exception {
+    Map<String, Object> props = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      props.put((String) kv[i], kv[i + 1]);
+    }
+    return registry.call(command, props).get(30, TimeUnit.SECONDS);
+  }
+
+  private CommandError failure(String command, Object... kv) {
+    Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> call(command, kv));
+    assertThat(t).as(command + " should fail").isInstanceOf(ExecutionException.class);
+    assertThat(t.getCause()).isInstanceOf(CommandError.class);
+    return (CommandError) t.getCause();
+  }
+
+  @Test
+  void queries() throws Exception {
+    assertThat(registry.names()).contains("list", "status", "add", "stats", "reloadconfig", "output");
+    assertThat(call("list")).containsEntry("watchers", List.of("idle", "sleeper"));
+    assertThat(call("status")).isEqualTo(Map.of("statuses", Map.of("idle", "stopped", "sleeper", "active")));
+    assertThat(call("STATUS", "name", "sleeper")).containsEntry("status", "active");
+    assertThat(call("numwatchers")).containsEntry("numwatchers", 2);
+    assertThat(call("numprocesses")).containsEntry("numprocesses", 1);
+    assertThat(call("get", "name", "sleeper", "keys", List.of("numprocesses", "cmd")))
+        .isEqualTo(Map.of("options", Map.of("numprocesses", 1, "cmd", "sleep 3600")));
+    assertThat(failure("get", "name", "sleeper", "keys", List.of("nope")).getMessage()).contains("'nope' option not found");
+    assertThat(failure("list", "name", "nosuch").getMessage()).isEqualTo("program nosuch not found");
+    assertThat(failure("listen").errno()).isEqualTo(CommandError.MESSAGE_ERROR);
+    assertThat(failure("nosuchcommand").errno()).isEqualTo(CommandError.UNKNOWN_COMMAND);
+  }
+
+  @Test
+  void lifecycle() throws Exception {
+    assertThat(call("incr", "name", "sleeper", "nb", 2L, "waiting", true)).containsEntry("numprocesses", 3);
+    assertThat((List<?>) call("list", "name", "sleeper").get("pids")).hasSize(3);
+    assertThat(call("decr", "name", "sleeper", "waiting", true)).containsEntry("numprocesses", 2);
+    assertThat(call("signal", "name", "sleeper", "signum", "CONT")).isEmpty();
+    assertThat(failure("signal", "name", "sleeper", "signum", "NOPE").errno()).isEqualTo(CommandError.MESSAGE_ERROR);
+    assertThat(call("stop", "name", "sleeper", "waiting", true)).containsEntry("info", null);
+    assertThat(call("status", "name", "sleeper")).containsEntry("status", "stopped");
+    assertThat(call("start", "name", "idle", "waiting", true)).containsKey("info");
+    assertThat(call("status", "name", "idle")).containsEntry("status", "active");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> info = (Map<String, Object>) call("reload", "name", "idle", "waiting", true).get("info");
+    assertThat((List<?>) info.get("stopped")).hasSize(1);
+    assertThat((List<?>) info.get("started")).hasSize(1);
+  }
+
+  @Test
+  void changesToWhatRuns() throws Exception {
+    assertThat(call("add", "name", "extra", "cmd", "sleep 3602", "start", true, "waiting", true))
+        .containsKey("started");
+    assertThat(call("set", "name", "extra", "options", Map.of("numprocesses", 2L), "waiting", true)).isEmpty();
+    assertThat((List<?>) call("list", "name", "extra").get("pids")).hasSize(2);
+    CommandError bad = failure("set", "name", "extra", "options", Map.of("warmup_delay", 1e308));
+    assertThat(bad.errno()).isEqualTo(CommandError.MESSAGE_ERROR);
+    assertThat(bad.getMessage()).contains("'warmup_delay' must be at most 86400 seconds");
+    assertThat(call("rm", "name", "extra", "waiting", true)).isEmpty();
+    assertThat(call("list")).containsEntry("watchers", List.of("idle", "sleeper"));
+    Files.writeString(file, Files.readString(file) + "[watcher:more]\ncmd = sleep 3603\n");
+    assertThat(call("reloadconfig", "waiting", true)).isEmpty();
+    assertThat(call("status", "name", "more")).containsEntry("status", "active");
+    Files.writeString(file, "[watcher:broken\n");
+    assertThat(failure("reloadconfig").getMessage()).contains("the running configuration is unchanged");
+    assertThat(call("list")).containsEntry("watchers", List.of("idle", "more", "sleeper"));
+  }
+
+  @Test
+  void statsReadProcOffTheLoop() throws Exception {
+    @SuppressWarnings("unchecked")
+    Map<String, Object> info = (Map<String, Object>) call("stats", "name", "sleeper").get("info");
+    assertThat(info).hasSize(1);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> one = (Map<String, Object>) info.values().iterator().next();
+    assertThat(one).containsKeys("cpu", "mem", "age", "cmdline", "wid");
+    assertThat(call("dstats")).containsKey("info");
+    assertThat(failure("output", "name", "sleeper").getMessage()).contains("live output is off");
+  }
+}
