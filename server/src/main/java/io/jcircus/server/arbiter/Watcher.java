@@ -1,8 +1,6 @@
 package io.jcircus.server.arbiter;
 
-import io.jcircus.server.config.Shlex;
 import io.jcircus.server.config.StreamConfig;
-import io.jcircus.server.config.Substitution;
 import io.jcircus.server.config.WatcherConfig;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Signals;
@@ -16,8 +14,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -756,7 +752,6 @@ public final class Watcher {
 
   private void spawnOne() throws IOException {
     int wid = wids.nextClearBit(1);
-    Map<String, String> env = childEnv();
     // socket name → fd in circusd, and → fd in the child (the same number, except for systemd's 3, 4, …)
     Map<String, Integer> parentFds = new LinkedHashMap<>();
     Map<String, Integer> socketFds = new LinkedHashMap<>();
@@ -775,53 +770,15 @@ public final class Watcher {
         parentFds.put(s.name(), fd);
         socketFds.put(s.name(), cfg.handoff == WatcherConfig.Handoff.SYSTEMD ? 3 + socketFds.size() : fd);
       }
-      handoffEnv(env, socketFds);
       if (cfg.notifyReady) {
         pendingNotify = NotifySocket.bind(arbiter.runtimeDir().resolve(
             cfg.name.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + wid + "-" + spawnCount + ".sock"), cfg.uid, cfg.gid);
-        env.put("NOTIFY_SOCKET", pendingNotify.path.toString());
       }
-      java.util.function.Function<String, String> lookup = key -> lookup(key, wid, env, socketFds);
-      if (cfg.readyCheck != null) {
-        pendingCheck = Substitution.expand(cfg.readyCheck, lookup);
-      }
-      for (Map.Entry<String, String> e : env.entrySet()) {
-        e.setValue(Substitution.expand(e.getValue(), lookup));
-      }
-      String cmd = Substitution.expand(cfg.cmd, lookup);
-      String args = Substitution.expand(cfg.args, lookup);
-      List<String> argv = new ArrayList<>();
-      if (cfg.shell) {
-        argv.add("/bin/sh");
-        argv.add("-c");
-        argv.add(args.isEmpty() ? cmd : cmd + " " + args);
-        if (cfg.shellArgs != null) {
-          argv.addAll(Shlex.split(Substitution.expand(cfg.shellArgs, lookup)));
-        }
-      } else {
-        argv.addAll(Shlex.split(cmd));
-        argv.addAll(Shlex.split(args));
-      }
-      if (argv.isEmpty()) {
-        throw new IOException("cmd is empty after substitution");
-      }
-      String program = cfg.executable != null ? Substitution.expand(cfg.executable, lookup) : argv.get(0);
-      String path = resolveExecutable(program, env);
-      List<String> prefix = new ArrayList<>(execPrefix());
-      if (cfg.handoff == WatcherConfig.Handoff.SYSTEMD) {
-        // LISTEN_PID must be the worker's own pid, unknown before posix_spawn returns: a shell that sets it
-        // to $$ and execs the program keeps that pid (as setpriv and prlimit do).
-        prefix.addAll(List.of("/bin/sh", "-c", "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\""));
-      }
-      Spawner.Request req;
-      if (prefix.isEmpty()) {
-        req = new Spawner.Request(path, argv, envList(env));
-      } else {
-        List<String> full = new ArrayList<>(prefix);
-        full.add(path);
-        full.addAll(argv.subList(1, argv.size()));
-        req = new Spawner.Request(prefix.get(0), full, envList(env));
-      }
+      SpawnPlan plan = SpawnPlan.of(cfg, wid, numprocesses, socketFds,
+          pendingNotify == null ? null : pendingNotify.path.toString(),
+          new SpawnPlan.Context(arbiter.euid(), arbiter.egid(), ProcessHandle.current().pid(), System.getenv()));
+      pendingCheck = plan.readyCheck;
+      Spawner.Request req = new Spawner.Request(plan.path, plan.argv, plan.env);
       if (cfg.workingDir != null) {
         req.workingDir(cfg.workingDir);
       }
@@ -861,8 +818,6 @@ public final class Watcher {
           Posix.closeQuietly(errPipe[1]);
         }
       }
-    } catch (IllegalArgumentException e) {
-      throw new IOException("cannot build the command line: " + e.getMessage(), e);
     } finally {
       for (Channel ch : perProcess) {
         ch.close(); // the child holds its own reference now
@@ -968,27 +923,6 @@ public final class Watcher {
   }
 
   /** The environment of the systemd and Einhorn conventions, for the sockets in child fd order. */
-  private void handoffEnv(Map<String, String> env, Map<String, Integer> childFds) {
-    switch (cfg.handoff) {
-      case SYSTEMD:
-        env.put("LISTEN_FDS", Integer.toString(childFds.size()));
-        env.put("LISTEN_FDNAMES", String.join(":", childFds.keySet()));
-        env.remove("LISTEN_PID"); // set by the exec shim to the worker's pid
-        break;
-      case EINHORN: {
-        env.put("EINHORN_FD_COUNT", Integer.toString(childFds.size()));
-        int i = 0;
-        for (int fd : childFds.values()) {
-          env.put("EINHORN_FD_" + i++, Integer.toString(fd));
-        }
-        env.put("EINHORN_MASTER_PID", Long.toString(ProcessHandle.current().pid()));
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
   private List<ManagedSocket> socketsToPass() {
     List<ManagedSocket> out = new ArrayList<>();
     if (cfg.useSockets) {
@@ -1008,119 +942,6 @@ public final class Watcher {
       }
     }
     return out;
-  }
-
-  private Map<String, String> childEnv() {
-    Map<String, String> env = new LinkedHashMap<>();
-    if (cfg.copyEnv) {
-      env.putAll(System.getenv());
-      if (cfg.uid >= 0 && cfg.uidName != null) {
-        env.put("USER", cfg.uidName);
-        env.put("LOGNAME", cfg.uidName);
-        if (cfg.userHome != null) {
-          env.put("HOME", cfg.userHome);
-        }
-      }
-    }
-    env.putAll(cfg.env);
-    if (cfg.copyEnv && cfg.raw.containsKey("virtualenv")) {
-      String venv = cfg.raw.get("virtualenv");
-      env.put("VIRTUAL_ENV", venv);
-      env.put("PATH", venv + "/bin" + (env.containsKey("PATH") ? ":" + env.get("PATH") : ""));
-    }
-    return env;
-  }
-
-  private static List<String> envList(Map<String, String> env) {
-    List<String> out = new ArrayList<>(env.size());
-    for (Map.Entry<String, String> e : env.entrySet()) {
-      out.add(e.getKey() + "=" + e.getValue());
-    }
-    return out;
-  }
-
-  private String lookup(String key, int wid, Map<String, String> env, Map<String, Integer> socketFds) {
-    if (key.equals("wid")) {
-      return Integer.toString(wid);
-    }
-    if (key.startsWith("sockets.")) {
-      Integer fd = socketFds.get(key.substring(8));
-      return fd == null ? null : fd.toString();
-    }
-    if (key.startsWith("env.")) {
-      return Substitution.env(env, key.substring(4));
-    }
-    if (key.startsWith("rlimits.")) {
-      Long v = cfg.rlimits.get(key.substring(8));
-      return v == null ? null : v < 0 ? "unlimited" : v.toString();
-    }
-    switch (key) {
-      case "name": return cfg.name;
-      case "numprocesses": return Integer.toString(numprocesses);
-      case "working_dir": return cfg.workingDir == null ? System.getProperty("user.dir") : cfg.workingDir;
-      case "uid": return cfg.uid < 0 ? null : Integer.toString(cfg.uid);
-      case "gid": return cfg.gid < 0 ? null : Integer.toString(cfg.gid);
-      case "use_fds": return Boolean.toString(cfg.useSockets);
-      default:
-        return cfg.raw.get(key);
-    }
-  }
-
-  private String resolveExecutable(String program, Map<String, String> env) throws IOException {
-    if (program.contains("/")) {
-      Path p = Path.of(program);
-      if (!p.isAbsolute() && cfg.workingDir != null) {
-        p = Path.of(cfg.workingDir).resolve(p);
-      }
-      return p.toString(); // posix_spawn reports ENOENT/EACCES with the path
-    }
-    String pathVar = env.get("PATH");
-    if (pathVar == null) {
-      pathVar = System.getenv("PATH");
-    }
-    if (pathVar == null) {
-      pathVar = "/usr/local/bin:/usr/bin:/bin";
-    }
-    for (String dir : pathVar.split(":")) {
-      if (dir.isEmpty()) {
-        dir = ".";
-      }
-      Path c = Path.of(dir).resolve(program);
-      if (!c.isAbsolute() && cfg.workingDir != null) {
-        c = Path.of(cfg.workingDir).resolve(c);
-      }
-      if (Files.isRegularFile(c) && Files.isExecutable(c)) {
-        return c.toString();
-      }
-    }
-    throw new IOException("posix_spawn(" + program + "): ENOENT (not found in PATH=" + pathVar + ")");
-  }
-
-  /** util-linux helpers that exec the command (same pid) after setting limits and credentials. */
-  private List<String> execPrefix() {
-    List<String> prefix = new ArrayList<>();
-    if (!cfg.rlimits.isEmpty()) {
-      prefix.add("/usr/bin/prlimit");
-      for (Map.Entry<String, Long> e : cfg.rlimits.entrySet()) {
-        String v = e.getValue() < 0 ? "unlimited" : e.getValue().toString();
-        prefix.add("--" + e.getKey() + "=" + v + ":" + v);
-      }
-      prefix.add("--");
-    }
-    boolean changeUid = cfg.uid >= 0 && cfg.uid != arbiter.euid();
-    boolean changeGid = cfg.gid >= 0 && cfg.gid != arbiter.egid();
-    if (changeUid || changeGid) {
-      prefix.add("/usr/bin/setpriv");
-      if (changeUid) {
-        prefix.add("--reuid=" + cfg.uid);
-      }
-      if (cfg.gid >= 0) {
-        prefix.add("--regid=" + cfg.gid);
-      }
-      prefix.add(changeUid && cfg.uidName != null ? "--init-groups" : "--clear-groups");
-      prefix.add("--");
-    }
-    return prefix;
   }
 
   // ---------------------------------------------------------------- stopping processes
