@@ -8,6 +8,8 @@ import io.jcircus.server.control.Controller;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Signals;
 import io.jcircus.server.internal.posix.Spawner;
+import io.jcircus.server.lifecycle.Components;
+import io.jcircus.server.lifecycle.LifeCycle;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -111,55 +114,29 @@ public final class Circusd implements Callable<Integer> {
     }
     log.info("circusd (jcircus {}) starting: pid {}, config {}", version(), self, cfg.file);
     Arbiter arbiter = new Arbiter(cfg);
-    Controller controller = null;
+    Controller controller = new Controller(cfg, arbiter);
+    Components components = new Components();
     try {
       // Everything a client or a signal needs comes up before any watcher starts (as Circus binds its
       // controller first): a busy port fails here with nothing started, and circusd answers status and
-      // SIGTERM while a watcher is still starting, backing off or retrying for ever.
-      arbiter.start();
-      controller = new Controller(cfg, arbiter);
-      controller.start();
-      installSignals(arbiter, log);
+      // SIGTERM while a watcher is still starting, backing off or retrying for ever. A failed start stops
+      // what had started, in reverse.
+      components.start(arbiter);
+      components.start(controller);
+      components.start(LifeCycle.of("signal handling", () -> installSignals(arbiter, log), () -> { },
+          Duration.ofSeconds(1)));
     } catch (IOException e) {
       log.error("cannot start: {}", e.getMessage());
-      if (controller != null) {
-        stopBounded(controller, log);
-      }
-      if (arbiter.isRunning()) {
-        arbiter.shutdown();
-        arbiter.awaitTermination();
-      }
       removePidfile(pid, self);
       return 1;
     }
     log.info("control channel ready; starting watchers");
     arbiter.startWatchers(() -> log.info("circusd running"));
     arbiter.awaitTermination();
-    stopBounded(controller, log);
+    components.stopAll();
     removePidfile(pid, self);
     log.info("circusd stopped");
     return 0;
-  }
-
-  /** How long the ZeroMQ side may take to close once every watcher has stopped. */
-  static final long CONTROLLER_STOP_MS = 5_000;
-
-  /**
-   * Closes the controller within {@link #CONTROLLER_STOP_MS}: a ZeroMQ context whose I/O thread is stuck would
-   * otherwise hold circusd's exit for ever, with its pidfile and sockets left behind.
-   */
-  private static void stopBounded(Controller controller, org.slf4j.Logger log) {
-    Thread t = new Thread(controller::stop, "jcircus-stop");
-    t.setDaemon(true);
-    t.start();
-    try {
-      t.join(CONTROLLER_STOP_MS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (t.isAlive()) {
-      log.error("the control channel did not close within {} ms; exiting anyway", CONTROLLER_STOP_MS);
-    }
   }
 
   /**

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * threads post work to it with {@link #execute}. Child output is read on a second loop so a slow disk never
  * delays process management, and sockets are bound on a third.
  */
-public final class Arbiter {
+public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
   private static final Logger LOG = LoggerFactory.getLogger(Arbiter.class);
 
   private CircusConfig cfg;
@@ -79,6 +79,7 @@ public final class Arbiter {
    * control endpoints and installs its signal handling between this and {@link #startWatchers}, so that a
    * watcher that takes long to start (or never does) never keeps circusd deaf.
    */
+  @Override
   public void start() throws IOException {
     Epoll.ensureAvailability();
     Posix.preload();
@@ -239,7 +240,35 @@ public final class Arbiter {
     LOG.info("watcher {}: waiting for a connection (on_demand)", w.name());
   }
 
-  /** Stops every watcher, lowest priority first (equal priorities together), then closes the sockets. */
+  @Override
+  public String name() {
+    return "arbiter";
+  }
+
+  /** Stops every watcher (see {@link #shutdown}) and waits for it; the life cycle's stop. */
+  @Override
+  public void stop() {
+    shutdown();
+    awaitTermination();
+  }
+
+  /**
+   * Watchers stop a priority group at a time, each process within its graceful_timeout and then SIGKILL: the
+   * longest graceful_timeout of each group, summed, and 10 s for the reaping and the rest.
+   */
+  @Override
+  public java.time.Duration stopTimeout() {
+    Map<Integer, Double> longest = new TreeMap<>();
+    for (Watcher w : watchers()) {
+      longest.merge(w.priority(), w.config().gracefulTimeout, Math::max);
+    }
+    double seconds = 10;
+    for (double g : longest.values()) {
+      seconds += g;
+    }
+    return java.time.Duration.ofMillis((long) (seconds * 1000));
+  }
+
   /** True between a successful {@link #start} and the end of the shutdown. */
   public boolean isRunning() {
     return loop != null && !loop.isShuttingDown();

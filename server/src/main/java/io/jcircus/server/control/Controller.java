@@ -28,7 +28,7 @@ import org.zeromq.ZMsg;
  * thread: the controller thread owns ROUTER, PUB and an inproc PULL; the arbiter loop owns one inproc PUSH
  * through which it hands replies and events over. The controller thread sleeps in poll with no timeout.
  */
-public final class Controller {
+public final class Controller implements io.jcircus.server.lifecycle.LifeCycle {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
   private static final String INPROC = "inproc://jcircus-outbound";
   private static final String ZAP_ENDPOINT = "inproc://zeromq.zap.01";
@@ -52,7 +52,21 @@ public final class Controller {
     this.commands = new Registry(arbiter);
   }
 
-  /** Binds both endpoints; throws if either cannot be bound. */
+  @Override
+  public String name() {
+    return "control channel";
+  }
+
+  @Override
+  public java.time.Duration stopTimeout() {
+    return java.time.Duration.ofSeconds(5);
+  }
+
+  /**
+   * Binds every endpoint (control, events, stats, output, their ipc relays); throws, having released what it
+   * took, if one cannot be bound.
+   */
+  @Override
   public void start() throws java.io.IOException {
     CountDownLatch ready = new CountDownLatch(1);
     AtomicReference<Exception> failure = new AtomicReference<>();
@@ -65,6 +79,13 @@ public final class Controller {
       Thread.currentThread().interrupt();
     }
     if (failure.get() != null) {
+      try {
+        thread.join(2000); // it has returned: nothing of the context is in use any more
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      endpoints.close();
+      ctx.close();
       throw new java.io.IOException(failure.get().getMessage(), failure.get());
     }
     if (cfg.curveSecretKey != null) {
@@ -378,6 +399,7 @@ public final class Controller {
   }
 
   /** Flushes what the arbiter handed over, then closes everything. Call after the arbiter loop has ended. */
+  @Override
   public void stop() {
     if (live != null) {
       live.stop();
