@@ -63,18 +63,62 @@ public final class PyFloat {
   }
 
   /** The shortest round-tripping digits (nearest to {@code d} among them), then Python's layout. */
-  private static void general(StringBuilder sb, double d) {
-    BigDecimal exact = new BigDecimal(d);
-    BigDecimal shortest = null;
-    for (int p = 1; p <= 17; p++) {
-      BigDecimal r = exact.round(new MathContext(p, RoundingMode.HALF_EVEN));
-      if (r.doubleValue() == d) {
-        shortest = r;
-        break;
+  /** The significant digits of a Double.toString result ("1.2345E-7" → 5, "100.0" → 1). */
+  static int significantDigits(String t) {
+    int end = t.indexOf('E');
+    String m = end < 0 ? t : t.substring(0, end);
+    int first = -1;
+    int last = -1;
+    for (int i = 0; i < m.length(); i++) {
+      char c = m.charAt(i);
+      if (c >= '1' && c <= '9') {
+        if (first < 0) {
+          first = i;
+        }
+        last = i;
       }
     }
-    if (shortest == null) {
-      shortest = exact.round(MathContext.DECIMAL64);
+    if (first < 0) {
+      return 1;
+    }
+    int n = 0;
+    for (int i = first; i <= last; i++) {
+      if (Character.isDigit(m.charAt(i))) {
+        n++;
+      }
+    }
+    return Math.max(1, n);
+  }
+
+  private static void general(StringBuilder sb, double d) {
+    BigDecimal exact = new BigDecimal(d);
+    // Reading back is monotone in the number of digits (more digits are never farther from d), so the shortest
+    // count is found by bisection, between 1 and the digits Double.toString used (which always read back; on
+    // JDK 17 they are not always the fewest, JDK-4511638).
+    int lo = 1;
+    int hi = Math.min(17, significantDigits(Double.toString(d)));
+    BigDecimal shortest = exact.round(new MathContext(hi, RoundingMode.HALF_EVEN));
+    if (hi > 1) { // usually one digit fewer does not read back, and then the search is over
+      BigDecimal fewer = exact.round(new MathContext(hi - 1, RoundingMode.HALF_EVEN));
+      if (fewer.doubleValue() == d) {
+        shortest = fewer;
+        hi--;
+      } else {
+        lo = hi;
+      }
+    }
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      BigDecimal r = exact.round(new MathContext(mid, RoundingMode.HALF_EVEN));
+      if (r.doubleValue() == d) {
+        hi = mid;
+        shortest = r;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    if (shortest.doubleValue() != d) { // not reached: hi digits always read back
+      shortest = exact.round(new MathContext(17, RoundingMode.HALF_EVEN));
     }
     shortest = shortest.stripTrailingZeros();
     String digits = shortest.unscaledValue().abs().toString();
