@@ -18,8 +18,9 @@ import java.util.Map;
  * {@code M:SS.cc} CPU time, nice, user, create time, basename of argv[0], direct children.
  */
 public final class ProcStats {
-  private static final long TICKS = 100; // USER_HZ on Linux
-  private static final long PAGE = 4096;
+  /** USER_HZ and the page size, read from sysconf at run time (aarch64 kernels often use 64 KiB pages). */
+  private static final long TICKS = io.jcircus.server.internal.posix.Posix.clockTicks();
+  private static final long PAGE = io.jcircus.server.internal.posix.Posix.pageSize();
   private final Map<Integer, double[]> last = new HashMap<>(); // pid → {cpu seconds, wall seconds}
   private final Map<Integer, String> users = new HashMap<>();
   /** What does not change while a process lives (its pid reused means a new start time). */

@@ -110,4 +110,6 @@ public interface LibC {
 
   @IgnoreError
   int getegid();
+
+  long sysconf(int name);
 }

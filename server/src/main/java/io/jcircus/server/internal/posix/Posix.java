@@ -89,6 +89,21 @@ public final class Posix {
     return Holder.C.geteuid();
   }
 
+  private static final int SC_CLK_TCK = 2;
+  private static final int SC_PAGESIZE = 30;
+
+  /** sysconf(_SC_CLK_TCK): the unit of /proc's times (USER_HZ, 100 on most Linux builds); 100 if unknown. */
+  public static long clockTicks() {
+    long v = Holder.C.sysconf(SC_CLK_TCK);
+    return v > 0 ? v : 100;
+  }
+
+  /** sysconf(_SC_PAGESIZE): the unit of /proc's page counts (4096 on x86_64, 16384 or 65536 on some ARM). */
+  public static long pageSize() {
+    long v = Holder.C.sysconf(SC_PAGESIZE);
+    return v > 0 ? v : 4096;
+  }
+
   public static int getegid() {
     return Holder.C.getegid();
   }
