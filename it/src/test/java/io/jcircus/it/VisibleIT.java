@@ -144,6 +144,28 @@ class VisibleIT extends ItBase {
   }
 
   @Test
+  void aRestartUnderWayDoesNotUndoStopOrRm() throws Exception {
+    // found by bench/soak.py: the second half of a restart started a watcher that rm had taken meanwhile, and
+    // its new processes ran unlisted
+    Daemon d = start("[watcher:stubborn]\ncmd = " + STUBBORN + "\nnumprocesses = 2\ngraceful_timeout = 2\n"
+        + "[watcher:other]\ncmd = " + STUBBORN + "\ngraceful_timeout = 2\n");
+    try (Probe p = new Probe(dir, d.endpoint(), 10_000)) {
+      ok(p.call("restart", props("name", "stubborn"))); // stopping: 2 s of graceful_timeout
+      ok(p.call("rm", props("name", "stubborn")));
+      ok(p.call("restart", props("name", "other")));
+      ok(p.call("stop", props("name", "other", "waiting", true)));
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (System.nanoTime() < end) {
+        allListed(d, p);
+        Thread.sleep(100);
+      }
+      assertThat(d.children()).as("nothing restarted behind rm or stop").isEmpty();
+      assertThat(ok(p.call("list", Map.of())).get("watchers").toString()).isEqualTo("[\"other\"]");
+      assertThat(p.call("status", props("name", "other")).reply().get("status").asText()).isEqualTo("stopped");
+    }
+  }
+
+  @Test
   void rmCancelsPendingSpawnsAndNothingRunsUnlisted() throws Exception {
     Daemon d = start("[watcher:slow]\ncmd = sleep 3600\nwarmup_delay = 2\n");
     try (Probe p = new Probe(dir, d.endpoint(), 10_000)) {

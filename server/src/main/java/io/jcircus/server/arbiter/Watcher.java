@@ -152,6 +152,11 @@ public final class Watcher {
 
   /** Starts the processes; the future completes when {@code numprocesses} are running. */
   public Future<Void> start() {
+    if (removed) {
+      // rm (or a reloadconfig that recreates it) took this watcher: nothing may give it processes again, not
+      // even the second half of a restart that was under way
+      return loop.newFailedFuture(new IOException("watcher '" + cfg.name + "' was removed"));
+    }
     switch (state) {
       case ACTIVE:
         return loop.newSucceededFuture(null);
@@ -159,7 +164,7 @@ public final class Watcher {
         return startPromise;
       case STOPPING: {
         Promise<Void> p = loop.newPromise();
-        stopPromise.addListener(f -> start().addListener(g -> complete(p, g)));
+        stopPromise.addListener(f -> startUnlessPreempted(epoch, p));
         return p;
       }
       default:
@@ -297,8 +302,21 @@ public final class Watcher {
 
   public Future<Void> restart() {
     Promise<Void> p = loop.newPromise();
-    stop().addListener(f -> start().addListener(g -> complete(p, g)));
+    long e = epoch;
+    stop().addListener(f -> startUnlessPreempted(e, p));
     return p;
+  }
+
+  /**
+   * The start after a stop (restart, or a start that found the watcher stopping): not if a stop or rm preempted
+   * meanwhile ({@code epoch} moved on), or the user's stop would be undone by an operation that was under way.
+   */
+  private void startUnlessPreempted(long startedAt, Promise<Void> p) {
+    if (startedAt != epoch) {
+      p.tryFailure(new IOException("cancelled: watcher '" + cfg.name + "' was stopped meanwhile"));
+      return;
+    }
+    start().addListener(g -> complete(p, g));
   }
 
   /**
