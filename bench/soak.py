@@ -109,6 +109,7 @@ def main():
             if "guardian started, pid" in line:
                 guardian = int(line.split("guardian started, pid")[1].split()[0].strip(","))
     samples, unlisted_ever, suspects = [], set(), set()
+    ever = set()  # every child seen: after the stop, any still alive was left behind (reparented to init)
     actions = {}
     extra = 0
     t_start = time.time()
@@ -187,6 +188,7 @@ def main():
                     if lr and lr.get("status") == "ok":
                         listed.update(lr.get("pids", []))
                 kids = [k for k in core.children(d.pid) if k != guardian and not is_guardian(k)]
+                ever.update(kids)
                 alive = []
                 for k in kids:
                     try:
@@ -215,7 +217,15 @@ def main():
                 window = []
     finally:
         core.stop(d)
-        leftover = [k for k in core.children(d.pid)]
+        time.sleep(1)
+        leftover = []
+        for k in sorted(ever):
+            try:
+                with open("/proc/%d/stat" % k) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        leftover.append(k)
+            except OSError:
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
     first = samples[len(samples) // 10] if samples else None
     last = samples[-1] if samples else None
@@ -225,7 +235,7 @@ def main():
               % (first[0], last[0], first[1], last[1], first[2], last[2], first[3], last[3]))
     print("processes ever running unlisted (seen twice in a row): %d %s" % (len(unlisted_ever),
                                                                             sorted(unlisted_ever)[:20]))
-    print("left behind after circusd stopped: %d" % len(leftover))
+    print("left behind after circusd stopped (alive, once its children): %d %s" % (len(leftover), leftover[:20]))
 
 
 if __name__ == "__main__":
