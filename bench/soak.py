@@ -66,6 +66,15 @@ class Client:
                 return r, (time.perf_counter() - t0) * 1000
 
 
+def running(pid):
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def is_guardian(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -189,14 +198,7 @@ def main():
                         listed.update(lr.get("pids", []))
                 kids = [k for k in core.children(d.pid) if k != guardian and not is_guardian(k)]
                 ever.update(kids)
-                alive = []
-                for k in kids:
-                    try:
-                        with open("/proc/%d/stat" % k) as f:
-                            if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                                alive.append(k)
-                    except OSError:
-                        pass
+                alive = [k for k in kids if running(k)]
                 now_unlisted = {k for k in alive if k not in listed}
                 for k in now_unlisted & suspects - unlisted_ever:
                     try:
@@ -218,14 +220,7 @@ def main():
     finally:
         core.stop(d)
         time.sleep(1)
-        leftover = []
-        for k in sorted(ever):
-            try:
-                with open("/proc/%d/stat" % k) as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                        leftover.append(k)
-            except OSError:
-                pass
+        leftover = [k for k in sorted(ever) if running(k)]
         shutil.rmtree(tmp, ignore_errors=True)
     first = samples[len(samples) // 10] if samples else None
     last = samples[-1] if samples else None

@@ -16,7 +16,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;

@@ -3,19 +3,13 @@ package io.jcircus.server.command;
 import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.arbiter.ManagedSocket;
 import io.jcircus.server.arbiter.Watcher;
-import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.ConfigLoader;
 import io.jcircus.server.config.Limits;
 import io.jcircus.server.config.WatcherConfig;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 
 /** Commands that change what runs: add, rm, set, reloadconfig. */
 final class ConfigCommands extends Family {

@@ -24,7 +24,6 @@ import org.slf4j.LoggerFactory;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
-import org.zeromq.ZMQException;
 
 /**
  * The two live streams, each on its own thread with its own ZeroMQ socket (in the controller's context, so
