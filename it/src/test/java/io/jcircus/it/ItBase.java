@@ -19,6 +19,8 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Logs STARTING/FINISHED, gives each test a temp dir and reaps every daemon (and its children) it started. */
@@ -26,6 +28,21 @@ abstract class ItBase {
   @TempDir Path dir;
   private final List<Daemon> daemons = new ArrayList<>();
   private String name;
+
+  /** On a failure, the tail of each circusd's log goes to the output CI keeps, before the daemons are reaped. */
+  @RegisterExtension
+  final TestExecutionExceptionHandler dumpLogs = (context, failure) -> {
+    for (Daemon d : daemons) {
+      String[] lines = d.logText().split("\n");
+      int from = Math.max(0, lines.length - 80);
+      System.out.println("---- circusd pid " + d.pid() + " log, last " + (lines.length - from) + " of " + lines.length
+          + " lines, at the failure of " + name);
+      for (int i = from; i < lines.length; i++) {
+        System.out.println("| " + lines[i]);
+      }
+    }
+    throw failure;
+  };
 
   @BeforeEach
   void starting(TestInfo info) {

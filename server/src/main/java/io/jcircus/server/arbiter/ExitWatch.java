@@ -85,8 +85,17 @@ final class ExitWatch implements EpollIoHandle {
 
   @Override
   public void handle(IoRegistration reg, IoEvent event) {
+    reapIfExited();
+  }
+
+  /**
+   * Reaps the child now if it has exited, running the exit callback before returning, whether or not the loop has
+   * seen the pidfd readable yet; true if the child is reaped (now or before). A decision that needs the child alive
+   * (a warmup_delay judged passed) asks this first: a timer and the exit may be due on the same loop turn.
+   */
+  boolean reapIfExited() {
     if (reaped) {
-      return;
+      return true;
     }
     Posix.ExitStatus st;
     try {
@@ -97,10 +106,10 @@ final class ExitWatch implements EpollIoHandle {
       st = new Posix.ExitStatus(pid, Posix.CLD_EXITED, 255);
     }
     if (st == null) {
-      return;
+      return false;
     }
     reaped = true;
-    reg.cancel();
+    registration.cancel();
     close();
     onExit.accept(st);
     if (onReaped != null) {
@@ -108,6 +117,7 @@ final class ExitWatch implements EpollIoHandle {
         r.run();
       }
     }
+    return true;
   }
 
   @Override

@@ -26,8 +26,10 @@ public final class ManagedProcess {
   long generation;
   /** sd_notify: the process's NOTIFY_SOCKET while it has not reported READY=1. */
   NotifySocket notify;
-  /** Reported READY=1 (only meaningful with readiness = notify). */
+  /** Ready: reported READY=1 or passed its check; with warmup_delay, seen alive once the delay had passed. */
   boolean ready;
+  /** Set while {@link Watcher} reaps it to judge its warmup: an exit found then is an exit before ready. */
+  boolean judging;
 
   ManagedProcess(int pid, int wid, ExitWatch exitWatch, long generation) {
     this.pid = pid;

@@ -588,9 +588,39 @@ public final class Watcher {
     manage();
   }
 
-  /** Ready: reported READY=1 (readiness = notify), or alive for warmup_delay. */
+  /**
+   * Ready: reported READY=1 or passed its check (readiness = notify, check), or alive for warmup_delay. A process
+   * found exited while being judged ({@link #warmedUp}) was never ready, however late its exit was noticed.
+   */
   private boolean ready(ManagedProcess p) {
-    return cfg.waitsForReady() ? p.ready : System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
+    if (cfg.waitsForReady() || p.ready) {
+      return p.ready;
+    }
+    return !p.judging && System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
+  }
+
+  /**
+   * Readiness by warmup_delay, judged when a rolling reload is about to retire an old process for {@code p}: the
+   * delay has passed and {@code p} is still alive. An exit that is due on the same loop turn as the timer (or
+   * noticed late on a loaded machine) is reaped here first, and counts as an exit before ready.
+   */
+  private boolean warmedUp(ManagedProcess p) {
+    if (p.ready) {
+      return true;
+    }
+    if (System.nanoTime() - p.startedNanos < (long) (cfg.warmupDelay * 1e9)) {
+      return false;
+    }
+    p.judging = true;
+    try {
+      if (p.exitWatch.reapIfExited()) {
+        return false; // onExit has run (and abandoned the reload)
+      }
+    } finally {
+      p.judging = false;
+    }
+    p.ready = true;
+    return true;
   }
 
   /**
@@ -680,6 +710,9 @@ public final class Watcher {
       if (age < warm) {
         scheduleManage(warm - age);
         return;
+      }
+      if (!cfg.waitsForReady() && !warmedUp(newest)) {
+        return; // it exited before it was seen warm: its exit has been handled
       }
       terminate(old.get(0), "reload", cfg.gracefulTimeout); // its replacement is up: retire one old process
       manage();
