@@ -678,8 +678,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
       b.remove("numprocesses");
       if (!usesChanged && a.equals(b) && oc.env.equals(wc.env)) {
         if (oc.numprocesses != wc.numprocesses || old.numprocesses() != wc.numprocesses) {
-          oc.numprocesses = wc.numprocesses;
-          steps.add(old.serialize(() -> old.setNumprocesses(wc.numprocesses)));
+          steps.add(old.reconfigure(wc)); // only numprocesses differs: a resize
         }
         continue;
       }

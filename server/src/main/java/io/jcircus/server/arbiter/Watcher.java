@@ -2,6 +2,7 @@ package io.jcircus.server.arbiter;
 
 import io.jcircus.server.config.StreamConfig;
 import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.config.WatcherOptions;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Signals;
 import io.jcircus.server.internal.posix.Spawner;
@@ -45,7 +46,8 @@ public final class Watcher {
   }
 
   private final Arbiter arbiter;
-  private final WatcherConfig cfg;
+  /** Replaced whole by {@link #reconfigure}; read on the loop only. */
+  private WatcherConfig cfg;
   private final IoEventLoop loop;
   private final String topicName;
   private State state = State.STOPPED;
@@ -409,6 +411,43 @@ public final class Watcher {
     return p;
   }
 
+  /**
+   * Takes a new configuration whole ({@code set}, a {@code reloadconfig} that changes only numprocesses): it is in
+   * force at once; then, queued behind the watcher's earlier operations, the processes are resized to its
+   * numprocesses if that differs from the current target, and reloaded if an option whose change needs new
+   * processes ({@link WatcherOptions.Apply#RELOAD}) differs and the watcher is active.
+   */
+  public Future<Void> reconfigure(WatcherConfig next) {
+    WatcherConfig prev = cfg;
+    cfg = next;
+    boolean reload = false;
+    for (WatcherOptions.Option o : WatcherOptions.all()) {
+      if (o.apply() == WatcherOptions.Apply.RELOAD && o.view() != null
+          && !java.util.Objects.equals(o.view().apply(prev), o.view().apply(next))) {
+        reload = true;
+      }
+    }
+    boolean resize = next.numprocesses != numprocesses;
+    boolean doReload = reload;
+    return serialize(() -> {
+      Future<Void> first = resize ? setNumprocesses(next.numprocesses) : loop.newSucceededFuture(null);
+      if (!doReload) {
+        return first;
+      }
+      Promise<Void> p = loop.newPromise();
+      first.addListener(f -> {
+        if (!f.isSuccess()) {
+          p.tryFailure(f.cause());
+        } else if (state == State.ACTIVE) {
+          reload(true).addListener(g -> complete(p, g));
+        } else {
+          p.trySuccess(null);
+        }
+      });
+      return p;
+    });
+  }
+
   /** Changes the target number of processes; completes when it is reached. */
   public Future<Void> setNumprocesses(int n) {
     numprocesses = Math.max(0, n);
@@ -520,7 +559,8 @@ public final class Watcher {
       checkResizeDone();
       return;
     }
-    if (state == State.ACTIVE && !cfg.respawn && reloadPromise == null) {
+    if (state == State.ACTIVE && !cfg.respawn && reloadPromise == null && resizePromise == null) {
+      // respawn = false: exited processes are not replaced; a reload or an incr still starts new ones, as Circus
       if (procs.isEmpty()) {
         LOG.info("watcher {}: no process left and respawn is off", cfg.name);
         stop();

@@ -4,9 +4,10 @@ import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.arbiter.ManagedSocket;
 import io.jcircus.server.arbiter.Watcher;
 import io.jcircus.server.config.ConfigLoader;
-import io.jcircus.server.config.Limits;
 import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.config.WatcherOptions;
 import io.netty.util.concurrent.Future;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,17 +37,20 @@ final class ConfigCommands extends Family {
 
   /** Keys {@code add} accepts in {@code options}, as Circus's set/add validation does. */
   private static boolean addable(String k) {
-    return (io.jcircus.server.config.ConfigLoader.watcherKeys().contains(k) && !k.equals("cmd") && !k.equals("args"))
+    return (WatcherOptions.keys().contains(k) && !k.equals("cmd") && !k.equals("args"))
         || k.startsWith("rlimit_") || k.startsWith("stdout_stream.") || k.startsWith("stderr_stream.")
-        || k.startsWith("hooks.") || k.equals("env");
+        || k.startsWith("hooks.");
   }
 
-  private static String iniValue(String key, Object v) throws CommandError {
-    String s = v == null ? "" : v instanceof List<?> l ? String.join(" ", l.stream().map(String::valueOf).toList()) : String.valueOf(v);
-    if (s.contains("\n")) {
-      throw CommandError.message("'" + key + "' must be a single line");
+  /** A client's value as the file would have written it. */
+  private static String text(Object v) {
+    if (v == null) {
+      return "";
     }
-    return s.isEmpty() ? "\"\"" : s;
+    if (v instanceof List<?> l) {
+      return String.join(" ", l.stream().map(String::valueOf).toList());
+    }
+    return String.valueOf(v);
   }
 
   void add(Map<String, Object> p, Reply r) throws CommandError {
@@ -63,48 +67,35 @@ final class ConfigCommands extends Family {
     if (!(opts instanceof Map)) {
       throw CommandError.message("'options' should be an object");
     }
-    // Reuse the configuration checks: the watcher is parsed as the ini section it would have been.
-    StringBuilder ini = new StringBuilder();
-    for (ManagedSocket sock : arbiter.sockets()) {
-      ini.append("[socket:").append(sock.name()).append("]\nport = 0\n");
-    }
-    ini.append("[watcher:").append(name).append("]\n");
-    ini.append("cmd = ").append(iniValue("cmd", cmd)).append('\n');
-    if (p.get("args") != null) {
-      Object args = p.get("args");
-      String joined = args instanceof List<?> l
+    // The configuration file's checks, on the options as the file would give them: the same rules, bounds, messages.
+    Map<String, String> section = new LinkedHashMap<>();
+    section.put("cmd", cmd);
+    Object args = p.get("args");
+    if (args != null) {
+      section.put("args", args instanceof List<?> l
           ? String.join(" ", l.stream().map(x -> io.jcircus.server.config.Shlex.quote(String.valueOf(x))).toList())
-          : String.valueOf(args);
-      ini.append("args = ").append(iniValue("args", joined)).append('\n');
+          : String.valueOf(args));
     }
-    Map<String, Object> env = null;
+    Map<String, String> env = new LinkedHashMap<>();
     for (Map.Entry<String, Object> e : ((Map<String, Object>) opts).entrySet()) {
-      if (!addable(e.getKey())) {
-        throw CommandError.message("unknown key '" + e.getKey() + "'");
-      }
       if (e.getKey().equals("env")) {
         if (!(e.getValue() instanceof Map)) {
           throw CommandError.message("'env' should be an object of strings");
         }
-        env = (Map<String, Object>) e.getValue();
-        continue;
+        ((Map<String, Object>) e.getValue()).forEach((k, v) -> env.put(k, text(v)));
+      } else if (!addable(e.getKey())) {
+        throw CommandError.message("unknown key '" + e.getKey() + "'");
+      } else {
+        section.put(e.getKey(), text(e.getValue()));
       }
-      Object v = e.getValue();
-      if (v instanceof Boolean b) {
-        v = b ? "true" : "false";
-      }
-      ini.append(e.getKey()).append(" = ").append(iniValue(e.getKey(), v)).append('\n');
     }
-    if (env != null) {
-      ini.append("[env:").append(name).append("]\n");
-      for (Map.Entry<String, Object> e : env.entrySet()) {
-        ini.append(e.getKey()).append(" = ").append(iniValue(e.getKey(), e.getValue())).append('\n');
-      }
+    List<String> sockets = new ArrayList<>();
+    for (ManagedSocket sock : arbiter.sockets()) {
+      sockets.add(sock.name());
     }
     WatcherConfig wc;
     try {
-      wc = new io.jcircus.server.config.ConfigLoader(System.getenv(), io.jcircus.server.config.ConfigLoader.users())
-          .loadText(java.nio.file.Path.of("<add " + name + ">"), ini.toString()).watchers.get(0);
+      wc = new ConfigLoader(System.getenv(), ConfigLoader.users()).watcher(name, section, env, sockets, new ArrayList<>());
     } catch (io.jcircus.server.config.ConfigException e) {
       String msg = e.getMessage();
       int at = msg.indexOf("] ");
@@ -142,6 +133,11 @@ final class ConfigCommands extends Family {
     reply(p, f, r, () -> kv("started", w.pids(), "kept", List.of()));
   }
 
+  /**
+   * Circus's set: every value is checked first (type, then the file's bounds) and nothing changes unless all pass;
+   * the watcher then takes the new configuration whole and resizes or reloads as {@link WatcherOptions} says.
+   * Free-form keys (those the file had that Circus does not know) can be set too, as Circus's plugins do.
+   */
   void set(Map<String, Object> p, Reply r) throws CommandError {
     Watcher w = changeable(p);
     Object o = p.get("options");
@@ -153,111 +149,43 @@ final class ConfigCommands extends Family {
     }
     Map<String, Object> opts = (Map<String, Object>) o;
     WatcherConfig c = w.config();
-    boolean reload = false;
-    Integer resize = null;
-    // Validate everything first, with the configuration file's rules and bounds: a bad value changes nothing.
+    WatcherConfig.Builder next = c.toBuilder();
+    next.numprocesses = w.numprocesses(); // the current target (incr/decr move it), changed only if set
     for (Map.Entry<String, Object> e : opts.entrySet()) {
       String k = e.getKey();
       Object v = e.getValue();
-      try {
-        switch (k) {
-          case "numprocesses":
-            Limits.numprocesses(whole(k, v));
-            if (c.singleton && whole(k, v) > 1) {
-              throw new IllegalArgumentException("a singleton watcher runs at most 1 process; got " + v);
-            }
-            break;
-          case "max_retry": Limits.maxRetry(whole(k, v)); break;
-          case "max_age": case "max_age_variance": Limits.ageSeconds(whole(k, v)); break;
-          case "priority": Limits.priority(whole(k, v)); break;
-          case "graceful_timeout": case "warmup_delay": case "backoff_min_uptime": case "backoff_initial":
-          case "backoff_max":
-            Limits.seconds(seconds(k, v));
-            break;
-          case "backoff_factor": Limits.backoffFactor(seconds(k, v)); break;
-          case "respawn": case "stop_children": case "send_hup": case "shell": case "copy_env":
-          case "close_child_stdin": case "close_child_stdout": case "close_child_stderr":
-            if (!(v instanceof Boolean)) {
-              throw CommandError.message("'" + k + "' isn't a boolean");
-            }
-            break;
-          case "stop_signal":
-            signum(v);
-            break;
-          case "cmd":
-            if (!(v instanceof String str)) {
-              throw CommandError.message("'" + k + "' isn't a string");
-            }
-            Limits.cmd(str);
-            break;
-          case "args": case "working_dir":
-            if (!(v instanceof String)) {
-              throw CommandError.message("'" + k + "' isn't a string");
-            }
-            break;
-          case "env":
-            if (!(v instanceof Map)) {
-              throw CommandError.message("'env' should be an object of strings");
-            }
-            break;
-          default:
-            if (!c.freeform.containsKey(k)) {
-              throw CommandError.message("unknown key '" + k + "'");
-            }
+      WatcherOptions.Option opt = WatcherOptions.get(k);
+      if (k.equals("env")) {
+        if (!(v instanceof Map)) {
+          throw CommandError.message("'env' should be an object of strings");
         }
-      } catch (IllegalArgumentException bad) {
-        throw CommandError.message("'" + k + "' " + bad.getMessage());
-      }
-    }
-    for (Map.Entry<String, Object> e : opts.entrySet()) {
-      String k = e.getKey();
-      Object v = e.getValue();
-      switch (k) {
-        case "numprocesses": resize = ((Number) v).intValue(); break;
-        case "max_retry": c.maxRetry = ((Number) v).intValue(); break;
-        case "max_age": c.maxAge = ((Number) v).intValue(); break;
-        case "max_age_variance": c.maxAgeVariance = ((Number) v).intValue(); break;
-        case "priority": c.priority = ((Number) v).intValue(); break;
-        case "graceful_timeout": c.gracefulTimeout = ((Number) v).doubleValue(); break;
-        case "warmup_delay": c.warmupDelay = ((Number) v).doubleValue(); break;
-        case "backoff_min_uptime": c.backoffMinUptime = ((Number) v).doubleValue(); break;
-        case "backoff_initial": c.backoffInitial = ((Number) v).doubleValue(); break;
-        case "backoff_factor": c.backoffFactor = ((Number) v).doubleValue(); break;
-        case "backoff_max": c.backoffMax = ((Number) v).doubleValue(); break;
-        case "respawn": c.respawn = (Boolean) v; break;
-        case "stop_children": c.stopChildren = (Boolean) v; break;
-        case "send_hup": c.sendHup = (Boolean) v; break;
-        case "stop_signal": c.stopSignal = signum(v); break;
-        case "close_child_stdin": c.closeChildStdin = (Boolean) v; reload = true; break;
-        case "close_child_stdout": c.closeChildStdout = (Boolean) v; reload = true; break;
-        case "close_child_stderr": c.closeChildStderr = (Boolean) v; reload = true; break;
-        case "shell": c.shell = (Boolean) v; reload = true; break;
-        case "copy_env": c.copyEnv = (Boolean) v; reload = true; break;
-        case "cmd": c.cmd = (String) v; reload = true; break;
-        case "args": c.args = (String) v; reload = true; break;
-        case "working_dir": c.workingDir = (String) v; reload = true; break;
-        case "env": {
-          Map<String, String> env = new LinkedHashMap<>();
-          ((Map<String, Object>) v).forEach((ek, ev) -> env.put(ek, String.valueOf(ev)));
-          c.env = env;
-          reload = true;
-          break;
+        Map<String, String> env = new LinkedHashMap<>();
+        ((Map<String, Object>) v).forEach((ek, ev) -> env.put(ek, String.valueOf(ev)));
+        next.env = env;
+      } else if (opt != null && opt.type() != WatcherOptions.Type.SPECIAL
+          && opt.apply() != WatcherOptions.Apply.FILE_ONLY) {
+        try {
+          opt.assign().accept(next, opt.fromJson(v));
+        } catch (IllegalArgumentException bad) {
+          throw CommandError.message(bad.getMessage());
         }
-        default: c.freeform.put(k, String.valueOf(v));
+      } else if (c.freeform.containsKey(k)) {
+        next.freeform.put(k, String.valueOf(v));
+      } else {
+        throw CommandError.message("unknown key '" + k + "'");
       }
       if (!(v instanceof Map)) {
-        c.raw.put(k, String.valueOf(v));
+        next.raw.put(k, String.valueOf(v));
       }
-      arbiter.publishUpdated(w);
     }
-    Integer n = resize;
-    boolean doReload = reload;
-    Future<Void> f = w.serialize(() -> {
-      if (n != null) {
-        return w.setNumprocesses(n);
-      }
-      return doReload && w.state() == Watcher.State.ACTIVE ? w.reload(true) : arbiter.loop().newSucceededFuture(null);
-    });
+    if (opts.containsKey("numprocesses") && c.singleton && next.numprocesses > 1) {
+      throw CommandError.message("'numprocesses' a singleton watcher runs at most 1 process; got "
+          + opts.get("numprocesses"));
+    }
+    Future<Void> f = w.reconfigure(next.build());
+    for (int i = 0; i < opts.size(); i++) {
+      arbiter.publishUpdated(w); // one "updated" event per key set, as before
+    }
     reply(p, f, r, Family::kv);
   }
 

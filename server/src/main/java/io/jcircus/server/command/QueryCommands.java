@@ -5,6 +5,7 @@ import io.jcircus.server.arbiter.ManagedSocket;
 import io.jcircus.server.arbiter.Watcher;
 import io.jcircus.server.config.CircusConfig;
 import io.jcircus.server.config.WatcherConfig;
+import io.jcircus.server.config.WatcherOptions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -110,44 +111,14 @@ final class QueryCommands extends Family {
   static Map<String, Object> optionsOf(Watcher w) {
     WatcherConfig c = w.config();
     Map<String, Object> o = new TreeMap<>();
-    o.put("args", c.args);
-    o.put("close_child_stderr", c.closeChildStderr);
-    o.put("close_child_stdin", c.closeChildStdin);
-    o.put("close_child_stdout", c.closeChildStdout);
-    o.put("cmd", c.cmd);
-    o.put("copy_env", c.copyEnv);
-    o.put("copy_path", c.copyPath);
-    o.put("env", new TreeMap<>(c.env));
-    o.put("executable", c.executable);
-    o.put("gid", c.gid < 0 ? null : c.gid);
-    o.put("graceful_timeout", c.gracefulTimeout);
-    o.put("max_age", c.maxAge);
-    o.put("max_age_variance", c.maxAgeVariance);
-    o.put("max_retry", c.maxRetry);
-    o.put("numprocesses", w.numprocesses());
-    o.put("on_demand", c.onDemand);
-    o.put("priority", c.priority);
-    o.put("respawn", c.respawn);
-    o.put("send_hup", c.sendHup);
-    o.put("shell", c.shell);
-    o.put("shell_args", c.shellArgs);
-    o.put("singleton", c.singleton);
+    for (WatcherOptions.Option opt : WatcherOptions.all()) {
+      if (opt.view() != null) {
+        o.put(opt.key(), opt.view().apply(c));
+      }
+    }
+    o.put("numprocesses", w.numprocesses()); // the current target: incr and decr move it
     o.put("stderr_stream_conf", c.stderrStream == null ? Map.of() : new TreeMap<>(c.stderrStream.options()));
     o.put("stdout_stream_conf", c.stdoutStream == null ? Map.of() : new TreeMap<>(c.stdoutStream.options()));
-    o.put("stop_children", c.stopChildren);
-    o.put("stop_signal", c.stopSignal);
-    o.put("uid", c.uid < 0 ? null : c.uid);
-    o.put("use_sockets", c.useSockets);
-    o.put("warmup_delay", c.warmupDelay);
-    o.put("working_dir", c.workingDir == null ? System.getProperty("user.dir") : c.workingDir);
-    o.put("autostart", c.autostart);
-    o.put("stdin_socket", c.stdinSocket);
-    o.put("handoff", c.handoff.name().toLowerCase(Locale.ROOT));
-    o.put("own_session", c.ownSession);
-    o.put("backoff_min_uptime", c.backoffMinUptime);
-    o.put("backoff_initial", c.backoffInitial);
-    o.put("backoff_factor", c.backoffFactor);
-    o.put("backoff_max", c.backoffMax);
     for (Map.Entry<String, Long> e : c.rlimits.entrySet()) {
       o.put("rlimit_" + e.getKey(), e.getValue() < 0 ? null : e.getValue());
     }

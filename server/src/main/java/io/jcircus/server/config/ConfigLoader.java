@@ -30,15 +30,6 @@ public final class ConfigLoader {
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
           "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size");
 
-  static final Set<String> WATCHER_KEYS =
-      Set.of(
-          "cmd", "args", "executable", "numprocesses", "warmup_delay", "working_dir", "shell", "shell_args", "uid",
-          "gid", "copy_env", "copy_path", "env", "virtualenv", "virtualenv_py_ver", "send_hup", "stop_signal",
-          "stop_children", "graceful_timeout", "max_retry", "respawn", "autostart", "priority", "singleton",
-          "use_sockets", "on_demand", "stdin_socket", "close_child_stdin", "close_child_stdout",
-          "close_child_stderr", "max_age", "max_age_variance", "check_flapping", "backoff_min_uptime",
-          "backoff_initial", "backoff_factor", "backoff_max", "handoff", "readiness", "ready_timeout", "own_session");
-
   static final Set<String> SOCKET_KEYS =
       Set.of(
           "host", "port", "path", "family", "type", "proto", "backlog", "umask", "replace", "so_reuseport",
@@ -78,7 +69,7 @@ public final class ConfigLoader {
 
   /** The watcher keys circus.ini knows. */
   public static Set<String> watcherKeys() {
-    return WATCHER_KEYS;
+    return WatcherOptions.keys();
   }
 
   /** The production user lookup (jnr-posix, loaded on first use). */
@@ -254,7 +245,7 @@ public final class ConfigLoader {
     watchers.sort((a, b) -> a.name().compareToIgnoreCase(b.name()));
     Map<String, String> seen = new HashMap<>();
     for (IniFile.Section s : watchers) {
-      WatcherConfig w = readWatcher(s, globalEnv, envSections, cfg);
+      WatcherConfig w = readWatcher(s, globalEnv, envSections, socketNames(cfg), cfg.warnings);
       String prev = seen.put(w.name.toLowerCase(Locale.ROOT), w.name);
       if (prev != null) {
         throw sectionError(s, "duplicate watcher name '" + w.name + "' (names are case-insensitive; see [watcher:"
@@ -450,14 +441,37 @@ public final class ConfigLoader {
     return s == null || s.isEmpty() ? null : s;
   }
 
-  private WatcherConfig readWatcher(
-      IniFile.Section s, Map<String, String> globalEnv, List<IniFile.Section> envSections, CircusConfig cfg)
-      throws ConfigException {
+  private static List<String> socketNames(CircusConfig cfg) {
+    List<String> names = new ArrayList<>();
+    for (SocketConfig sc : cfg.sockets) {
+      names.add(sc.name());
+    }
+    return names;
+  }
+
+  /**
+   * The {@code add} command's watcher: {@code options} as a {@code [watcher:NAME]} section would give them (values
+   * as text), {@code env} as its {@code [env:NAME]} section, checked as the file's would be, against the sockets
+   * circusd has. Errors name the key, as for the file.
+   */
+  public WatcherConfig watcher(String name, Map<String, String> options, Map<String, String> env,
+      List<String> sockets, List<String> warnings) throws ConfigException {
+    Path source = Path.of("<add " + name + ">");
+    List<IniFile.Section> envSections = new ArrayList<>();
+    if (!env.isEmpty()) {
+      envSections.add(IniFile.Section.of("env:" + name, source, env));
+    }
+    return readWatcher(IniFile.Section.of("watcher:" + name, source, options), Map.of(), envSections, sockets,
+        warnings);
+  }
+
+  private WatcherConfig readWatcher(IniFile.Section s, Map<String, String> globalEnv,
+      List<IniFile.Section> envSections, List<String> sockets, List<String> warnings) throws ConfigException {
     String sec = s.name();
-    WatcherConfig w = new WatcherConfig();
+    WatcherConfig.Builder w = new WatcherConfig.Builder();
     w.name = sec.substring("watcher:".length()).strip();
     if (w.name.contains(".") || w.name.contains(" ")) {
-      cfg.warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] a watcher name with '.' or ' ' breaks event"
+      warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] a watcher name with '.' or ' ' breaks event"
           + " topic parsing in Circus clients");
     }
     // The watcher's environment: [env], then every [env:patterns] that matches, later sections winning.
@@ -488,42 +502,29 @@ public final class ConfigLoader {
     if (cmdEntry == null || cmdEntry.value().isBlank()) {
       throw new ConfigException(s.file(), s.line(), sec, "cmd", "missing: every watcher needs a command");
     }
-    w.cmd = v.str("cmd", null);
-    w.args = v.str("args", "");
-    w.executable = emptyToNull(v.str("executable", null));
-    w.numprocesses = v.checked("numprocesses", v.integer("numprocesses", 1), Limits::numprocesses);
-    w.warmupDelay = v.seconds("warmup_delay", 0);
-    w.workingDir = emptyToNull(v.str("working_dir", null));
-    w.shell = v.bool("shell", false);
-    w.shellArgs = emptyToNull(v.str("shell_args", null));
-    w.copyEnv = v.bool("copy_env", false);
-    w.copyPath = v.bool("copy_path", false);
+    for (WatcherOptions.Option o : WatcherOptions.all()) {
+      if (o.type() == WatcherOptions.Type.SPECIAL || s.get(o.key()) == null) {
+        continue;
+      }
+      Object value;
+      try {
+        value = o.fromIni(v.str(o.key(), null));
+      } catch (IllegalArgumentException e) {
+        throw v.error(o.key(), e.getMessage());
+      }
+      if (value != null) {
+        o.assign().accept(w, value);
+      }
+    }
     if (w.copyPath && !w.copyEnv) {
       throw v.error("copy_path", "copy_path needs copy_env = true");
     }
     if (s.get("virtualenv") != null && !w.copyEnv) {
       throw v.error("virtualenv", "virtualenv needs copy_env = true");
     }
-    w.sendHup = v.bool("send_hup", false);
-    String sig = v.str("stop_signal", "SIGTERM");
-    try {
-      w.stopSignal = Signals.parse(sig);
-    } catch (IllegalArgumentException e) {
-      throw v.error("stop_signal", e.getMessage() + " (expected a name like TERM or SIGQUIT, or a number)");
-    }
-    w.stopChildren = v.bool("stop_children", false);
-    w.gracefulTimeout = v.seconds("graceful_timeout", 30);
-    w.maxRetry = v.checked("max_retry", v.integer("max_retry", 5), Limits::maxRetry);
-    w.respawn = v.bool("respawn", true);
-    w.autostart = v.bool("autostart", true);
-    w.priority = v.integer("priority", 0);
-    w.singleton = v.bool("singleton", false);
     if (w.singleton && w.numprocesses > 1) {
       throw v.error("numprocesses", "a singleton watcher runs at most 1 process; got " + w.numprocesses);
     }
-    w.useSockets = v.bool("use_sockets", false);
-    w.onDemand = v.bool("on_demand", false);
-    w.stdinSocket = emptyToNull(v.str("stdin_socket", null));
     String handoff = v.str("handoff", "circus").toLowerCase(Locale.ROOT);
     switch (handoff) {
       case "circus": w.handoff = WatcherConfig.Handoff.CIRCUS; break;
@@ -541,21 +542,9 @@ public final class ConfigLoader {
           + readiness + "'");
     }
     w.notifyReady = lower.equals("notify");
-    w.readyTimeout = v.seconds("ready_timeout", w.readyTimeout);
     if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
     }
-    w.closeChildStdin = v.bool("close_child_stdin", true);
-    w.ownSession = v.bool("own_session", true);
-    w.closeChildStdout = v.bool("close_child_stdout", false);
-    w.closeChildStderr = v.bool("close_child_stderr", false);
-    w.maxAge = v.checked("max_age", v.integer("max_age", 0), Limits::ageSeconds);
-    w.maxAgeVariance = v.checked("max_age_variance", v.integer("max_age_variance", 30), Limits::ageSeconds);
-    w.backoffMinUptime = v.seconds("backoff_min_uptime", w.backoffMinUptime);
-    w.backoffInitial = v.seconds("backoff_initial", w.backoffInitial);
-    w.backoffFactor = v.checkedDouble("backoff_factor", v.positiveOrZero("backoff_factor", w.backoffFactor),
-        Limits::backoffFactor);
-    w.backoffMax = v.seconds("backoff_max", w.backoffMax);
 
     String uid = emptyToNull(v.str("uid", null));
     String gid = emptyToNull(v.str("gid", null));
@@ -583,7 +572,7 @@ public final class ConfigLoader {
       String k = e.key();
       String val = Substitution.expandEnv(e.value(), subEnv);
       w.raw.put(k, val);
-      if (WATCHER_KEYS.contains(k)) {
+      if (WatcherOptions.keys().contains(k)) {
         continue;
       }
       if (k.startsWith("rlimit_")) {
@@ -617,16 +606,16 @@ public final class ConfigLoader {
       } else if (k.startsWith("hooks.")) {
         w.hooks.put(k.substring(6), val);
       } else {
-        String hint = k.contains(".") ? null : suggest(k, WATCHER_KEYS);
+        String hint = k.contains(".") ? null : suggest(k, WatcherOptions.keys());
         if (hint != null) {
-          cfg.warnings.add(where(e) + ": [" + sec + "] unknown option '" + k + "' kept as a free-form option;"
+          warnings.add(where(e) + ": [" + sec + "] unknown option '" + k + "' kept as a free-form option;"
               + " did you mean '" + hint + "'?");
         }
         w.freeform.put(k, val);
       }
     }
     if (!w.hooks.isEmpty()) {
-      cfg.warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] hooks name Python callables; this circusd"
+      warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] hooks name Python callables; this circusd"
           + " keeps them as options but does not call them");
     }
     w.stdoutStream = stream(s, sec, "stdout_stream", out);
@@ -640,9 +629,9 @@ public final class ConfigLoader {
         continue;
       }
       for (String ref : Substitution.socketRefs(e.value())) {
-        if (cfg.socket(ref) == null) {
+        if (!sockets.contains(ref)) {
           throw ConfigException.at(e, sec, "refers to $(circus.sockets." + ref + ") but there is no [socket:" + ref
-              + "]" + hintSocket(ref, cfg));
+              + "]" + hintSocket(ref, sockets));
         }
         if (!refs.contains(ref)) {
           refs.add(ref);
@@ -651,7 +640,7 @@ public final class ConfigLoader {
     }
     for (Map.Entry<String, String> e : w.env.entrySet()) {
       for (String ref : Substitution.socketRefs(e.getValue())) {
-        if (cfg.socket(ref) != null && !refs.contains(ref)) {
+        if (sockets.contains(ref) && !refs.contains(ref)) {
           refs.add(ref);
         }
       }
@@ -661,8 +650,8 @@ public final class ConfigLoader {
       throw v.error("cmd", "refers to socket(s) " + refs + " but use_sockets is not true; add 'use_sockets = true'");
     }
     if (w.stdinSocket != null) {
-      if (cfg.socket(w.stdinSocket.toLowerCase(Locale.ROOT)) == null) {
-        throw v.error("stdin_socket", "no [socket:" + w.stdinSocket + "]" + hintSocket(w.stdinSocket, cfg));
+      if (!sockets.contains(w.stdinSocket.toLowerCase(Locale.ROOT))) {
+        throw v.error("stdin_socket", "no [socket:" + w.stdinSocket + "]" + hintSocket(w.stdinSocket, sockets));
       }
       w.stdinSocket = w.stdinSocket.toLowerCase(Locale.ROOT);
     }
@@ -672,7 +661,7 @@ public final class ConfigLoader {
     } catch (IllegalArgumentException e) {
       throw v.error(s.get("args") != null && !isSplittable(w.args) ? "args" : "cmd", e.getMessage());
     }
-    return w;
+    return w.build();
   }
 
   private static boolean isSplittable(String s) {
@@ -684,11 +673,7 @@ public final class ConfigLoader {
     }
   }
 
-  private static String hintSocket(String ref, CircusConfig cfg) {
-    List<String> names = new ArrayList<>();
-    for (SocketConfig sc : cfg.sockets) {
-      names.add(sc.name());
-    }
+  private static String hintSocket(String ref, List<String> names) {
     String hint = suggest(ref.toLowerCase(Locale.ROOT), names);
     if (hint != null) {
       return "; did you mean '" + hint + "'?";

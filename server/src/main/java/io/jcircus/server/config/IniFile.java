@@ -36,6 +36,15 @@ public final class IniFile {
       this.line = line;
     }
 
+    /** A section made of {@code values} rather than read from a file ({@code add}); every entry is at line 0. */
+    public static Section of(String name, Path source, Map<String, String> values) {
+      Section s = new Section(name, source, 0);
+      for (Map.Entry<String, String> e : values.entrySet()) {
+        s.entries.put(e.getKey(), new Entry(e.getKey(), e.getValue(), source, 0));
+      }
+      return s;
+    }
+
     public String name() {
       return name;
     }

@@ -113,6 +113,40 @@ class RegistryTest {
   }
 
   @Test
+  void setAppliesWhatTheOptionTableSays() throws Exception {
+    @SuppressWarnings("unchecked")
+    List<Object> before = (List<Object>) call("list", "name", "sleeper").get("pids");
+    // live: in force at once, the process untouched
+    assertThat(call("set", "name", "sleeper", "options", Map.of("graceful_timeout", 7L, "respawn", false),
+        "waiting", true)).isEmpty();
+    assertThat(call("get", "name", "sleeper", "keys", List.of("graceful_timeout", "respawn")))
+        .isEqualTo(Map.of("options", Map.of("graceful_timeout", 7.0, "respawn", false)));
+    assertThat(call("list", "name", "sleeper").get("pids")).isEqualTo(before);
+    // one bad value: nothing of the request applies
+    CommandError bad = failure("set", "name", "sleeper", "options",
+        new java.util.LinkedHashMap<>(Map.of("max_retry", 9L, "respawn", "yes")));
+    assertThat(bad.getMessage()).isEqualTo("'respawn' isn't a boolean");
+    assertThat(call("get", "name", "sleeper", "keys", List.of("max_retry"))).isEqualTo(Map.of("options",
+        Map.of("max_retry", 5)));
+    assertThat(failure("set", "name", "sleeper", "options", Map.of("numprocesses", "2")).getMessage())
+        .isEqualTo("'numprocesses' isn't an integer");
+    assertThat(failure("set", "name", "sleeper", "options", Map.of("singleton", true)).getMessage())
+        .isEqualTo("unknown key 'singleton'");
+    // a key whose change needs new processes: they are reloaded
+    assertThat(call("set", "name", "sleeper", "options", Map.of("cmd", "sleep 3599"), "waiting", true)).isEmpty();
+    @SuppressWarnings("unchecked")
+    List<Object> after = (List<Object>) call("list", "name", "sleeper").get("pids");
+    assertThat(after).hasSize(1).doesNotContainAnyElementsOf(before);
+    // incr moved the target; a set of something else leaves it where it is
+    call("incr", "name", "sleeper", "nb", 1L, "waiting", true);
+    assertThat(call("set", "name", "sleeper", "options", Map.of("max_age", 0L), "waiting", true)).isEmpty();
+    assertThat((List<?>) call("list", "name", "sleeper").get("pids")).hasSize(2);
+    assertThat(call("options", "name", "sleeper").get("options")).asInstanceOf(
+        org.assertj.core.api.InstanceOfAssertFactories.MAP).containsEntry("numprocesses", 2)
+        .containsEntry("cmd", "sleep 3599");
+  }
+
+  @Test
   void statsReadProcOffTheLoop() throws Exception {
     @SuppressWarnings("unchecked")
     Map<String, Object> info = (Map<String, Object>) call("stats", "name", "sleeper").get("info");
