@@ -30,17 +30,17 @@ import org.slf4j.LoggerFactory;
  * threads post work to it with {@link #execute}. Child output is read on a second loop so a slow disk never
  * delays process management, and sockets are bound on a third.
  */
-public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
+public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, WatcherHost {
   private static final Logger LOG = LoggerFactory.getLogger(Arbiter.class);
 
   private CircusConfig cfg;
   private MultiThreadIoEventLoopGroup loopGroup;
   private MultiThreadIoEventLoopGroup streamsGroup;
-  private MultiThreadIoEventLoopGroup socketsGroup;
+  MultiThreadIoEventLoopGroup socketsGroup;
   private IoEventLoop loop;
   private IoEventLoop streamsLoop;
-  private final Map<String, ManagedSocket> sockets = new TreeMap<>();
-  private final List<Watcher> watchers = new ArrayList<>();
+  final Map<String, ManagedSocket> sockets = new TreeMap<>();
+  final List<Watcher> watchers = new ArrayList<>();
   private final Guardian guardian = new Guardian();
   private ExitWatch guardianWatch;
   private SignalWatch signalWatch;
@@ -57,7 +57,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     this.liveOutput = cfg.outputEndpoint == null || cfg.outputEndpoint.isEmpty()
         ? null : new io.jcircus.server.stream.LiveOutput(4096, () -> {
           try {
-            return ringDir();
+            return dirs.rings();
           } catch (IOException e) {
             LOG.warn("no runtime directory for output ring files: {}", e.toString());
             return null;
@@ -89,6 +89,8 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     streamsGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jcircus-streams"), EpollIoHandler.newFactory());
     socketsGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jcircus-sockets"), EpollIoHandler.newFactory());
     loop = (IoEventLoop) loopGroup.next();
+    onDemand = new OnDemand(loop, () -> stopping);
+    configReader = java.util.concurrent.Executors.newSingleThreadExecutor(new DefaultThreadFactory("jcircus-config", true));
     streamsLoop = (IoEventLoop) streamsGroup.next();
     terminated = loop.newPromise();
     try {
@@ -190,13 +192,11 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     });
   }
 
-  private final List<SocketReadyWatch> onDemandWatches = new ArrayList<>();
+  private OnDemand onDemand;
 
-  /**
-   * on_demand: start {@code w} when a connection is pending on one of its sockets. Unlike Circus (whose
-   * check only works for the first watcher it sweeps), every on-demand watcher gets its own watch.
-   */
-  void armOnDemand(Watcher w) {
+  /** on_demand: {@code w} starts at the first connection pending on one of its sockets (see {@link OnDemand}). */
+  @Override
+  public void armOnDemand(Watcher w) {
     if (stopping) {
       return;
     }
@@ -210,34 +210,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     if (socks.isEmpty() && w.config().useSockets) {
       socks.addAll(sockets.values());
     }
-    List<SocketReadyWatch> mine = new ArrayList<>();
-    Runnable fire = () -> {
-      for (SocketReadyWatch x : mine) {
-        x.cancel();
-      }
-      onDemandWatches.removeAll(mine);
-      if (!stopping && w.state() == Watcher.State.STOPPED) {
-        LOG.info("watcher {}: connection pending, starting on demand", w.name());
-        w.serialize(w::start);
-      }
-    };
-    for (ManagedSocket s : socks) {
-      if (!s.isBound()) {
-        continue;
-      }
-      try {
-        mine.add(SocketReadyWatch.arm(loop, s.fd(), fire));
-      } catch (IOException e) {
-        LOG.error("watcher {}: cannot watch socket '{}' for on_demand: {}", w.name(), s.name(), e.getMessage());
-      }
-    }
-    if (mine.isEmpty()) {
-      LOG.warn("watcher {}: on_demand without a bound socket; starting it now", w.name());
-      w.serialize(w::start);
-      return;
-    }
-    onDemandWatches.addAll(mine);
-    LOG.info("watcher {}: waiting for a connection (on_demand)", w.name());
+    onDemand.arm(w, socks);
   }
 
   @Override
@@ -283,10 +256,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
         return;
       }
       stopping = true;
-      for (SocketReadyWatch x : onDemandWatches) {
-        x.cancel();
-      }
-      onDemandWatches.clear();
+      onDemand.cancelAll();
       LOG.info("stopping all watchers");
       TreeMap<Integer, List<Watcher>> byPriority = new TreeMap<>();
       for (Watcher w : watchers) {
@@ -329,7 +299,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
       LOG.info("reloading all watchers");
       for (Watcher w : watchers) {
         if (w.state() != Watcher.State.STOPPED) {
-          w.reload(true);
+          w.reload(true, false);
         }
       }
     });
@@ -354,6 +324,9 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
   }
 
   private void shutdownGroups() {
+    if (configReader != null) {
+      configReader.shutdownNow(); // a read in progress is abandoned: its result has nowhere to go
+    }
     for (MultiThreadIoEventLoopGroup g : new MultiThreadIoEventLoopGroup[] {loopGroup, streamsGroup, socketsGroup}) {
       if (g != null) {
         g.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -364,7 +337,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
   /** fdpass: every bound socket by name, with what a client needs to wrap it (family, address). */
   private io.jcircus.fdpass.FdPassServer fdpass;
 
-  private void offerSockets() {
+  void offerSockets() {
     if (fdpass == null) {
       return;
     }
@@ -402,74 +375,20 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     for (ManagedSocket s : sockets.values()) {
       s.close();
     }
-    removeRuntimeDir();
+    dirs.remove();
   }
 
-  private java.nio.file.Path runtimeDir;
+  private final RuntimeDirs dirs = new RuntimeDirs();
 
-  /**
-   * A directory for circusd's own socket files (sd_notify sockets): {@code $XDG_RUNTIME_DIR/jcircus-PID}, else
-   * {@code java.io.tmpdir}; mode 0711 so workers running as another user can reach a socket file whose name
-   * they were given, but nobody can list them. Removed when circusd stops.
-   */
-  synchronized java.nio.file.Path runtimeDir() throws IOException {
-    if (runtimeDir == null) {
-      String xdg = System.getenv("XDG_RUNTIME_DIR");
-      java.nio.file.Path base = xdg != null && java.nio.file.Files.isDirectory(java.nio.file.Path.of(xdg))
-          ? java.nio.file.Path.of(xdg) : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
-      java.nio.file.Path d = base.resolve("jcircus-" + ProcessHandle.current().pid());
-      java.nio.file.Files.createDirectories(d);
-      java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-      runtimeDir = d;
-    }
-    return runtimeDir;
-  }
-
-  private java.nio.file.Path ringDir;
-
-  /**
-   * Where output ring files go: {@code /dev/shm/jcircus-PID} (mode 0700; memory, so the pages a ring file is
-   * rewritten in are never written back to a disk), else the runtime directory. Removed when circusd stops.
-   */
-  synchronized java.nio.file.Path ringDir() throws IOException {
-    if (ringDir == null) {
-      java.nio.file.Path shm = java.nio.file.Path.of("/dev/shm");
-      if (java.nio.file.Files.isDirectory(shm) && java.nio.file.Files.isWritable(shm)) {
-        java.nio.file.Path d = shm.resolve("jcircus-" + ProcessHandle.current().pid());
-        java.nio.file.Files.createDirectories(d);
-        java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
-        ringDir = d;
-      } else {
-        ringDir = runtimeDir();
-      }
-    }
-    return ringDir;
-  }
-
-  private synchronized void removeRuntimeDir() {
-    if (ringDir != null && !ringDir.equals(runtimeDir)) {
-      removeDir(ringDir);
-    }
-    if (runtimeDir != null) {
-      removeDir(runtimeDir);
-    }
-  }
-
-  /** Removes a directory of circusd's own files (no subdirectories). */
-  private static void removeDir(java.nio.file.Path dir) {
-    try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
-      for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
-        java.nio.file.Files.deleteIfExists(f);
-      }
-      java.nio.file.Files.deleteIfExists(dir);
-    } catch (IOException e) {
-      LOG.warn("cannot remove {}: {}", dir, e.toString());
-    }
+  @Override
+  public java.nio.file.Path runtimeDir() throws IOException {
+    return dirs.runtime();
   }
 
   // ---------------------------------------------------------------- for watchers (arbiter loop)
 
-  void publish(String watcherTopic, String event, Map<String, Object> payload) {
+  @Override
+  public void publish(String watcherTopic, String event, Map<String, Object> payload) {
     if (LOG.isDebugEnabled()) {
       LOG.debug("event watcher.{}.{} {}", watcherTopic, event, payload);
     }
@@ -482,35 +401,43 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     }
   }
 
-  Guardian guardian() {
+  @Override
+  public Guardian guardian() {
     return guardian;
   }
 
-  Streams streams() {
+  @Override
+  public Streams streams() {
     return streams;
   }
 
   /** Real-time output (null when {@code output_endpoint} is empty): rings of recent lines and the publisher's queue. */
+  @Override
   public io.jcircus.server.stream.LiveOutput liveOutput() {
     return liveOutput;
   }
 
-  IoEventLoop streamsLoop() {
+  @Override
+  public IoEventLoop streamsLoop() {
     return streamsLoop;
   }
 
-  int euid() {
+  @Override
+  public int euid() {
     return euid;
   }
 
-  int egid() {
+  @Override
+  public int egid() {
     return egid;
   }
 
+  @Override
   public ManagedSocket socket(String name) {
     return sockets.get(name.toLowerCase(Locale.ROOT));
   }
 
+  @Override
   public List<ManagedSocket> sockets() {
     return new ArrayList<>(sockets.values());
   }
@@ -532,7 +459,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
   public Watcher addWatcher(WatcherConfig wc) {
     Watcher w = new Watcher(this, wc, loop);
     watchers.add(w);
-    publish(wc.name.toLowerCase(Locale.ROOT).replace(' ', '_'), "add", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+    announce(wc.name, "add");
     return w;
   }
 
@@ -542,7 +469,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
    * until its last process is reaped, so no process circusd started is ever unlisted; then it is forgotten.
    */
   public Future<Void> removeWatcher(Watcher w, boolean nostop) {
-    publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "remove", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+    announce(w.name(), "remove");
     Future<Void> removal = removals.get(w);
     if (removal != null) {
       return removal;
@@ -569,10 +496,10 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
   }
 
   /** Watchers that reloadconfig recreates, still stopping, and what takes each one's place once it has. */
-  private final Map<Watcher, Watcher> replacements = new java.util.IdentityHashMap<>();
+  final Map<Watcher, Watcher> replacements = new java.util.IdentityHashMap<>();
 
   /** Watchers taken by {@code rm} whose processes are still stopping, and when each will be gone. */
-  private final Map<Watcher, Future<Void>> removals = new java.util.IdentityHashMap<>();
+  final Map<Watcher, Future<Void>> removals = new java.util.IdentityHashMap<>();
 
   /** When the watcher named {@code name} that {@code rm} took will be gone, or null if none is being removed. */
   public Future<Void> removal(String name) {
@@ -584,150 +511,49 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle {
     return null;
   }
 
+  private java.util.concurrent.ExecutorService configReader;
+
   /**
-   * {@code reloadconfig}: re-reads the file; a configuration error leaves everything running as it was.
-   * Sockets: new ones are bound, removed ones closed, changed ones (a new port, Circus #772) re-bound with
-   * the watchers that use them restarted. Watchers: new ones added (started if autostart), removed ones stopped,
-   * changed ones recreated, a change of numprocesses alone resized in place; all in priority order (#1109).
-   * [circus] changes need a restart of circusd and are reported, not applied.
+   * Reads the configuration file again, off the arbiter loop (includes, globs and user lookups may take their
+   * time); the future completes on the loop, failed with the {@link io.jcircus.server.config.ConfigException} that
+   * names the file, line and key. Nothing changes until {@link #applyConfig}.
    */
-  public Future<List<String>> reloadConfig() throws io.jcircus.server.config.ConfigException {
-    CircusConfig next = io.jcircus.server.config.ConfigLoader.load(cfg.file);
-    List<String> notes = new ArrayList<>(next.warnings);
-    if (!next.endpoint.equals(cfg.endpoint) || !next.pubsubEndpoint.equals(cfg.pubsubEndpoint)
-        || next.checkDelay != cfg.checkDelay) {
-      notes.add("[circus] changes need a restart of circusd; not applied");
-    }
-    // Sockets first: bind what is new or changed before any watcher needs it.
-    java.util.Set<String> changedSockets = new java.util.HashSet<>();
-    Map<String, ManagedSocket> bound = new TreeMap<>();
+  public Future<CircusConfig> readConfig() {
+    Promise<CircusConfig> p = loop.newPromise();
+    java.nio.file.Path file = cfg.file;
     try {
-      for (SocketConfig sc : next.sockets) {
-        ManagedSocket old = sockets.get(sc.name());
-        if (old != null && old.config().equals(sc)) {
-          continue;
-        }
-        if (old != null) {
-          old.close(); // the same address may be re-bound below
-          changedSockets.add(sc.name());
-        }
-        ManagedSocket s = new ManagedSocket(sc, socketsGroup);
-        s.bind();
-        bound.put(sc.name(), s);
-      }
-    } catch (IOException e) {
-      for (ManagedSocket s : bound.values()) {
-        s.close();
-      }
-      throw new io.jcircus.server.config.ConfigException(cfg.file, "reloadconfig: " + e.getMessage()
-          + " (sockets changed so far were closed; restart circusd if a changed socket is missing)");
-    }
-    for (String name : new ArrayList<>(sockets.keySet())) {
-      if (next.socket(name) == null) {
-        sockets.remove(name).close();
-      }
-    }
-    sockets.putAll(bound);
-    for (ManagedSocket s : bound.values()) {
-      LOG.info("reloadconfig: {}", s);
-    }
-    offerSockets();
-    List<Future<?>> steps = new ArrayList<>();
-    Map<String, WatcherConfig> wanted = new TreeMap<>();
-    for (WatcherConfig wc : next.watchers) {
-      wanted.put(wc.name.toLowerCase(Locale.ROOT), wc);
-    }
-    for (Watcher w : new ArrayList<>(watchers)) {
-      if (!wanted.containsKey(w.name().toLowerCase(Locale.ROOT))) {
-        steps.add(removeWatcher(w, false));
-      }
-    }
-    List<WatcherConfig> order = new ArrayList<>(next.watchers);
-    order.sort(Comparator.comparingInt((WatcherConfig wc) -> wc.priority).reversed());
-    for (WatcherConfig wc : order) {
-      Watcher old = watcher(wc.name);
-      if (old != null && replacements.containsKey(old)) {
-        replacements.put(old, new Watcher(this, wc, loop)); // still stopping: it will be replaced by this one
-        continue;
-      }
-      if (old == null || old.isRemoved()) {
-        // a watcher of that name still stopping after rm: the new one comes once it is gone
-        Future<Void> gone = old == null ? loop.newSucceededFuture(null) : removal(wc.name);
-        Promise<Void> step = loop.newPromise();
-        gone.addListener(g -> {
-          Watcher w = addWatcher(wc);
-          if (wc.autostart && !wc.onDemand) {
-            w.serialize(w::start).addListener(x -> step.trySuccess(null));
-            return;
-          } else if (wc.onDemand) {
-            armOnDemand(w);
-          }
-          step.trySuccess(null);
-        });
-        steps.add(step);
-        continue;
-      }
-      boolean usesChanged = false;
-      for (String ref : wc.socketRefs) {
-        usesChanged |= changedSockets.contains(ref);
-      }
-      WatcherConfig oc = old.config();
-      Map<String, String> a = new TreeMap<>(oc.raw);
-      Map<String, String> b = new TreeMap<>(wc.raw);
-      a.remove("numprocesses");
-      b.remove("numprocesses");
-      if (!usesChanged && a.equals(b) && oc.env.equals(wc.env)) {
-        if (oc.numprocesses != wc.numprocesses || old.numprocesses() != wc.numprocesses) {
-          steps.add(old.reconfigure(wc)); // only numprocesses differs: a resize
-        }
-        continue;
-      }
-      // Recreated: the old watcher stays listed (stopping, taking no commands) until its last process is
-      // reaped, then the new one takes its place; what was queued on the old one is cancelled.
-      boolean wasRunning = old.state() != Watcher.State.STOPPED;
-      replacements.put(old, new Watcher(this, wc, loop));
-      old.markRemoved();
-      Promise<Void> gone = loop.newPromise();
-      removals.put(old, gone);
-      Promise<Void> step = loop.newPromise();
-      old.preempt(old::stop).addListener(f -> {
-        Watcher fresh = replacements.remove(old); // the newest configuration, if reloadconfig ran again meanwhile
-        int at = watchers.indexOf(old);
-        if (at >= 0) {
-          watchers.set(at, fresh);
-        } else {
-          watchers.add(fresh);
-        }
-        removals.remove(old);
-        gone.trySuccess(null);
-        publishUpdated(fresh);
-        if (wasRunning || wc.autostart) {
-          fresh.serialize(fresh::start).addListener(g -> step.trySuccess(null));
-        } else {
-          step.trySuccess(null);
+      configReader.execute(() -> {
+        try {
+          CircusConfig next = io.jcircus.server.config.ConfigLoader.load(file);
+          loop.execute(() -> p.trySuccess(next));
+        } catch (io.jcircus.server.config.ConfigException | RuntimeException e) {
+          loop.execute(() -> p.tryFailure(e));
         }
       });
-      steps.add(step);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      p.tryFailure(new IOException("circusd is stopping"));
     }
+    return p;
+  }
+
+  /**
+   * {@code reloadconfig}'s second half, on the loop: what {@code next} changes is applied (see
+   * {@link ConfigChange}); the future completes, with the notes for the client, when every step is done.
+   */
+  public Future<List<String>> applyConfig(CircusConfig next) throws io.jcircus.server.config.ConfigException {
+    Future<List<String>> f = new ConfigChange(this, next).apply();
     cfg = next;
-    Promise<List<String>> done = loop.newPromise();
-    int[] left = {steps.size()};
-    if (steps.isEmpty()) {
-      done.setSuccess(notes);
-    }
-    for (Future<?> f : steps) {
-      f.addListener(x -> {
-        if (--left[0] == 0) {
-          done.trySuccess(notes);
-        }
-      });
-    }
-    return done;
+    return f;
   }
 
   /** The {@code updated} event, once per option changed by {@code set}. */
   public void publishUpdated(Watcher w) {
-    publish(w.name().toLowerCase(Locale.ROOT).replace(' ', '_'), "updated", Watcher.kv("time", System.currentTimeMillis() / 1000.0));
+    announce(w.name(), "updated");
+  }
+
+  /** {@code watcher.<name>.<event>} with only a time, as Circus sends add, remove and updated. */
+  private void announce(String watcher, String event) {
+    publish(watcher.toLowerCase(Locale.ROOT).replace(' ', '_'), event, Payload.kv("time", Payload.now()));
   }
 
   /** The watcher named {@code name} (case-insensitive); one that {@code rm} took only if no other has the name. */

@@ -1,5 +1,6 @@
 package io.jcircus.server.arbiter;
 
+import io.jcircus.server.internal.posix.Fd;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Spawner;
 import java.io.IOException;
@@ -34,17 +35,14 @@ final class Guardian {
 
   /** Starts the guardian; returns its pid. */
   int start() throws IOException {
-    int[] p = Posix.pipeCloexec();
     String bash = findBash();
-    try {
+    try (Fd.Pipe p = Fd.Pipe.open()) {
       Spawner.Request r = new Spawner.Request(bash, List.of("jcircus-guardian", "-c", SCRIPT, "jcircus-guardian"),
           List.of("PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"));
-      r.fd(0, p[0]).devNull(1, Posix.O_WRONLY).fd(2, 2);
+      r.fd(0, p.read().get()).devNull(1, Posix.O_WRONLY).fd(2, 2);
       pid = Spawner.spawn(r);
-    } finally {
-      Posix.closeQuietly(p[0]);
+      writeFd = p.write().release();
     }
-    writeFd = p[1];
     Posix.setNonBlocking(writeFd, true);
     LOG.debug("guardian started, pid {}", pid);
     return pid;

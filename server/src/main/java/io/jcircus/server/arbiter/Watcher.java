@@ -1,27 +1,20 @@
 package io.jcircus.server.arbiter;
 
-import io.jcircus.server.config.StreamConfig;
+import static io.jcircus.server.arbiter.Payload.kv;
+import static io.jcircus.server.arbiter.Payload.now;
+
 import io.jcircus.server.config.WatcherConfig;
 import io.jcircus.server.config.WatcherOptions;
 import io.jcircus.server.internal.posix.Posix;
 import io.jcircus.server.internal.posix.Signals;
-import io.jcircus.server.internal.posix.Spawner;
-import io.jcircus.server.stream.OutputSink;
-import io.jcircus.server.stream.PipeReader;
-import io.netty.channel.Channel;
 import io.netty.channel.IoEventLoop;
-import io.netty.channel.IoRegistration;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,46 +38,35 @@ public final class Watcher {
     }
   }
 
-  private final Arbiter arbiter;
+  private final WatcherHost host;
   /** Replaced whole by {@link #reconfigure}; read on the loop only. */
   private WatcherConfig cfg;
   private final IoEventLoop loop;
   private final String topicName;
   private State state = State.STOPPED;
   private int numprocesses;
-  private final LinkedHashMap<Integer, ManagedProcess> procs = new LinkedHashMap<>();
-  private final BitSet wids = new BitSet();
-  private long generation;
+  final ProcessTable procs;
 
-  private OutputSink stdoutSink;
-  private OutputSink stderrSink;
-  /** Where output goes when no stream is configured but circusd captures it for live output: its own fds. */
-  private static final OutputSink PASS_STDOUT = new io.jcircus.server.stream.StdoutStream(null);
-  private static final OutputSink PASS_STDERR = io.jcircus.server.stream.StdoutStream.stderr();
-  private int openReaders;
+  private final WatcherOutput output;
 
-  private int youngDeaths;
-  private long nextSpawnNanos;
+  private final Backoff backoff = new Backoff();
   private ScheduledFuture<?> manageTimer;
-  private int spawnFailures;
-  private int spawnCount;
 
   private Promise<Void> startPromise;
   private Promise<Void> stopPromise;
-  private Promise<Void> reloadPromise;
-  private Promise<Void> resizePromise;
-  /** A rolling reload: one new process at a time, each old one stopped once its replacement has warmed up. */
-  private boolean sequentialReload;
-  private Future<?> lastOp;
-  /** Bumped by {@link #preempt}: operations queued under an older epoch are cancelled instead of run. */
-  private long epoch;
+  private final Pending resize = new Pending();
+  private final Rollout rollout = new Rollout(this);
+  private final OpQueue ops;
   /** Set by {@code rm}: the watcher stays listed, stopping, until its last process is reaped. */
   private boolean removed;
 
-  Watcher(Arbiter arbiter, WatcherConfig cfg, IoEventLoop loop) {
-    this.arbiter = arbiter;
+  Watcher(WatcherHost host, WatcherConfig cfg, IoEventLoop loop) {
+    this.host = host;
     this.cfg = cfg;
     this.loop = loop;
+    this.output = new WatcherOutput(host, loop);
+    this.procs = new ProcessTable(host, loop, output, this::onExit, this::onReady, this::replaceOld);
+    this.ops = new OpQueue(loop, "watcher '" + cfg.name + "'");
     this.numprocesses = cfg.numprocesses;
     this.topicName = cfg.name.toLowerCase(Locale.ROOT).replace(' ', '_');
   }
@@ -120,33 +102,20 @@ public final class Watcher {
 
   /** Pids of live processes, oldest first. */
   public List<Integer> pids() {
-    return new ArrayList<>(procs.keySet());
+    return procs.pids();
   }
 
   public List<ManagedProcess> processes() {
-    return new ArrayList<>(procs.values());
+    return procs.all();
   }
 
   /** Spawns so far (for tests and stats). */
   public int spawnCount() {
-    return spawnCount;
+    return procs.spawned();
   }
 
-  private void event(String name, Map<String, Object> payload) {
-    arbiter.publish(topicName, name, payload);
-  }
-
-  /** An ordered payload, as Circus's dicts are. */
-  public static Map<String, Object> kv(Object... kv) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    for (int i = 0; i < kv.length; i += 2) {
-      m.put((String) kv[i], kv[i + 1]);
-    }
-    return m;
-  }
-
-  private static double now() {
-    return System.currentTimeMillis() / 1000.0;
+  void event(String name, Map<String, Object> payload) {
+    host.publish(topicName, name, payload);
   }
 
   // ---------------------------------------------------------------- start / stop / reload
@@ -165,7 +134,8 @@ public final class Watcher {
         return startPromise;
       case STOPPING: {
         Promise<Void> p = loop.newPromise();
-        stopPromise.addListener(f -> startUnlessPreempted(epoch, p));
+        long e = ops.epoch();
+        stopPromise.addListener(f -> startUnlessPreempted(e, p));
         return p;
       }
       default:
@@ -175,11 +145,9 @@ public final class Watcher {
     startPromise = loop.newPromise();
     settled = loop.newPromise();
     startPromise.addListener(f -> settle());
-    spawnFailures = 0;
-    youngDeaths = 0;
-    nextSpawnNanos = 0;
+    backoff.reset();
     try {
-      openStreams();
+      output.open(cfg);
     } catch (IOException e) {
       state = State.STOPPED;
       LOG.error("watcher {}: cannot open output stream: {}", cfg.name, e.getMessage());
@@ -228,7 +196,6 @@ public final class Watcher {
     }
   }
 
-  /** Stops every process gracefully; the future completes when all have been reaped. */
   /**
    * {@code rm --nostop}: the watcher lets go of its processes without signalling them. They are no longer
    * respawned, stopped or killed by circusd (the child guardian forgets them too, so they outlive even a
@@ -236,27 +203,12 @@ public final class Watcher {
    */
   public void abandonProcesses() {
     state = State.STOPPED;
-    if (manageTimer != null) {
-      manageTimer.cancel(false);
-      manageTimer = null;
-    }
-    for (ManagedProcess p : procs.values()) {
-      p.cancelTimers();
-      if (p.notify != null) {
-        p.notify.close();
-        p.notify = null;
-      }
-      arbiter.guardian().reaped(p.pid);
-      LOG.info("watcher {}: leaving pid {} running (rm --nostop)", cfg.name, p.pid);
-    }
-    procs.clear(); // onExit ignores what is not in procs: exits are reaped, nothing is respawned
-    Promise<Void> rp = reloadPromise;
-    reloadPromise = null;
-    if (rp != null) {
-      rp.tryFailure(new IOException("watcher '" + cfg.name + "' was removed"));
-    }
+    cancelManageTimer();
+    procs.letGo(cfg.name);
+    rollout.fail("watcher '" + cfg.name + "' was removed");
   }
 
+  /** Stops every process gracefully; the future completes when all have been reaped. */
   public Future<Void> stop() {
     if (state == State.STOPPED) {
       return loop.newSucceededFuture(null);
@@ -267,16 +219,12 @@ public final class Watcher {
     if (state == State.STARTING && startPromise != null) {
       startPromise.tryFailure(new IOException("watcher " + cfg.name + " was stopped while starting"));
     }
-    if (resizePromise != null) {
-      Promise<Void> rp = resizePromise;
-      resizePromise = null;
-      rp.tryFailure(new IOException("watcher " + cfg.name + " was stopped while resizing"));
-    }
+    resize.fail("watcher " + cfg.name + " was stopped while resizing");
     state = State.STOPPING;
     stopPromise = loop.newPromise();
     cancelManageTimer();
     LOG.info("watcher {}: stopping {} process(es)", cfg.name, procs.size());
-    for (ManagedProcess p : new ArrayList<>(procs.values())) {
+    for (ManagedProcess p : procs.all()) {
       terminate(p, "stop", cfg.gracefulTimeout);
     }
     if (procs.isEmpty()) {
@@ -288,22 +236,19 @@ public final class Watcher {
   private void finishStop() {
     state = State.STOPPED;
     cancelManageTimer();
-    if (reloadPromise != null) {
-      reloadPromise.tryFailure(new IOException("watcher " + cfg.name + " stopped during reload"));
-      reloadPromise = null;
-    }
-    maybeCloseStreams();
+    rollout.fail("watcher " + cfg.name + " stopped during reload");
+    output.closeIfDrained();
     LOG.info("watcher {}: stopped", cfg.name);
     event("stop", kv("time", now()));
     stopPromise.trySuccess(null);
     if (cfg.onDemand) {
-      arbiter.armOnDemand(this); // a stopped on-demand watcher waits for the next connection, as in Circus
+      host.armOnDemand(this); // a stopped on-demand watcher waits for the next connection, as in Circus
     }
   }
 
   public Future<Void> restart() {
     Promise<Void> p = loop.newPromise();
-    long e = epoch;
+    long e = ops.epoch();
     stop().addListener(f -> startUnlessPreempted(e, p));
     return p;
   }
@@ -313,7 +258,7 @@ public final class Watcher {
    * meanwhile ({@code epoch} moved on), or the user's stop would be undone by an operation that was under way.
    */
   private void startUnlessPreempted(long startedAt, Promise<Void> p) {
-    if (startedAt != epoch) {
+    if (startedAt != ops.epoch()) {
       p.tryFailure(new IOException("cancelled: watcher '" + cfg.name + "' was stopped meanwhile"));
       return;
     }
@@ -321,16 +266,9 @@ public final class Watcher {
   }
 
   /**
-   * Circus's reload: not graceful → stop and start; stopped → start; send_hup → SIGHUP every process;
-   * otherwise start a new generation of processes, then stop the old ones.
-   */
-  public Future<Void> reload(boolean graceful) {
-    return reload(graceful, false);
-  }
-
-  /**
-   * {@code sequential}: a rolling reload, never more than one process above numprocesses, a draining old process
-   * included: the next new process starts once the previous old one has exited.
+   * Circus's reload: not graceful → stop and start; stopped → start; send_hup → SIGHUP every process; otherwise
+   * a new generation of processes, then the old ones stop. {@code sequential}: a rolling reload, never more than
+   * one process above numprocesses, a draining old one included.
    */
   public Future<Void> reload(boolean graceful, boolean sequential) {
     if (state == State.STOPPED || state == State.STOPPING) {
@@ -340,75 +278,28 @@ public final class Watcher {
       return restart();
     }
     if (cfg.sendHup) {
-      for (ManagedProcess p : procs.values()) {
-        p.signal(Signals.SIGHUP);
-        event("kill", kv("process_pid", p.pid, "time", now()));
-      }
+      procs.signal(Signals.SIGHUP, null, false, pid -> event("kill", kv("process_pid", pid, "time", now())));
       event("reload", kv("time", now()));
       return loop.newSucceededFuture(null);
     }
-    generation++;
-    sequentialReload = sequential;
-    if (reloadPromise == null) {
-      reloadPromise = loop.newPromise();
-    }
-    Promise<Void> p = reloadPromise;
+    procs.nextGeneration();
+    Future<Void> p = rollout.begin(sequential, loop);
     manage();
     return p;
   }
 
-  /**
-   * Runs {@code op} once every earlier operation on this watcher has finished: operations on one watcher
-   * are queued, operations on different watchers run concurrently (no global lock, unlike Circus).
-   */
+  /** Runs {@code op} once every earlier operation on this watcher has finished (see {@link OpQueue}). */
   public <T> Future<T> serialize(java.util.function.Supplier<Future<T>> op) {
-    return enqueue(op, false);
+    return ops.serialize(op);
   }
 
   /**
-   * Runs {@code op} now, ahead of every queued operation, which is cancelled (its future fails): {@code stop}
-   * and {@code rm} must not wait behind a resize or a start that may take hours (a warmup_delay, a watcher
-   * retrying for ever). An operation already under way is ended by {@code op} itself ({@link #stop} fails a
-   * start, completes a resize and fails a reload). Operations queued after this one run after it, as usual.
+   * Runs {@code op} now, cancelling every queued operation: {@code stop} and {@code rm} must not wait behind a
+   * resize or a start that may take hours. An operation already under way is ended by {@code op} itself
+   * ({@link #stop} fails a start, completes a resize and fails a reload).
    */
   public <T> Future<T> preempt(java.util.function.Supplier<Future<T>> op) {
-    return enqueue(op, true);
-  }
-
-  private <T> Future<T> enqueue(java.util.function.Supplier<Future<T>> op, boolean now) {
-    Promise<T> p = loop.newPromise();
-    if (now) {
-      epoch++;
-    }
-    long mine = epoch;
-    Runnable run = () -> {
-      if (mine != epoch) {
-        p.tryFailure(new IOException("cancelled: watcher '" + cfg.name + "' was stopped before this ran"));
-        return;
-      }
-      Future<T> f;
-      try {
-        f = op.get();
-      } catch (RuntimeException e) {
-        p.tryFailure(e);
-        return;
-      }
-      f.addListener(x -> {
-        if (x.isSuccess()) {
-          p.trySuccess(f.getNow());
-        } else {
-          p.tryFailure(x.cause());
-        }
-      });
-    };
-    Future<?> prev = lastOp;
-    lastOp = p;
-    if (now || prev == null || prev.isDone()) {
-      run.run();
-    } else {
-      prev.addListener(x -> run.run());
-    }
-    return p;
+    return ops.preempt(op);
   }
 
   /**
@@ -439,7 +330,7 @@ public final class Watcher {
         if (!f.isSuccess()) {
           p.tryFailure(f.cause());
         } else if (state == State.ACTIVE) {
-          reload(true).addListener(g -> complete(p, g));
+          reload(true, false).addListener(g -> complete(p, g));
         } else {
           p.trySuccess(null);
         }
@@ -451,38 +342,19 @@ public final class Watcher {
   /** Changes the target number of processes; completes when it is reached. */
   public Future<Void> setNumprocesses(int n) {
     numprocesses = Math.max(0, n);
-    if (resizePromise == null) {
-      resizePromise = loop.newPromise();
-    }
-    Promise<Void> p = resizePromise;
+    Future<Void> f = resize.join(loop);
     if (state == State.ACTIVE || state == State.STARTING) {
       manage();
     }
     checkResizeDone();
-    return p;
+    return f;
   }
 
+  /** A resize is done once the watcher is not running, or runs exactly its target with none stopping. */
   private void checkResizeDone() {
-    if (resizePromise == null) {
-      return;
-    }
-    if (state != State.ACTIVE && state != State.STARTING) {
-      Promise<Void> p = resizePromise;
-      resizePromise = null;
-      p.trySuccess(null);
-      return;
-    }
-    int live = 0;
-    for (ManagedProcess p : procs.values()) {
-      if (p.stopping) {
-        return;
-      }
-      live++;
-    }
-    if (live == numprocesses) {
-      Promise<Void> p = resizePromise;
-      resizePromise = null;
-      p.trySuccess(null);
+    if (resize.active() && ((state != State.ACTIVE && state != State.STARTING)
+        || (!procs.anyStopping() && procs.size() == numprocesses))) {
+      resize.succeed();
     }
   }
 
@@ -491,12 +363,8 @@ public final class Watcher {
    * {@code timeout}; the watcher respawns them as usual. Completes when they have been reaped.
    */
   public Future<Void> kill(Integer pid, int sig, double timeout) {
-    List<ManagedProcess> targets = new ArrayList<>();
-    for (ManagedProcess p : procs.values()) {
-      if (pid == null || p.pid == pid) {
-        targets.add(p);
-      }
-    }
+    List<ManagedProcess> targets = pid == null ? procs.all()
+        : procs.contains(pid) ? List.of(procs.get(pid)) : List.of();
     Promise<Void> done = loop.newPromise();
     if (targets.isEmpty()) {
       done.setSuccess(null);
@@ -516,7 +384,7 @@ public final class Watcher {
   }
 
   public boolean hasProcess(int pid) {
-    return procs.containsKey(pid);
+    return procs.contains(pid);
   }
 
   // ---------------------------------------------------------------- the management step
@@ -529,15 +397,10 @@ public final class Watcher {
     if (manageTimer != null) {
       return; // a timer will come back here
     }
-    List<ManagedProcess> current = new ArrayList<>();
-    List<ManagedProcess> old = new ArrayList<>();
-    for (ManagedProcess p : procs.values()) {
-      if (!p.stopping) {
-        (p.generation == generation ? current : old).add(p);
-      }
-    }
-    if (sequentialReload && reloadPromise != null && !old.isEmpty()) {
-      rollOne(current, old);
+    List<ManagedProcess> current = procs.serving(true);
+    List<ManagedProcess> old = procs.serving(false);
+    if (rollout.rolling() && !old.isEmpty()) {
+      rollout.rollOne(current, old);
       return;
     }
     // Surplus of the current generation: the oldest go first.
@@ -546,7 +409,7 @@ public final class Watcher {
     }
     int missing = numprocesses - current.size();
     if (missing <= 0) {
-      if (!old.isEmpty() && reloadPromise != null && !readyOrWaiting(current)) {
+      if (!old.isEmpty() && rollout.active() && !rollout.readyOrWaiting(current)) {
         return; // the old processes serve until the new ones report ready
       }
       for (ManagedProcess p : old) {
@@ -555,11 +418,11 @@ public final class Watcher {
       if (state == State.STARTING) {
         becomeActive();
       }
-      checkReloadDone();
+      rollout.checkDone();
       checkResizeDone();
       return;
     }
-    if (state == State.ACTIVE && !cfg.respawn && reloadPromise == null && resizePromise == null) {
+    if (state == State.ACTIVE && !cfg.respawn && !rollout.active() && !resize.active()) {
       // respawn = false: exited processes are not replaced; a reload or an incr still starts new ones, as Circus
       if (procs.isEmpty()) {
         LOG.info("watcher {}: no process left and respawn is off", cfg.name);
@@ -588,20 +451,25 @@ public final class Watcher {
   }
 
   /** True (and a timer set) while the crash-loop backoff forbids spawning. */
-  private boolean backingOff() {
-    long now = System.nanoTime();
-    if (now < nextSpawnNanos) {
-      scheduleManage(nextSpawnNanos - now);
+  boolean backingOff() {
+    long wait = backoff.remaining(System.nanoTime());
+    if (wait > 0) {
+      scheduleManage(wait);
       return true;
     }
     return false;
   }
 
   /** Spawns one process; on failure applies max_retry and the backoff and returns false. */
-  private boolean spawnOrBackOff() {
+  boolean spawnOrBackOff() {
     try {
-      spawn();
-      spawnFailures = 0;
+      ManagedProcess p = procs.spawn(cfg, numprocesses, () -> {
+        if (state == State.STOPPED) {
+          output.closeIfDrained();
+        }
+      });
+      event("spawn", kv("process_pid", p.pid, "time", p.started));
+      backoff.spawned();
       return true;
     } catch (IOException e) {
       onSpawnFailure(e);
@@ -611,7 +479,7 @@ public final class Watcher {
 
   /** sd_notify READY=1 from {@code p}: a rolling reload waiting for it goes on at once. */
   private void onReady(ManagedProcess p) {
-    if (p.ready || !procs.containsKey(p.pid)) {
+    if (p.ready || !procs.contains(p.pid)) {
       return;
     }
     p.ready = true;
@@ -621,165 +489,11 @@ public final class Watcher {
       p.notify.close();
       p.notify = null;
     }
-    if (manageTimer != null) {
-      manageTimer.cancel(false);
-      manageTimer = null;
-    }
+    cancelManageTimer();
     manage();
   }
 
-  /**
-   * Ready: reported READY=1 or passed its check (readiness = notify, check), or alive for warmup_delay. A process
-   * found exited while being judged ({@link #warmedUp}) was never ready, however late its exit was noticed.
-   */
-  private boolean ready(ManagedProcess p) {
-    if (cfg.waitsForReady() || p.ready) {
-      return p.ready;
-    }
-    return !p.judging && System.nanoTime() - p.startedNanos >= (long) (cfg.warmupDelay * 1e9);
-  }
-
-  /**
-   * Readiness by warmup_delay, judged when a rolling reload is about to retire an old process for {@code p}: the
-   * delay has passed and {@code p} is still alive. An exit that is due on the same loop turn as the timer (or
-   * noticed late on a loaded machine) is reaped here first, and counts as an exit before ready.
-   */
-  private boolean warmedUp(ManagedProcess p) {
-    if (p.ready) {
-      return true;
-    }
-    if (System.nanoTime() - p.startedNanos < (long) (cfg.warmupDelay * 1e9)) {
-      return false;
-    }
-    p.judging = true;
-    try {
-      if (p.exitWatch.reapIfExited()) {
-        return false; // onExit has run (and abandoned the reload)
-      }
-    } finally {
-      p.judging = false;
-    }
-    p.ready = true;
-    return true;
-  }
-
-  /**
-   * With readiness = notify, true when every process of {@code current} has reported READY=1. Otherwise
-   * schedules a check for the oldest waiting one's deadline, or, past it, abandons the reload.
-   */
-  private boolean readyOrWaiting(List<ManagedProcess> current) {
-    if (!cfg.waitsForReady()) {
-      return true;
-    }
-    long limit = (long) (cfg.readyTimeout * 1e9);
-    long soonest = Long.MAX_VALUE;
-    for (ManagedProcess p : current) {
-      if (!p.ready) {
-        long waited = System.nanoTime() - p.startedNanos;
-        if (waited >= limit) {
-          abandonReload(p, "did not report READY=1 within " + cfg.readyTimeout + " s");
-          return false;
-        }
-        soonest = Math.min(soonest, limit - waited);
-      }
-    }
-    if (soonest == Long.MAX_VALUE) {
-      return true;
-    }
-    scheduleManage(soonest);
-    return false;
-  }
-
-  /**
-   * True if {@code p}, which just exited unasked, was a new process of a reload that had not become ready while
-   * older processes still serve: the reload is then abandoned rather than retried with backoff for as long as
-   * the new processes keep failing (a build that cannot start would otherwise hold the reload, and every
-   * operation queued behind it, indefinitely).
-   */
-  private boolean diedBeforeReady(ManagedProcess p) {
-    if (p.stopping || reloadPromise == null || p.generation != generation || ready(p)) {
-      return false;
-    }
-    for (ManagedProcess q : procs.values()) {
-      if (!q.stopping && q.generation != generation) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * A new process did not report ready in time, or exited before it was: the new processes not ready yet are
-   * stopped, the reload fails, and every process still running (the old ones, and new ones that did become
-   * ready) is kept as the current set.
-   */
-  private void abandonReload(ManagedProcess late, String what) {
-    String msg = "reload of '" + cfg.name + "' abandoned: pid " + late.pid + " " + what
-        + "; the processes already serving keep running";
-    LOG.error("watcher {}: {}", cfg.name, msg);
-    for (ManagedProcess p : new ArrayList<>(procs.values())) {
-      if (!p.stopping && p.generation == generation && !ready(p)) {
-        terminate(p, "not ready", cfg.gracefulTimeout);
-      }
-    }
-    for (ManagedProcess p : procs.values()) {
-      p.generation = generation;
-    }
-    sequentialReload = false;
-    Promise<Void> rp = reloadPromise;
-    reloadPromise = null;
-    if (rp != null) {
-      rp.tryFailure(new IOException(msg));
-    }
-  }
-
-  /** One step of a rolling reload. */
-  private void rollOne(List<ManagedProcess> current, List<ManagedProcess> old) {
-    for (ManagedProcess p : procs.values()) {
-      if (p.stopping) {
-        return; // still draining: its exit calls manage() again
-      }
-    }
-    ManagedProcess newest = current.isEmpty() ? null : current.get(current.size() - 1);
-    long warm = cfg.waitsForReady() ? 0 : (long) (cfg.warmupDelay * 1e9);
-    if (newest != null && current.size() + old.size() > numprocesses) {
-      if (!readyOrWaiting(List.of(newest))) {
-        return;
-      }
-      long age = System.nanoTime() - newest.startedNanos;
-      if (age < warm) {
-        scheduleManage(warm - age);
-        return;
-      }
-      if (!cfg.waitsForReady() && !warmedUp(newest)) {
-        return; // it exited before it was seen warm: its exit has been handled
-      }
-      terminate(old.get(0), "reload", cfg.gracefulTimeout); // its replacement is up: retire one old process
-      manage();
-      return;
-    }
-    if (!backingOff() && spawnOrBackOff()) {
-      scheduleManage(warm);
-    }
-  }
-
-  private void checkReloadDone() {
-    if (reloadPromise == null) {
-      return;
-    }
-    for (ManagedProcess p : procs.values()) {
-      if (p.generation != generation) {
-        return;
-      }
-    }
-    Promise<Void> p = reloadPromise;
-    reloadPromise = null;
-    sequentialReload = false;
-    event("reload", kv("time", now()));
-    p.trySuccess(null);
-  }
-
-  private void scheduleManage(long nanos) {
+  void scheduleManage(long nanos) {
     manageTimer = loop.schedule(() -> {
       manageTimer = null;
       manage();
@@ -793,23 +507,11 @@ public final class Watcher {
     }
   }
 
-  /** The delay before the next spawn after {@code youngDeaths} quick deaths in a row. */
-  long backoffNanos() {
-    if (youngDeaths <= 0) {
-      return 0;
-    }
-    double d = cfg.backoffInitial * Math.pow(cfg.backoffFactor, Math.min(youngDeaths - 1, 60));
-    return (long) (Math.min(d, cfg.backoffMax) * 1e9);
-  }
-
   private void onSpawnFailure(IOException e) {
-    spawnFailures++;
-    youngDeaths++;
-    long delay = backoffNanos();
-    nextSpawnNanos = System.nanoTime() + delay;
-    if (cfg.maxRetry >= 0 && spawnFailures > cfg.maxRetry) {
+    long delay = backoff.spawnFailed(cfg);
+    if (backoff.exhausted(cfg)) {
       LOG.error("watcher {}: {}; giving up after {} failed attempt(s) (max_retry = {}), stopping the watcher",
-          cfg.name, e.getMessage(), spawnFailures, cfg.maxRetry);
+          cfg.name, e.getMessage(), backoff.spawnFailures(), cfg.maxRetry);
       if (startPromise != null && !startPromise.isDone()) {
         startPromise.tryFailure(e);
       }
@@ -821,219 +523,6 @@ public final class Watcher {
     scheduleManage(delay);
   }
 
-  // ---------------------------------------------------------------- spawning
-
-  /** The sd_notify socket of the spawn in progress; {@link #adopt} hands it to the new process. */
-  private NotifySocket pendingNotify;
-  /** The expanded readiness check of the spawn in progress. */
-  private String pendingCheck;
-
-  private void spawn() throws IOException {
-    try {
-      spawnOne();
-    } finally {
-      if (pendingNotify != null) { // the spawn failed
-        pendingNotify.close();
-        pendingNotify = null;
-      }
-      pendingCheck = null;
-    }
-  }
-
-  private void spawnOne() throws IOException {
-    int wid = wids.nextClearBit(1);
-    // socket name → fd in circusd, and → fd in the child (the same number, except for systemd's 3, 4, …)
-    Map<String, Integer> parentFds = new LinkedHashMap<>();
-    Map<String, Integer> socketFds = new LinkedHashMap<>();
-    List<Channel> perProcess = new ArrayList<>();
-    List<ManagedSocket> passed = socketsToPass();
-    try {
-      for (ManagedSocket s : passed) {
-        int fd;
-        if (s.config().reusePort()) {
-          Channel ch = s.bindForProcess();
-          perProcess.add(ch);
-          fd = ManagedSocket.fdOf(ch);
-        } else {
-          fd = s.fd();
-        }
-        parentFds.put(s.name(), fd);
-        socketFds.put(s.name(), cfg.handoff == WatcherConfig.Handoff.SYSTEMD ? 3 + socketFds.size() : fd);
-      }
-      if (cfg.notifyReady) {
-        pendingNotify = NotifySocket.bind(arbiter.runtimeDir().resolve(
-            cfg.name.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + wid + "-" + spawnCount + ".sock"), cfg.uid, cfg.gid);
-      }
-      SpawnPlan plan = SpawnPlan.of(cfg, wid, numprocesses, socketFds,
-          pendingNotify == null ? null : pendingNotify.path.toString(),
-          new SpawnPlan.Context(arbiter.euid(), arbiter.egid(), ProcessHandle.current().pid(), System.getenv()));
-      pendingCheck = plan.readyCheck;
-      Spawner.Request req = new Spawner.Request(plan.path, plan.argv, plan.env);
-      if (cfg.workingDir != null) {
-        req.workingDir(cfg.workingDir);
-      }
-      req.ownSession(cfg.ownSession);
-      // stdin
-      if (cfg.stdinSocket != null) {
-        req.fd(0, parentFds.getOrDefault(cfg.stdinSocket, arbiter.socket(cfg.stdinSocket).fd()));
-      } else if (cfg.closeChildStdin) {
-        req.devNull(0, Posix.O_RDONLY);
-      } else {
-        req.fd(0, 0);
-      }
-      for (Map.Entry<String, Integer> e : socketFds.entrySet()) {
-        req.fd(e.getValue(), parentFds.get(e.getKey()));
-      }
-      int[] outPipe = null;
-      int[] errPipe = null;
-      try {
-        outPipe = setupOutput(req, 1, cfg.closeChildStdout, stdoutSink);
-        errPipe = setupOutput(req, 2, cfg.closeChildStderr, stderrSink);
-        int pid = Spawner.spawn(req);
-        spawnCount++;
-        Posix.closeQuietly(outPipe == null ? -1 : outPipe[1]);
-        Posix.closeQuietly(errPipe == null ? -1 : errPipe[1]);
-        int outRead = outPipe == null ? -1 : outPipe[0];
-        int errRead = errPipe == null ? -1 : errPipe[0];
-        outPipe = null;
-        errPipe = null;
-        adopt(pid, wid, outRead, errRead);
-      } finally {
-        if (outPipe != null) {
-          Posix.closeQuietly(outPipe[0]);
-          Posix.closeQuietly(outPipe[1]);
-        }
-        if (errPipe != null) {
-          Posix.closeQuietly(errPipe[0]);
-          Posix.closeQuietly(errPipe[1]);
-        }
-      }
-    } finally {
-      for (Channel ch : perProcess) {
-        ch.close(); // the child holds its own reference now
-      }
-    }
-  }
-
-  private int[] setupOutput(Spawner.Request req, int fd, boolean close, OutputSink sink) throws IOException {
-    if (close) {
-      req.devNull(fd, Posix.O_WRONLY);
-      return null;
-    }
-    if (sink == null && arbiter.liveOutput() == null) {
-      req.fd(fd, fd); // Circus: without a stream the child writes to circusd's own stdout/stderr
-      return null;
-    }
-    // with live output on, circusd reads every child's output and passes it on to its own stdout/stderr
-    int[] p = Posix.pipeCloexec();
-    Posix.setNonBlocking(p[0], true);
-    Posix.trySetPipeSize(p[0], 1 << 20);
-    req.fd(fd, p[1]);
-    return p;
-  }
-
-  private void adopt(int pid, int wid, int outRead, int errRead) throws IOException {
-    ExitWatch watch;
-    try {
-      watch = ExitWatch.watch(loop, pid, st -> onExit(pid, st));
-    } catch (IOException e) {
-      Posix.kill(pid, Signals.SIGKILL);
-      Posix.closeQuietly(outRead);
-      Posix.closeQuietly(errRead);
-      throw e;
-    }
-    ManagedProcess p = new ManagedProcess(pid, wid, watch, generation);
-    procs.put(pid, p);
-    if (pendingNotify != null) {
-      p.notify = pendingNotify;
-      pendingNotify = null;
-      p.notify.watch(loop, () -> onReady(p));
-    }
-    if (pendingCheck != null) {
-      String check = pendingCheck;
-      pendingCheck = null;
-      ReadyCheck.poll(loop, check, () -> procs.containsKey(pid) && !p.ready,
-          (long) (cfg.readyTimeout * 1000), () -> onReady(p));
-    }
-    wids.set(wid);
-    arbiter.guardian().spawned(pid);
-    OutputSink out = stdoutSink;
-    OutputSink err = stderrSink;
-    io.jcircus.server.stream.LiveOutput live = arbiter.liveOutput();
-    if (live != null) {
-      OutputSink[] tees = live.sinks(cfg.name.toLowerCase(Locale.ROOT), pid,
-          out != null ? out : PASS_STDOUT, err != null ? err : PASS_STDERR);
-      out = tees[0];
-      err = tees[1];
-    }
-    if (outRead >= 0) {
-      attachReader(p, outRead, out, "stdout");
-    }
-    if (errRead >= 0) {
-      attachReader(p, errRead, err, "stderr");
-    }
-    if (cfg.maxAge > 0) {
-      long delay = cfg.maxAge * 1000L + (cfg.maxAgeVariance > 0
-          ? ThreadLocalRandom.current().nextLong(cfg.maxAgeVariance * 1000L + 1) : 0);
-      p.maxAgeTimer = loop.schedule(() -> {
-        p.maxAgeTimer = null;
-        if (procs.containsKey(pid) && !p.stopping) {
-          LOG.info("watcher {}: pid {} reached max_age, replacing it", cfg.name, pid);
-          terminate(p, "max_age", cfg.gracefulTimeout);
-          manage();
-        }
-      }, delay, TimeUnit.MILLISECONDS);
-    }
-    LOG.debug("watcher {}: spawned pid {} (wid {})", cfg.name, pid, wid);
-    event("spawn", kv("process_pid", pid, "time", p.started));
-  }
-
-  private void attachReader(ManagedProcess p, int fd, OutputSink sink, String what) {
-    openReaders++;
-    PipeReader r = new PipeReader(fd, sink, p.pid, what, () -> loop.execute(this::readerClosed));
-    p.pipes.add(r);
-    IoEventLoop streams = arbiter.streamsLoop();
-    streams.execute(() -> {
-      io.netty.util.concurrent.Future<IoRegistration> f = streams.register(r);
-      f.addListener(x -> {
-        if (x.isSuccess()) {
-          r.registered((IoRegistration) x.getNow());
-        } else {
-          LOG.warn("watcher {}: cannot read {} of pid {}: {}", cfg.name, what, p.pid, x.cause().toString());
-          r.close();
-          loop.execute(this::readerClosed);
-        }
-      });
-    });
-  }
-
-  private void readerClosed() {
-    openReaders--;
-    maybeCloseStreams();
-  }
-
-  /** The environment of the systemd and Einhorn conventions, for the sockets in child fd order. */
-  private List<ManagedSocket> socketsToPass() {
-    List<ManagedSocket> out = new ArrayList<>();
-    if (cfg.useSockets) {
-      // Only the sockets the command names; with no reference at all, every socket (as Circus does).
-      if (cfg.socketRefs.isEmpty()) {
-        out.addAll(arbiter.sockets());
-      } else {
-        for (String n : cfg.socketRefs) {
-          out.add(arbiter.socket(n));
-        }
-      }
-    }
-    if (cfg.stdinSocket != null) {
-      ManagedSocket s = arbiter.socket(cfg.stdinSocket);
-      if (!out.contains(s) && s.config().reusePort()) {
-        out.add(s);
-      }
-    }
-    return out;
-  }
-
   // ---------------------------------------------------------------- stopping processes
 
   /** Asks a process to stop: stop_signal now, SIGKILL to its group after {@code timeout} seconds. */
@@ -1042,130 +531,47 @@ public final class Watcher {
   }
 
   void terminate(ManagedProcess p, String reason, double timeout, int sig) {
-    if (p.stopping) {
-      return;
-    }
-    p.stopping = true;
-    p.stopReason = reason;
-    if (p.maxAgeTimer != null) {
-      p.maxAgeTimer.cancel(false);
-      p.maxAgeTimer = null;
-    }
-    if (cfg.stopChildren) {
-      p.descendants = ProcFs.descendants(p.pid);
-    }
-    p.signal(sig);
-    event("kill", kv("process_pid", p.pid, "time", now()));
-    if (cfg.stopChildren) {
-      for (long[] d : p.descendants) {
-        if (ProcFs.startTime((int) d[0]) == d[1]) {
-          Posix.kill((int) d[0], sig);
-          event("kill", kv("process_pid", (int) d[0], "time", now()));
-        }
-      }
-    }
-    long ms = (long) (timeout * 1000);
-    p.killTimer = loop.schedule(() -> hardKill(p), ms, TimeUnit.MILLISECONDS);
-  }
-
-  private void hardKill(ManagedProcess p) {
-    p.killTimer = null;
-    if (!p.exitWatch.isReaped()) {
-      LOG.info("watcher {}: pid {} still alive after graceful_timeout ({} s), sending SIGKILL",
-          cfg.name, p.pid, cfg.gracefulTimeout);
-      event("kill", kv("process_pid", p.pid, "time", now()));
-    }
-    List<long[]> victims = new ArrayList<>(p.descendants);
-    if (cfg.stopChildren && !p.exitWatch.isReaped()) {
-      victims.addAll(ProcFs.descendants(p.pid));
-    }
-    // The group is pinned while any member lives, so this cannot hit a stranger.
-    p.signalGroup(Signals.SIGKILL);
-    p.signal(Signals.SIGKILL);
-    for (long[] d : victims) {
-      if (ProcFs.startTime((int) d[0]) == d[1]) {
-        Posix.kill((int) d[0], Signals.SIGKILL);
-      }
-    }
+    p.terminate(reason, timeout, sig, cfg.stopChildren, loop,
+        pid -> event("kill", kv("process_pid", pid, "time", now())));
   }
 
   /** Sends {@code sig} to one process, or to all; returns how many were signalled. */
   public int signal(int sig, Integer pid, boolean children) {
-    int n = 0;
-    for (ManagedProcess p : procs.values()) {
-      if (pid != null && p.pid != pid) {
-        continue;
-      }
-      if (p.signal(sig) == 0) {
-        n++;
-        event("kill", kv("process_pid", p.pid, "time", now()));
-      }
-      if (children) {
-        for (long[] d : ProcFs.descendants(p.pid)) {
-          Posix.kill((int) d[0], sig);
-        }
-      }
-    }
-    return n;
+    return procs.signal(sig, pid, children, p -> event("kill", kv("process_pid", p, "time", now())));
   }
 
   // ---------------------------------------------------------------- exits
 
-  private void onExit(int pid, Posix.ExitStatus st) {
-    ManagedProcess p = procs.get(pid);
-    if (p == null) {
-      return;
-    }
-    boolean diedBeforeReady = diedBeforeReady(p);
-    procs.remove(pid);
-    wids.clear(p.wid);
-    arbiter.guardian().reaped(pid);
-    if (p.notify != null) {
-      p.notify.close();
-      p.notify = null;
-    }
-    if (p.maxAgeTimer != null) {
-      p.maxAgeTimer.cancel(false);
-    }
-    if (p.killTimer != null && !(cfg.stopChildren && p.stopping)) {
-      p.killTimer.cancel(false); // with stop_children it stays armed for descendants left behind (#1044)
-    }
+  /** max_age has passed for {@code p}: it is replaced as if its time had come. */
+  private void replaceOld(ManagedProcess p) {
+    LOG.info("watcher {}: pid {} reached max_age, replacing it", cfg.name, p.pid);
+    terminate(p, "max_age", cfg.gracefulTimeout);
+    manage();
+  }
+
+  private void onExit(ManagedProcess p, Posix.ExitStatus st) {
+    int pid = p.pid;
+    boolean diedBeforeReady = rollout.diedBeforeReady(p);
+    procs.remove(p, cfg.stopChildren);
     double uptime = p.uptimeSeconds();
-    Map<String, Object> payload = new LinkedHashMap<>();
-    payload.put("process_pid", pid);
-    payload.put("time", now());
-    payload.put("exit_code", st.exitCode());
-    payload.put("commanded", p.stopping);
+    Map<String, Object> reap = kv("process_pid", pid, "time", now(), "exit_code", st.exitCode(), "commanded",
+        p.stopping);
     if (p.stopping) {
-      payload.put("reason", p.stopReason);
+      reap.put("reason", p.stopReason);
     }
-    event("reap", payload);
-    for (ManagedSocket s : socketsToPass()) {
-      String lost = s == null ? null : s.pathLost();
-      if (lost != null) {
-        LOG.error("watcher {}: socket '{}': {} by the time pid {} exited: the socket still listens, but clients that"
-            + " connect by path cannot reach it until circusd restarts. gunicorn removes a unix socket it was given"
-            + " as fd://N when it stops; give it the socket with handoff = systemd (LISTEN_FDS), which it leaves"
-            + " in place", cfg.name, s.name(), lost, pid);
-      }
-    }
+    event("reap", reap);
+    ProcessLauncher.checkSocketPaths(cfg, host, pid);
     if (p.stopping) {
       LOG.debug("watcher {}: pid {} stopped ({}), exit code {}", cfg.name, pid, p.stopReason, st.exitCode());
     } else if (!cfg.respawn) {
       LOG.info("watcher {}: pid {} exited with code {} (respawn is off)", cfg.name, pid, st.exitCode());
     } else {
-      if (uptime < cfg.backoffMinUptime) {
-        youngDeaths++;
-      } else {
-        youngDeaths = 0;
-      }
-      long delay = backoffNanos();
-      nextSpawnNanos = System.nanoTime() + delay;
+      long delay = backoff.exited(uptime, cfg);
       String how = st.signalled() ? "killed by " + Signals.name(-st.exitCode()) : "exited with code " + st.exitCode();
       if (delay > 0) {
         settle();
         LOG.warn("watcher {}: pid {} {} after {} s; {} quick exit(s) in a row, next spawn in {} ms",
-            cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime), youngDeaths, delay / 1_000_000);
+            cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime), backoff.youngDeaths(), delay / 1_000_000);
       } else {
         LOG.info("watcher {}: pid {} {} after {} s", cfg.name, pid, how, String.format(Locale.ROOT, "%.2f", uptime));
       }
@@ -1177,50 +583,11 @@ public final class Watcher {
       return;
     }
     if (diedBeforeReady) {
-      String how = st.signalled() ? "was killed by " + Signals.name(-st.exitCode())
-          : "exited with code " + st.exitCode();
-      abandonReload(p, how + " before " + (cfg.notifyReady ? "it reported READY=1"
-          : cfg.readyCheck != null ? "its readiness check passed"
-          : "its warmup_delay of " + cfg.warmupDelay + " s passed"));
+      rollout.exitedBeforeReady(p, st);
     }
     manage();
-    checkReloadDone();
+    rollout.checkDone();
     checkResizeDone();
-  }
-
-  // ---------------------------------------------------------------- streams
-
-  private void openStreams() throws IOException {
-    if (stdoutSink == null && cfg.stdoutStream != null && !cfg.closeChildStdout) {
-      stdoutSink = open(cfg.stdoutStream);
-    }
-    if (stderrSink == null && cfg.stderrStream != null && !cfg.closeChildStderr) {
-      stderrSink = open(cfg.stderrStream);
-    }
-  }
-
-  private OutputSink open(StreamConfig sc) throws IOException {
-    return arbiter.streams().open(sc, cfg.name.hashCode());
-  }
-
-  private void maybeCloseStreams() {
-    if (state != State.STOPPED || openReaders > 0) {
-      return;
-    }
-    OutputSink out = stdoutSink;
-    OutputSink err = stderrSink;
-    stdoutSink = null;
-    stderrSink = null;
-    if (out != null || err != null) {
-      arbiter.streamsLoop().execute(() -> {
-        if (out != null) {
-          out.close();
-        }
-        if (err != null) {
-          err.close();
-        }
-      });
-    }
   }
 
   @Override

@@ -24,14 +24,24 @@ final class ConfigCommands extends Family {
     r.register("add", this::add);
     r.register("set", this::set);
     r.register("rm", this::rm);
-    r.register("reloadconfig", (p, out) -> {
-      Future<List<String>> f;
-      try {
-        f = arbiter.reloadConfig();
-      } catch (io.jcircus.server.config.ConfigException e) {
-        throw CommandError.message("reloadconfig: " + e.getMessage() + " (the running configuration is unchanged)");
+    r.register("reloadconfig", this::reloadconfig);
+  }
+
+  /** The file is read off the arbiter loop; a bad file changes nothing, and says which line and key and why. */
+  void reloadconfig(Map<String, Object> p, Reply r) {
+    arbiter.readConfig().addListener(read -> {
+      if (!read.isSuccess()) {
+        r.error(CommandError.message("reloadconfig: " + read.cause().getMessage()
+            + " (the running configuration is unchanged)"));
+        return;
       }
-      reply(p, f, out, Family::kv);
+      try {
+        reply(p, arbiter.applyConfig((io.jcircus.server.config.CircusConfig) read.getNow()), r, Family::kv);
+      } catch (io.jcircus.server.config.ConfigException e) {
+        r.error(CommandError.message("reloadconfig: " + e.getMessage() + " (the running configuration is unchanged)"));
+      } catch (CommandError e) {
+        r.error(e);
+      }
     });
   }
 

@@ -140,7 +140,7 @@ abstract class Family {
           }
           break;
         case "glob":
-          ok = ConfigLoader.fnmatch(n, wn);
+          ok = io.jcircus.server.config.Names.fnmatch(n, wn);
           break;
         default:
           throw CommandError.message("match must be simple, glob or regex; got '" + how + "'");

@@ -76,36 +76,42 @@ final class LifecycleCommands extends Family {
    * configuration file read again and applied, every autostart watcher started. A file with an error is
    * refused before anything stops; the daemon process, its endpoints and unchanged sockets stay.
    */
-  void restartArbiter(Map<String, Object> p, Reply r) throws CommandError {
-    try {
-      ConfigLoader.load(arbiter.config().file);
-    } catch (io.jcircus.server.config.ConfigException e) {
-      throw CommandError.message("restart: " + e.getMessage() + " (nothing was restarted)");
-    }
-    List<Watcher> all = current();
-    all.sort(Comparator.comparingInt(Watcher::priority));
-    Promise<Void> done = arbiter.loop().newPromise();
-    forEach(all, true, Watcher::stop).addListener(stopped -> {
-      Future<List<String>> applied;
-      try {
-        applied = arbiter.reloadConfig();
-      } catch (io.jcircus.server.config.ConfigException e) {
-        applied = arbiter.loop().newFailedFuture(e);
+  void restartArbiter(Map<String, Object> p, Reply r) {
+    arbiter.readConfig().addListener(read -> {
+      if (!read.isSuccess()) {
+        r.error(CommandError.message("restart: " + read.cause().getMessage() + " (nothing was restarted)"));
+        return;
       }
-      applied.addListener(x -> {
-        List<Watcher> start = current();
-        start.removeIf(w -> !w.config().autostart);
-        start.sort(Comparator.comparingInt(Watcher::priority).reversed());
-        forEach(start, Watcher::start).addListener(y -> {
-          if (x.isSuccess()) {
-            done.trySuccess(null);
-          } else {
-            done.tryFailure(x.cause());
-          }
+      io.jcircus.server.config.CircusConfig next = (io.jcircus.server.config.CircusConfig) read.getNow();
+      List<Watcher> all = current();
+      all.sort(Comparator.comparingInt(Watcher::priority));
+      Promise<Void> done = arbiter.loop().newPromise();
+      forEach(all, true, Watcher::stop).addListener(stopped -> {
+        Future<List<String>> applied;
+        try {
+          applied = arbiter.applyConfig(next);
+        } catch (io.jcircus.server.config.ConfigException e) {
+          applied = arbiter.loop().newFailedFuture(e);
+        }
+        applied.addListener(x -> {
+          List<Watcher> start = current();
+          start.removeIf(w -> !w.config().autostart);
+          start.sort(Comparator.comparingInt(Watcher::priority).reversed());
+          forEach(start, Watcher::start).addListener(y -> {
+            if (x.isSuccess()) {
+              done.trySuccess(null);
+            } else {
+              done.tryFailure(x.cause());
+            }
+          });
         });
       });
+      try {
+        reply(p, done, r, Family::kv);
+      } catch (CommandError e) {
+        r.error(e);
+      }
     });
-    reply(p, done, r, Family::kv);
   }
 
   void reload(Map<String, Object> p, Reply r) throws CommandError {
@@ -172,7 +178,7 @@ final class LifecycleCommands extends Family {
     }
     if (childpid != null) {
       // only a child of that process, as Circus: never any pid a client names
-      if (!io.jcircus.server.arbiter.ProcFsAccess.children(pid).contains(childpid)
+      if (!io.jcircus.server.internal.proc.ProcFs.children(pid).contains(childpid)
           || io.jcircus.server.internal.posix.Posix.kill(childpid, sig) != 0) {
         throw CommandError.message("child " + childpid + " not found");
       }

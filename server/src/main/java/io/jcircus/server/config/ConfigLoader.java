@@ -14,8 +14,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
-import io.jcircus.server.internal.posix.Signals;
 
 /**
  * Turns circus.ini (and what it includes) into a {@link CircusConfig}. Every error is a
@@ -34,19 +32,6 @@ public final class ConfigLoader {
       Set.of(
           "host", "port", "path", "family", "type", "proto", "backlog", "umask", "replace", "so_reuseport",
           "interface", "blocking", "defer_accept");
-
-  static final Set<String> RLIMITS =
-      Set.of(
-          "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
-          "rtprio", "rttime", "sigpending", "stack");
-
-  static final Set<String> STREAM_CLASSES =
-      Set.of("FileStream", "WatchedFileStream", "TimedRotatingFileStream", "StdoutStream", "FancyStdoutStream");
-
-  static final Set<String> STREAM_KEYS =
-      Set.of(
-          "class", "filename", "max_bytes", "backup_count", "time_format", "rotate_when", "rotate_interval", "utc",
-          "color", "refresh_time");
 
   private final Map<String, String> environ;
   private final UserLookup users;
@@ -220,7 +205,7 @@ public final class ConfigLoader {
           readPlugin(s, rest, cfg, loadEnv);
           break;
         default:
-          String hint = suggest(kind, Set.of("circus", "watcher", "socket", "plugin", "env"));
+          String hint = Names.suggest(kind, Set.of("circus", "watcher", "socket", "plugin", "env"));
           if (colon >= 0 || hint != null) {
             throw sectionError(
                 s, "unknown section [" + n + "]" + (hint == null ? "" : "; did you mean [" + hint
@@ -245,7 +230,7 @@ public final class ConfigLoader {
     watchers.sort((a, b) -> a.name().compareToIgnoreCase(b.name()));
     Map<String, String> seen = new HashMap<>();
     for (IniFile.Section s : watchers) {
-      WatcherConfig w = readWatcher(s, globalEnv, envSections, socketNames(cfg), cfg.warnings);
+      WatcherConfig w = new WatcherReader(environ, users).read(s, globalEnv, envSections, socketNames(cfg), cfg.warnings);
       String prev = seen.put(w.name.toLowerCase(Locale.ROOT), w.name);
       if (prev != null) {
         throw sectionError(s, "duplicate watcher name '" + w.name + "' (names are case-insensitive; see [watcher:"
@@ -259,7 +244,7 @@ public final class ConfigLoader {
     return new ConfigException(s.file(), s.line(), null, null, msg);
   }
 
-  private static String where(IniFile.Entry e) {
+  static String where(IniFile.Entry e) {
     return e.file() + ":" + e.line();
   }
 
@@ -355,7 +340,7 @@ public final class ConfigLoader {
     }
     for (IniFile.Entry e : s.entries()) {
       if (!CIRCUS_KEYS.contains(e.key())) {
-        String hint = suggest(e.key(), CIRCUS_KEYS);
+        String hint = Names.suggest(e.key(), CIRCUS_KEYS);
         throw ConfigException.at(e, "circus", "unknown option" + (hint == null ? "" : "; did you mean '" + hint + "'?"));
       }
     }
@@ -384,7 +369,7 @@ public final class ConfigLoader {
     Values v = new Values(s, sec, env);
     for (IniFile.Entry e : s.entries()) {
       if (!SOCKET_KEYS.contains(e.key())) {
-        String hint = suggest(e.key(), SOCKET_KEYS);
+        String hint = Names.suggest(e.key(), SOCKET_KEYS);
         throw ConfigException.at(e, sec, "unknown socket option" + (hint == null ? "" : "; did you mean '" + hint + "'?"));
       }
     }
@@ -437,7 +422,7 @@ public final class ConfigLoader {
         emptyToNull(v.str("interface", null)), v.bool("blocking", false), deferAccept);
   }
 
-  private static String emptyToNull(String s) {
+  static String emptyToNull(String s) {
     return s == null || s.isEmpty() ? null : s;
   }
 
@@ -456,456 +441,6 @@ public final class ConfigLoader {
    */
   public WatcherConfig watcher(String name, Map<String, String> options, Map<String, String> env,
       List<String> sockets, List<String> warnings) throws ConfigException {
-    Path source = Path.of("<add " + name + ">");
-    List<IniFile.Section> envSections = new ArrayList<>();
-    if (!env.isEmpty()) {
-      envSections.add(IniFile.Section.of("env:" + name, source, env));
-    }
-    return readWatcher(IniFile.Section.of("watcher:" + name, source, options), Map.of(), envSections, sockets,
-        warnings);
-  }
-
-  private WatcherConfig readWatcher(IniFile.Section s, Map<String, String> globalEnv,
-      List<IniFile.Section> envSections, List<String> sockets, List<String> warnings) throws ConfigException {
-    String sec = s.name();
-    WatcherConfig.Builder w = new WatcherConfig.Builder();
-    w.name = sec.substring("watcher:".length()).strip();
-    if (w.name.contains(".") || w.name.contains(" ")) {
-      warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] a watcher name with '.' or ' ' breaks event"
-          + " topic parsing in Circus clients");
-    }
-    // The watcher's environment: [env], then every [env:patterns] that matches, later sections winning.
-    Map<String, String> env = new LinkedHashMap<>(globalEnv);
-    for (IniFile.Section es : envSections) {
-      boolean match = false;
-      for (String pat : es.name().substring(4).split(",")) {
-        pat = pat.strip();
-        if (!pat.isEmpty() && fnmatch(pat.toLowerCase(Locale.ROOT), w.name.toLowerCase(Locale.ROOT))) {
-          match = true;
-        }
-      }
-      if (match) {
-        for (IniFile.Entry e : es.entries()) {
-          env.put(e.key(), Substitution.expandDollarVars(e.value(), environ));
-        }
-      }
-    }
-    Map<String, String> subEnv = new HashMap<>(environ);
-    subEnv.putAll(env);
-    for (Map.Entry<String, String> e : env.entrySet()) {
-      e.setValue(Substitution.expandEnv(e.getValue(), subEnv));
-    }
-    w.env = env;
-
-    Values v = new Values(s, sec, subEnv);
-    IniFile.Entry cmdEntry = s.get("cmd");
-    if (cmdEntry == null || cmdEntry.value().isBlank()) {
-      throw new ConfigException(s.file(), s.line(), sec, "cmd", "missing: every watcher needs a command");
-    }
-    for (WatcherOptions.Option o : WatcherOptions.all()) {
-      if (o.type() == WatcherOptions.Type.SPECIAL || s.get(o.key()) == null) {
-        continue;
-      }
-      Object value;
-      try {
-        value = o.fromIni(v.str(o.key(), null));
-      } catch (IllegalArgumentException e) {
-        throw v.error(o.key(), e.getMessage());
-      }
-      if (value != null) {
-        o.assign().accept(w, value);
-      }
-    }
-    if (w.copyPath && !w.copyEnv) {
-      throw v.error("copy_path", "copy_path needs copy_env = true");
-    }
-    if (s.get("virtualenv") != null && !w.copyEnv) {
-      throw v.error("virtualenv", "virtualenv needs copy_env = true");
-    }
-    if (w.singleton && w.numprocesses > 1) {
-      throw v.error("numprocesses", "a singleton watcher runs at most 1 process; got " + w.numprocesses);
-    }
-    String handoff = v.str("handoff", "circus").toLowerCase(Locale.ROOT);
-    switch (handoff) {
-      case "circus": w.handoff = WatcherConfig.Handoff.CIRCUS; break;
-      case "systemd": w.handoff = WatcherConfig.Handoff.SYSTEMD; break;
-      case "einhorn": w.handoff = WatcherConfig.Handoff.EINHORN; break;
-      default:
-        throw v.error("handoff", "expected circus, systemd or einhorn; got '" + handoff + "'");
-    }
-    String readiness = v.str("readiness", "warmup").strip();
-    String lower = readiness.toLowerCase(Locale.ROOT);
-    if (lower.startsWith("tcp://") || lower.startsWith("http://")) {
-      w.readyCheck = readiness;
-    } else if (!lower.equals("warmup") && !lower.equals("notify")) {
-      throw v.error("readiness", "expected warmup, notify, tcp://HOST:PORT or http://HOST:PORT/PATH; got '"
-          + readiness + "'");
-    }
-    w.notifyReady = lower.equals("notify");
-    if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
-      w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
-    }
-
-    String uid = emptyToNull(v.str("uid", null));
-    String gid = emptyToNull(v.str("gid", null));
-    if (uid != null) {
-      UserLookup.User u = users.user(uid);
-      if (u == null) {
-        throw v.error("uid", "no such user: '" + uid + "'");
-      }
-      w.uid = u.uid();
-      w.gid = u.gid();
-      w.uidName = u.name();
-      w.userHome = u.home();
-    }
-    if (gid != null) {
-      int g = users.group(gid);
-      if (g < 0) {
-        throw v.error("gid", "no such group: '" + gid + "'");
-      }
-      w.gid = g;
-    }
-
-    Map<String, String> out = new TreeMap<>();
-    Map<String, String> err = new TreeMap<>();
-    for (IniFile.Entry e : s.entries()) {
-      String k = e.key();
-      String val = Substitution.expandEnv(e.value(), subEnv);
-      w.raw.put(k, val);
-      if (WatcherOptions.keys().contains(k)) {
-        continue;
-      }
-      if (k.startsWith("rlimit_")) {
-        String r = k.substring(7).toLowerCase(Locale.ROOT);
-        if (!RLIMITS.contains(r)) {
-          String hint = suggest(r, RLIMITS);
-          throw ConfigException.at(e, sec, "unknown resource limit '" + r + "'"
-              + (hint == null ? "" : "; did you mean 'rlimit_" + hint + "'?"));
-        }
-        if (val.isBlank() || val.equalsIgnoreCase("unlimited") || val.equalsIgnoreCase("infinity")) {
-          w.rlimits.put(r, -1L);
-        } else {
-          try {
-            long n = Long.parseLong(val.strip());
-            if (n < 0) {
-              throw new NumberFormatException();
-            }
-            w.rlimits.put(r, n);
-          } catch (NumberFormatException ex) {
-            throw ConfigException.at(e, sec, "expected a non-negative integer or empty (unlimited); got '" + val + "'");
-          }
-        }
-      } else if (k.startsWith("stdout_stream.") || k.startsWith("stderr_stream.")) {
-        String sub = k.substring(k.indexOf('.') + 1);
-        if (!STREAM_KEYS.contains(sub)) {
-          String hint = suggest(sub, STREAM_KEYS);
-          throw ConfigException.at(e, sec, "unknown stream option '" + sub + "'"
-              + (hint == null ? "" : "; did you mean '" + k.substring(0, k.indexOf('.') + 1) + hint + "'?"));
-        }
-        (k.startsWith("stdout") ? out : err).put(sub, val);
-      } else if (k.startsWith("hooks.")) {
-        w.hooks.put(k.substring(6), val);
-      } else {
-        String hint = k.contains(".") ? null : suggest(k, WatcherOptions.keys());
-        if (hint != null) {
-          warnings.add(where(e) + ": [" + sec + "] unknown option '" + k + "' kept as a free-form option;"
-              + " did you mean '" + hint + "'?");
-        }
-        w.freeform.put(k, val);
-      }
-    }
-    if (!w.hooks.isEmpty()) {
-      warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] hooks name Python callables; this circusd"
-          + " keeps them as options but does not call them");
-    }
-    w.stdoutStream = stream(s, sec, "stdout_stream", out);
-    w.stderrStream = stream(s, sec, "stderr_stream", err);
-
-    // Socket references must name configured sockets; the command is checked once here, not at spawn.
-    List<String> refs = new ArrayList<>();
-    for (String field : new String[] {"cmd", "args", "shell_args"}) {
-      IniFile.Entry e = s.get(field);
-      if (e == null) {
-        continue;
-      }
-      for (String ref : Substitution.socketRefs(e.value())) {
-        if (!sockets.contains(ref)) {
-          throw ConfigException.at(e, sec, "refers to $(circus.sockets." + ref + ") but there is no [socket:" + ref
-              + "]" + hintSocket(ref, sockets));
-        }
-        if (!refs.contains(ref)) {
-          refs.add(ref);
-        }
-      }
-    }
-    for (Map.Entry<String, String> e : w.env.entrySet()) {
-      for (String ref : Substitution.socketRefs(e.getValue())) {
-        if (sockets.contains(ref) && !refs.contains(ref)) {
-          refs.add(ref);
-        }
-      }
-    }
-    w.socketRefs = List.copyOf(refs);
-    if (!refs.isEmpty() && !w.useSockets) {
-      throw v.error("cmd", "refers to socket(s) " + refs + " but use_sockets is not true; add 'use_sockets = true'");
-    }
-    if (w.stdinSocket != null) {
-      if (!sockets.contains(w.stdinSocket.toLowerCase(Locale.ROOT))) {
-        throw v.error("stdin_socket", "no [socket:" + w.stdinSocket + "]" + hintSocket(w.stdinSocket, sockets));
-      }
-      w.stdinSocket = w.stdinSocket.toLowerCase(Locale.ROOT);
-    }
-    try {
-      Shlex.split(w.cmd);
-      Shlex.split(w.args);
-    } catch (IllegalArgumentException e) {
-      throw v.error(s.get("args") != null && !isSplittable(w.args) ? "args" : "cmd", e.getMessage());
-    }
-    return w.build();
-  }
-
-  private static boolean isSplittable(String s) {
-    try {
-      Shlex.split(s);
-      return true;
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
-  }
-
-  private static String hintSocket(String ref, List<String> names) {
-    String hint = suggest(ref.toLowerCase(Locale.ROOT), names);
-    if (hint != null) {
-      return "; did you mean '" + hint + "'?";
-    }
-    return names.isEmpty() ? "" : " (sockets: " + String.join(", ", names) + ")";
-  }
-
-  private static StreamConfig stream(IniFile.Section s, String sec, String prefix, Map<String, String> opts)
-      throws ConfigException {
-    if (opts.isEmpty()) {
-      return null;
-    }
-    String cls = opts.remove("class");
-    if (cls == null || cls.isEmpty()) {
-      if (!opts.containsKey("filename")) {
-        throw new ConfigException(s.file(), s.line(), sec, prefix + ".class", "missing: set class (e.g. FileStream) or filename");
-      }
-      cls = "FileStream";
-    }
-    if (cls.startsWith("circus.stream.")) {
-      cls = cls.substring("circus.stream.".length());
-    }
-    IniFile.Entry at = s.get(prefix + ".class");
-    if (!STREAM_CLASSES.contains(cls)) {
-      String hint = suggest(cls, STREAM_CLASSES);
-      String msg = "unsupported stream class '" + cls + "' (supported: " + String.join(", ", new TreeMap<>(
-          Map.of("a", "FileStream", "b", "WatchedFileStream", "c", "TimedRotatingFileStream", "d", "StdoutStream",
-              "e", "FancyStdoutStream")).values()) + ")" + (hint == null ? "" : "; did you mean '" + hint + "'?");
-      throw at != null ? ConfigException.at(at, sec, msg) : new ConfigException(s.file(), s.line(), sec, prefix + ".class", msg);
-    }
-    for (String k : new String[] {"max_bytes", "backup_count", "rotate_interval"}) {
-      String val = opts.get(k);
-      if (val != null) {
-        try {
-          if (Long.parseLong(val.strip()) < 0) {
-            throw new NumberFormatException();
-          }
-        } catch (NumberFormatException e) {
-          IniFile.Entry en = s.get(prefix + "." + k);
-          throw ConfigException.at(en, sec, "expected a non-negative integer; got '" + val + "'");
-        }
-      }
-    }
-    if (cls.equals("TimedRotatingFileStream")) {
-      String when = opts.getOrDefault("rotate_when", "H").toUpperCase(Locale.ROOT);
-      if (!when.matches("S|M|H|D|MIDNIGHT|W[0-6]")) {
-        throw ConfigException.at(s.get(prefix + ".rotate_when"), sec,
-            "expected S, M, H, D, MIDNIGHT or W0-W6; got '" + opts.get("rotate_when") + "'");
-      }
-    }
-    if ((cls.endsWith("FileStream")) && (opts.get("filename") == null || opts.get("filename").isEmpty())) {
-      throw new ConfigException(s.file(), s.line(), sec, prefix + ".filename", "missing: " + cls + " needs a filename");
-    }
-    if (opts.containsKey("filename")) {
-      Path p = Path.of(opts.get("filename"));
-      if (!p.isAbsolute()) {
-        Path base = s.file().toAbsolutePath().getParent();
-        opts.put("filename", (base == null ? p : base.resolve(p)).normalize().toString());
-      }
-    }
-    return new StreamConfig(cls, Map.copyOf(opts));
-  }
-
-  /** fnmatch as Python's: * ? [seq]. */
-  public static boolean fnmatch(String pattern, String name) {
-    return FileSystems.getDefault().getPathMatcher("glob:" + pattern.replace("/", "\\/")).matches(Path.of(name));
-  }
-
-  /** The closest known key within edit distance 2, or null. */
-  static String suggest(String key, Iterable<String> known) {
-    String best = null;
-    int bestD = 3;
-    for (String k : known) {
-      int d = distance(key.toLowerCase(Locale.ROOT), k.toLowerCase(Locale.ROOT));
-      if (d < bestD) {
-        bestD = d;
-        best = k;
-      }
-    }
-    return bestD <= (key.length() >= 3 ? 2 : 1) ? best : null;
-  }
-
-  static int distance(String a, String b) {
-    int[] prev = new int[b.length() + 1];
-    int[] cur = new int[b.length() + 1];
-    for (int j = 0; j <= b.length(); j++) {
-      prev[j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      cur[0] = i;
-      for (int j = 1; j <= b.length(); j++) {
-        int c = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + c);
-      }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
-    }
-    return prev[b.length()];
-  }
-
-  /** Typed access to one section's values, with errors that point at the line. */
-  static final class Values {
-    private final IniFile.Section s;
-    private final String sec;
-    private final Function<String, String> expand;
-
-    Values(IniFile.Section s, String sec, Map<String, String> env) {
-      this.s = s;
-      this.sec = sec;
-      this.expand = val -> Substitution.expandEnv(val, env);
-    }
-
-    ConfigException error(String key, String msg) {
-      IniFile.Entry e = s.get(key);
-      return e != null ? ConfigException.at(e, sec, msg) : new ConfigException(s.file(), s.line(), sec, key, msg);
-    }
-
-    String str(String key, String def) {
-      IniFile.Entry e = s.get(key);
-      return e == null ? def : expand.apply(e.value());
-    }
-
-    boolean bool(String key, boolean def) throws ConfigException {
-      String v = str(key, null);
-      if (v == null || v.isEmpty()) {
-        return def;
-      }
-      switch (v.strip().toLowerCase(Locale.ROOT)) {
-        case "1": case "yes": case "true": case "on":
-          return true;
-        case "0": case "no": case "false": case "off":
-          return false;
-        default:
-          throw error(key, "expected a boolean (true/false, yes/no, on/off, 1/0); got '" + v + "'");
-      }
-    }
-
-    int integer(String key, int def) throws ConfigException {
-      String v = str(key, null);
-      if (v == null || v.isEmpty()) {
-        return def;
-      }
-      try {
-        return Integer.parseInt(v.strip());
-      } catch (NumberFormatException e) {
-        throw error(key, "expected an integer; got '" + v + "'");
-      }
-    }
-
-    double positiveOrZero(String key, double def) throws ConfigException {
-      String v = str(key, null);
-      if (v == null || v.isEmpty()) {
-        return def;
-      }
-      double d;
-      try {
-        d = Double.parseDouble(v.strip());
-      } catch (NumberFormatException e) {
-        throw error(key, "expected a number of seconds; got '" + v + "'");
-      }
-      if (d < 0 || Double.isNaN(d) || Double.isInfinite(d)) {
-        throw error(key, "must be a non-negative number; got '" + v + "'");
-      }
-      return d;
-    }
-
-    /** A number of seconds within {@link Limits#seconds}. */
-    double seconds(String key, double def) throws ConfigException {
-      return checkedDouble(key, positiveOrZero(key, def), Limits::seconds);
-    }
-
-    /** {@code value} through {@code rule}, its message turned into an error at {@code key}'s line. */
-    int checked(String key, long value, java.util.function.LongUnaryOperator rule) throws ConfigException {
-      try {
-        return (int) rule.applyAsLong(value);
-      } catch (IllegalArgumentException e) {
-        throw error(key, e.getMessage());
-      }
-    }
-
-    double checkedDouble(String key, double value, java.util.function.DoubleUnaryOperator rule) throws ConfigException {
-      try {
-        return rule.applyAsDouble(value);
-      } catch (IllegalArgumentException e) {
-        throw error(key, e.getMessage());
-      }
-    }
-
-    /** A size in bytes: a whole number, optionally with k, K, m or M (1024, 1024²). */
-    long bytes(String key, String v) throws ConfigException {
-      String t = v.strip();
-      long unit = 1;
-      char last = t.isEmpty() ? ' ' : Character.toLowerCase(t.charAt(t.length() - 1));
-      if (last == 'k' || last == 'm') {
-        unit = last == 'k' ? 1024 : 1024 * 1024;
-        t = t.substring(0, t.length() - 1).strip();
-      }
-      try {
-        return Math.multiplyExact(Long.parseLong(t), unit);
-      } catch (NumberFormatException | ArithmeticException e) {
-        throw error(key, "expected a size in bytes such as 16M, 512k or 65536; got '" + v + "'");
-      }
-    }
-
-    int port(String key, int def) throws ConfigException {
-      int p = integer(key, def);
-      if (p < 0 || p > 65535) {
-        throw error(key, "port must be between 0 and 65535; got " + p);
-      }
-      return p;
-    }
-
-    /** "077" and "0o77" are octal; a plain number is decimal as in Circus ("8" is 0o10). */
-    int octal(String key, String v) throws ConfigException {
-      String t = v.strip().toLowerCase(Locale.ROOT);
-      try {
-        int n;
-        if (t.startsWith("0o")) {
-          n = Integer.parseInt(t.substring(2), 8);
-        } else if (t.length() > 1 && t.startsWith("0")) {
-          n = Integer.parseInt(t.substring(1), 8);
-        } else {
-          n = Integer.parseInt(t);
-        }
-        if (n < 0 || n > 0777) {
-          throw new NumberFormatException();
-        }
-        return n;
-      } catch (NumberFormatException e) {
-        throw error(key, "expected a umask such as 022 (octal) or 8 (decimal); got '" + v + "'");
-      }
-    }
+    return new WatcherReader(environ, users).fromOptions(name, options, env, sockets, warnings);
   }
 }

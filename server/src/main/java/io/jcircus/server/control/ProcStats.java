@@ -1,7 +1,7 @@
 package io.jcircus.server.control;
 
 import io.jcircus.protocol.Json;
-
+import io.jcircus.server.internal.proc.ProcFs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -92,7 +92,7 @@ public final class ProcStats {
     }
     List<Object> children = new ArrayList<>();
     if (withChildren) {
-      for (int c : io.jcircus.server.arbiter.ProcFsAccess.children(pid)) {
+      for (int c : ProcFs.children(pid)) {
         Map<String, Object> ci = info(c, false, level);
         if (ci != null) {
           ci.put("children", List.of());
@@ -156,7 +156,7 @@ public final class ProcStats {
     long start = f[19];
     Fixed fx = fixed.get(pid);
     if (fx == null || fx.start != start) {
-      fx = new Fixed(start, user(pid), cmdline(pid));
+      fx = new Fixed(start, user(pid), ProcFs.argv0(pid));
       fixed.put(pid, fx);
       last.remove(pid);
     }
@@ -228,33 +228,11 @@ public final class ProcStats {
     sb.append('}');
   }
 
-  private static String cmdline(int pid) {
-    try {
-      byte[] b = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "cmdline"));
-      int end = 0;
-      while (end < b.length && b[end] != 0) {
-        end++;
-      }
-      String argv0 = new String(b, 0, end, StandardCharsets.UTF_8);
-      return argv0.substring(argv0.lastIndexOf('/') + 1);
-    } catch (IOException e) {
-      return "";
-    }
-  }
-
   private String user(int pid) {
-    int uid = -1;
-    try {
-      for (String l : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status"))) {
-        if (l.startsWith("Uid:")) {
-          uid = Integer.parseInt(l.substring(4).strip().split("\\s+")[1]);
-          break;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
+    int u = ProcFs.uid(pid);
+    if (u < 0) {
       return "N/A";
     }
-    int u = uid;
     return users.computeIfAbsent(u, k -> {
       try {
         for (String l : Files.readAllLines(Path.of("/etc/passwd"))) {
@@ -272,32 +250,14 @@ public final class ProcStats {
 
   private long memTotal() {
     if (memTotal < 0) {
-      memTotal = 1;
-      try {
-        for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
-          if (l.startsWith("MemTotal:")) {
-            memTotal = Long.parseLong(l.replaceAll("\\D+", "")) * 1024;
-          }
-        }
-      } catch (IOException e) {
-        // keep 1
-      }
+      memTotal = ProcFs.memTotal();
     }
     return memTotal;
   }
 
   private double bootTime() {
     if (bootTime < 0) {
-      bootTime = 0;
-      try {
-        for (String l : Files.readAllLines(Path.of("/proc/stat"))) {
-          if (l.startsWith("btime ")) {
-            bootTime = Long.parseLong(l.substring(6).strip());
-          }
-        }
-      } catch (IOException e) {
-        // keep 0
-      }
+      bootTime = ProcFs.bootTime();
     }
     return bootTime;
   }
