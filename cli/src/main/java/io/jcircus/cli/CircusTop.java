@@ -74,7 +74,7 @@ public final class CircusTop {
     try (Terminal t = Shell.openTerminal(); ZContext ctx = ControlClient.context()) {
       ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
       sub.setLinger(0);
-      sub.subscribe("stat.".getBytes(StandardCharsets.UTF_8));
+      sub.subscribe(io.jcircus.protocol.Topics.STATS.getBytes(StandardCharsets.UTF_8));
       sub.setMaxMsgSize(ControlClient.MAX_MESSAGE);
       sub.connect(IpcShim.connectable(endpoint));
       Attributes saved = t.enterRawMode();
@@ -171,7 +171,7 @@ public final class CircusTop {
       if (now - seen.get(e.getKey()) > processTimeoutMs) {
         continue;
       }
-      String rest = e.getKey().substring("stat.".length());
+      String rest = e.getKey().substring(io.jcircus.protocol.Topics.STATS.length());
       int dot = rest.lastIndexOf('.');
       if (dot < 0) {
         out.computeIfAbsent(rest, k -> new ArrayList<>());
@@ -189,7 +189,7 @@ public final class CircusTop {
     lines.add(new AttributedStringBuilder().style(bold).append("circus-top").style(AttributedStyle.DEFAULT)
         .append("  " + endpoint + "  sort: " + sort + "  watcher: " + (filter == null ? "all" : filter)
             + (paused ? "  PAUSED" : "") + "   q quit  c/m/p sort  w watcher  space pause").toAttributedString());
-    Map<String, Object> circus = latest.get("stat.circus");
+    Map<String, Object> circus = latest.get(io.jcircus.protocol.Topics.stats("circus"));
     if (circus != null && circus.get("system") instanceof Map<?, ?> sys) {
       double total = dbl(sys.get("mem_total"));
       double avail = dbl(sys.get("mem_available"));
@@ -220,7 +220,7 @@ public final class CircusTop {
             p.get("pid"), num(p.get("cpu"), 1), num(p.get("mem"), 3), p.get("mem_info1"), p.get("mem_info2"),
             num(p.get("age"), 0), p.getOrDefault("threads", ""), label), cols)));
       }
-      Map<String, Object> agg = latest.get("stat." + name);
+      Map<String, Object> agg = latest.get(io.jcircus.protocol.Topics.stats(name));
       if (agg != null) {
         lines.add(new AttributedString(pad(String.format(Locale.ROOT, "  %-9s %6s %7s %9s %9s %8s",
             "(avg/sum)", num(agg.get("cpu"), 1), num(agg.get("mem"), 3), "", "", num(agg.get("age"), 0)), cols)));

@@ -1,5 +1,6 @@
 package io.jcircus.cli;
 
+import io.jcircus.protocol.RingLayout;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -12,17 +13,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.Map;
 
 /**
- * The reading side of circusd's output ring file ({@code io.jcircus.server.stream.RingFile} describes the
+ * The reading side of circusd's output ring file ({@link RingLayout} is its
  * layout): a follower on circusd's machine maps it read-only and copies each record out, checking afterwards
  * that the writer has not lapped it meanwhile.
  */
 final class LocalRing {
-  static final long MAGIC = 0x31737563726963_6AL; // "jcircus1"
-  static final int HEADER = 64;
-  static final int HEAD_OFFSET = 16;
-  static final int TOKEN_OFFSET = 24;
-  static final int RECORD_HEADER = 48;
-  static final int WRAP = -1;
+  static final long MAGIC = RingLayout.MAGIC;
+  static final int HEADER = RingLayout.HEADER;
+  static final int HEAD_OFFSET = RingLayout.HEAD_OFFSET;
+  static final int TOKEN_OFFSET = RingLayout.TOKEN_OFFSET;
+  static final int RECORD_HEADER = RingLayout.RECORD_HEADER;
+  static final int WRAP = RingLayout.WRAP;
   private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   /** One record; {@code data} is null when the writer overwrote it while it was read (skip to {@code next}). */

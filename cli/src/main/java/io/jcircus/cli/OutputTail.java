@@ -124,7 +124,7 @@ final class OutputTail {
         return finish();
       }
       // not on circusd's machine, or its ring file is not ours to read: the chunks over the output endpoint
-      String prefix = "output." + name + "." + (pid == null ? "" : pid + ".");
+      String prefix = io.jcircus.protocol.Topics.outputPrefix(name, pid);
       sub.subscribe(prefix.getBytes(StandardCharsets.UTF_8));
       if (local) {
         sub.unsubscribe(ringTopic.getBytes(StandardCharsets.UTF_8));

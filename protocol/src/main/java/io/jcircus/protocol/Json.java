@@ -1,315 +1,277 @@
 package io.jcircus.protocol;
 
-import java.math.BigDecimal;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.PrettyPrinter;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * The JSON Circus speaks: parsed into maps (insertion-ordered), lists, strings, longs, doubles, booleans and
- * null; written the way Python's {@code json.dumps} writes it ({@code ", "} and {@code ": "} separators,
- * non-ASCII as {@code \\uXXXX}, floats as Python's repr: {@link PyFloat}), so replies look exactly like Circus's.
- * One codec for circusd, its clients and the tests (there were two copies, already drifting apart).
+ * The JSON Circus speaks, through Jackson's streaming parser and generator: parsed into maps (insertion-ordered),
+ * lists, strings, longs, doubles, booleans and null; written the way Python's {@code json.dumps} writes it
+ * ({@code ", "} and {@code ": "} separators, every character outside space..~ as a lower-case {@code \\uxxxx},
+ * floats as Python's repr: {@link PyFloat}), so replies are byte for byte Circus's. One codec for circusd, its
+ * clients and the tests.
  */
 public final class Json {
-  private final String s;
-  private int i;
+  private Json() {}
 
-  private Json(String s) {
-    this.s = s;
-  }
+  /** Nesting deeper than this is refused (Python's own limit is about 1000; no Circus message nests past 5). */
+  static final int MAX_DEPTH = 200;
 
-  /** @throws IllegalArgumentException if {@code text} is not one JSON value */
+  private static final JsonFactory FACTORY = new com.fasterxml.jackson.core.JsonFactoryBuilder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build())
+      .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS) // Python writes NaN and Infinity
+      .enable(JsonWriteFeature.ESCAPE_NON_ASCII) // json.dumps' ensure_ascii
+      .disable(JsonWriteFeature.WRITE_HEX_UPPER_CASE)
+      .characterEscapes(new PythonEscapes())
+      .build();
+
+  /** @throws IllegalArgumentException if {@code text} is not exactly one JSON value */
   public static Object parse(String text) {
-    Json p = new Json(text);
-    p.ws();
-    Object v = p.value(0);
-    p.ws();
-    if (p.i != p.s.length()) {
-      throw p.error("trailing characters");
-    }
-    return v;
-  }
-
-  private IllegalArgumentException error(String what) {
-    return new IllegalArgumentException(what + " at offset " + i);
-  }
-
-  private void ws() {
-    while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\t' || s.charAt(i) == '\n' || s.charAt(i) == '\r')) {
-      i++;
+    try (JsonParser p = FACTORY.createParser(text)) {
+      if (p.nextToken() == null) {
+        throw new IllegalArgumentException("unexpected end");
+      }
+      Object v = value(p);
+      if (p.nextToken() != null) {
+        throw new IllegalArgumentException("trailing characters at offset " + p.currentTokenLocation().getCharOffset());
+      }
+      return v;
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) { // malformed, too deep, too long
+      throw new IllegalArgumentException(e.getOriginalMessage()
+          + (e.getLocation() == null ? "" : " at offset " + e.getLocation().getCharOffset()), e);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e.toString(), e);
     }
   }
 
-  private Object value(int depth) {
-    if (depth > 200) {
-      throw error("too deeply nested");
-    }
-    if (i >= s.length()) {
-      throw error("unexpected end");
-    }
-    char c = s.charAt(i);
-    switch (c) {
-      case '{': {
-        i++;
+  private static Object value(JsonParser p) throws IOException {
+    switch (p.currentToken()) {
+      case START_OBJECT: {
         Map<String, Object> m = new LinkedHashMap<>();
-        ws();
-        if (peek('}')) {
-          return m;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String k = p.currentName();
+          p.nextToken();
+          m.put(k, value(p)); // a repeated key: the last wins, as in Python
         }
-        while (true) {
-          ws();
-          if (i >= s.length() || s.charAt(i) != '"') {
-            throw error("expected a string key");
-          }
-          String k = string();
-          ws();
-          expect(':');
-          ws();
-          m.put(k, value(depth + 1));
-          ws();
-          if (peek('}')) {
-            return m;
-          }
-          expect(',');
-        }
+        return m;
       }
-      case '[': {
-        i++;
+      case START_ARRAY: {
         List<Object> l = new ArrayList<>();
-        ws();
-        if (peek(']')) {
-          return l;
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+          l.add(value(p));
         }
-        while (true) {
-          ws();
-          l.add(value(depth + 1));
-          ws();
-          if (peek(']')) {
-            return l;
-          }
-          expect(',');
-        }
+        return l;
       }
-      case '"':
-        return string();
-      case 't':
-        word("true");
+      case VALUE_STRING:
+        return p.getText();
+      case VALUE_NUMBER_INT:
+        if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+          return p.getBigIntegerValue().doubleValue(); // past a long: as a double, as before
+        }
+        return p.getLongValue();
+      case VALUE_NUMBER_FLOAT:
+        return p.getDoubleValue();
+      case VALUE_TRUE:
         return Boolean.TRUE;
-      case 'f':
-        word("false");
+      case VALUE_FALSE:
         return Boolean.FALSE;
-      case 'n':
-        word("null");
+      case VALUE_NULL:
         return null;
       default:
-        return number();
-    }
-  }
-
-  private boolean peek(char c) {
-    if (i < s.length() && s.charAt(i) == c) {
-      i++;
-      return true;
-    }
-    return false;
-  }
-
-  private void expect(char c) {
-    if (!peek(c)) {
-      throw error("expected '" + c + "'");
-    }
-  }
-
-  private void word(String w) {
-    if (!s.startsWith(w, i)) {
-      throw error("invalid literal");
-    }
-    i += w.length();
-  }
-
-  private String string() {
-    i++;
-    StringBuilder sb = new StringBuilder();
-    while (true) {
-      if (i >= s.length()) {
-        throw error("unterminated string");
-      }
-      char c = s.charAt(i++);
-      if (c == '"') {
-        return sb.toString();
-      }
-      if (c == '\\') {
-        if (i >= s.length()) {
-          throw error("bad escape");
-        }
-        char e = s.charAt(i++);
-        switch (e) {
-          case '"': case '\\': case '/': sb.append(e); break;
-          case 'b': sb.append('\b'); break;
-          case 'f': sb.append('\f'); break;
-          case 'n': sb.append('\n'); break;
-          case 'r': sb.append('\r'); break;
-          case 't': sb.append('\t'); break;
-          case 'u':
-            if (i + 4 > s.length()) {
-              throw error("bad \\u escape");
-            }
-            try {
-              sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-            } catch (NumberFormatException ex) {
-              throw error("bad \\u escape");
-            }
-            i += 4;
-            break;
-          default:
-            throw error("bad escape");
-        }
-      } else if (c < 0x20) {
-        throw error("control character in string");
-      } else {
-        sb.append(c);
-      }
-    }
-  }
-
-  private Object number() {
-    int start = i;
-    if (peek('-')) {
-      // sign
-    }
-    while (i < s.length() && "0123456789.eE+-".indexOf(s.charAt(i)) >= 0) {
-      i++;
-    }
-    String t = s.substring(start, i);
-    if (t.isEmpty() || t.equals("-")) {
-      throw error("unexpected character");
-    }
-    try {
-      if (t.contains(".") || t.contains("e") || t.contains("E")) {
-        return Double.parseDouble(t);
-      }
-      return Long.parseLong(t);
-    } catch (NumberFormatException e) {
-      try {
-        return new BigDecimal(t).doubleValue();
-      } catch (NumberFormatException e2) {
-        throw error("bad number");
-      }
+        throw new IllegalArgumentException("unexpected " + p.currentToken());
     }
   }
 
   // ------------------------------------------------------------------ writing
 
-  /** Indented by two, keys sorted: what {@code circusctl --json --prettify} prints. */
-  public static String pretty(Object v) {
-    StringBuilder sb = new StringBuilder();
-    pretty(sb, v, 0);
-    return sb.toString();
-  }
-
-  private static void pretty(StringBuilder sb, Object v, int depth) {
-    if (v instanceof Map<?, ?> m && !m.isEmpty()) {
-      sb.append("{\n");
-      java.util.TreeMap<String, Object> sorted = new java.util.TreeMap<>();
-      m.forEach((k, x) -> sorted.put(String.valueOf(k), x));
-      int n = 0;
-      for (Map.Entry<String, Object> e : sorted.entrySet()) {
-        sb.append("  ".repeat(depth + 1));
-        quote(sb, e.getKey());
-        sb.append(": ");
-        pretty(sb, e.getValue(), depth + 1);
-        sb.append(++n < sorted.size() ? ",\n" : "\n");
-      }
-      sb.append("  ".repeat(depth)).append('}');
-    } else if (v instanceof Collection<?> c && !c.isEmpty()) {
-      sb.append("[\n");
-      int n = 0;
-      for (Object o : c) {
-        sb.append("  ".repeat(depth + 1));
-        pretty(sb, o, depth + 1);
-        sb.append(++n < c.size() ? ",\n" : "\n");
-      }
-      sb.append("  ".repeat(depth)).append(']');
-    } else {
-      write(sb, v);
-    }
-  }
-
+  /** As {@code json.dumps(v)}. */
   public static String write(Object v) {
-    StringBuilder sb = new StringBuilder();
-    write(sb, v);
-    return sb.toString();
+    return generate(v, new PythonSeparators(false), false);
   }
 
-  private static void write(StringBuilder sb, Object v) {
+  /** As {@code json.dumps(v, indent=2, sort_keys=True)}: what {@code circusctl --json --prettify} prints. */
+  public static String pretty(Object v) {
+    return generate(v, new PythonSeparators(true), true);
+  }
+
+  private static String generate(Object v, PrettyPrinter pp, boolean sortKeys) {
+    StringWriter out = new StringWriter();
+    try (JsonGenerator g = FACTORY.createGenerator(out)) {
+      g.setPrettyPrinter(pp);
+      write(g, v, sortKeys);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // a StringWriter does not fail
+    }
+    return out.toString();
+  }
+
+  private static void write(JsonGenerator g, Object v, boolean sortKeys) throws IOException {
     if (v == null) {
-      sb.append("null");
-    } else if (v instanceof String str) {
-      quote(sb, str);
+      g.writeNull();
+    } else if (v instanceof String s) {
+      g.writeString(s);
     } else if (v instanceof Boolean b) {
-      sb.append(b ? "true" : "false");
+      g.writeBoolean(b);
     } else if (v instanceof Double || v instanceof Float) {
-      number(sb, ((Number) v).doubleValue());
+      g.writeNumber(PyFloat.repr(((Number) v).doubleValue()));
+    } else if (v instanceof BigInteger n) {
+      g.writeNumber(n);
     } else if (v instanceof Number n) {
-      sb.append(n.longValue());
+      g.writeNumber(n.longValue());
     } else if (v instanceof Map<?, ?> m) {
-      sb.append('{');
-      boolean first = true;
-      for (Map.Entry<?, ?> e : m.entrySet()) {
-        if (!first) {
-          sb.append(", ");
-        }
-        first = false;
-        quote(sb, String.valueOf(e.getKey()));
-        sb.append(": ");
-        write(sb, e.getValue());
+      g.writeStartObject();
+      Map<?, ?> entries = m;
+      if (sortKeys) {
+        TreeMap<String, Object> sorted = new TreeMap<>();
+        m.forEach((k, x) -> sorted.put(String.valueOf(k), x));
+        entries = sorted;
       }
-      sb.append('}');
+      for (Map.Entry<?, ?> e : entries.entrySet()) {
+        g.writeFieldName(String.valueOf(e.getKey()));
+        write(g, e.getValue(), sortKeys);
+      }
+      g.writeEndObject();
     } else if (v instanceof Collection<?> c) {
-      sb.append('[');
-      boolean first = true;
+      g.writeStartArray();
       for (Object o : c) {
-        if (!first) {
-          sb.append(", ");
-        }
-        first = false;
-        write(sb, o);
+        write(g, o, sortKeys);
       }
-      sb.append(']');
+      g.writeEndArray();
     } else {
-      quote(sb, v.toString());
+      g.writeString(v.toString());
     }
   }
 
-  /** Appends {@code d} as Python's json.dumps writes a float. */
+  /** Appends {@code d} as Python's json.dumps writes a float (for hand-assembled hot paths: the stats stream). */
   public static void number(StringBuilder sb, double d) {
     PyFloat.append(sb, d);
   }
 
-  /** Appends {@code s} as Python's json.dumps writes a string (ensure_ascii: every non-ASCII char as \\uXXXX). */
+  /** Appends {@code s} as Python's json.dumps writes a string (Jackson unless nothing needs escaping). */
   public static void quote(StringBuilder sb, String s) {
-    sb.append('"');
     for (int k = 0; k < s.length(); k++) {
       char c = s.charAt(k);
-      switch (c) {
-        case '"': sb.append("\\\""); break;
-        case '\\': sb.append("\\\\"); break;
-        case '\n': sb.append("\\n"); break;
-        case '\r': sb.append("\\r"); break;
-        case '\t': sb.append("\\t"); break;
-        case '\b': sb.append("\\b"); break;
-        case '\f': sb.append("\\f"); break;
-        default:
-          if (c < 0x20 || c > 0x7e) {
-            sb.append(String.format("\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+        sb.append(write(s));
+        return;
       }
     }
-    sb.append('"');
+    sb.append('"').append(s).append('"');
+  }
+
+  /** json.dumps' separators: {@code ", "} and {@code ": "}; with {@code indent}, newlines and two spaces a level. */
+  private static final class PythonSeparators implements PrettyPrinter {
+    private final boolean indent;
+    private int depth;
+
+    PythonSeparators(boolean indent) {
+      this.indent = indent;
+    }
+
+    private void newline(JsonGenerator g) throws IOException {
+      if (indent) {
+        g.writeRaw('\n');
+        for (int i = 0; i < depth; i++) {
+          g.writeRaw("  ");
+        }
+      }
+    }
+
+    @Override
+    public void writeRootValueSeparator(JsonGenerator g) {}
+
+    @Override
+    public void writeStartObject(JsonGenerator g) throws IOException {
+      g.writeRaw('{');
+      depth++;
+    }
+
+    @Override
+    public void writeEndObject(JsonGenerator g, int entries) throws IOException {
+      depth--;
+      if (entries > 0) {
+        newline(g);
+      }
+      g.writeRaw('}');
+    }
+
+    @Override
+    public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(indent ? "," : ", ");
+      newline(g);
+    }
+
+    @Override
+    public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(": ");
+    }
+
+    @Override
+    public void writeStartArray(JsonGenerator g) throws IOException {
+      g.writeRaw('[');
+      depth++;
+    }
+
+    @Override
+    public void writeEndArray(JsonGenerator g, int values) throws IOException {
+      depth--;
+      if (values > 0) {
+        newline(g);
+      }
+      g.writeRaw(']');
+    }
+
+    @Override
+    public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(indent ? "," : ", ");
+      newline(g);
+    }
+
+    @Override
+    public void beforeArrayValues(JsonGenerator g) throws IOException {
+      newline(g);
+    }
+
+    @Override
+    public void beforeObjectEntries(JsonGenerator g) throws IOException {
+      newline(g);
+    }
+  }
+
+  /** json.dumps' ensure_ascii escapes DEL (0x7f) too; Jackson's non-ASCII escaping starts above it. */
+  private static final class PythonEscapes extends CharacterEscapes {
+    private final int[] ascii;
+
+    PythonEscapes() {
+      ascii = CharacterEscapes.standardAsciiEscapesForJSON();
+      ascii[0x7f] = CharacterEscapes.ESCAPE_STANDARD;
+    }
+
+    @Override
+    public int[] getEscapeCodesForAscii() {
+      return ascii;
+    }
+
+    @Override
+    public SerializableString getEscapeSequence(int ch) {
+      return null; // the standard \\uxxxx
+    }
   }
 }

@@ -1,13 +1,15 @@
 package io.jcircus.server.command;
 
-/** A command failure with Circus's errno (commands/errors.py): 1 json, 2 unknown command, 3 message, 4 OS, 5 command, 6 bad data. */
+import io.jcircus.protocol.Errno;
+
+/** A command failure with Circus's errno ({@link Errno}). */
 public class CommandError extends Exception {
-  public static final int INVALID_JSON = 1;
-  public static final int UNKNOWN_COMMAND = 2;
-  public static final int MESSAGE_ERROR = 3;
-  public static final int OS_ERROR = 4;
-  public static final int COMMAND_ERROR = 5;
-  public static final int BAD_MSG_DATA_ERROR = 6;
+  public static final int INVALID_JSON = Errno.INVALID_JSON;
+  public static final int UNKNOWN_COMMAND = Errno.UNKNOWN_COMMAND;
+  public static final int MESSAGE_ERROR = Errno.MESSAGE_ERROR;
+  public static final int OS_ERROR = Errno.OS_ERROR;
+  public static final int COMMAND_ERROR = Errno.COMMAND_ERROR;
+  public static final int BAD_MSG_DATA_ERROR = Errno.BAD_MSG_DATA_ERROR;
 
   private final int errno;
 

@@ -97,7 +97,7 @@ public final class Controller implements io.jcircus.server.lifecycle.LifeCycle {
       LOG.warn("circusd runs as root and its control endpoint {} has no authentication: any local user who can"
           + " reach it can run commands as root", cfg.endpoint);
     }
-    arbiter.addListener((watcher, event, payload) -> publish("watcher." + watcher + "." + event, Json.write(payload)));
+    arbiter.addListener((watcher, event, payload) -> publish(io.jcircus.protocol.Topics.event(watcher, event), Json.write(payload)));
     LOG.info("controller on {}, events on {}", cfg.endpoint, cfg.pubsubEndpoint);
     byte[] secret = cfg.curveSecretKey == null ? null : ZMQ.Curve.z85Decode(CurveKeys.load(cfg.curveSecretKey).secretKey());
     live = new LivePublishers(cfg, arbiter, ctx, secret, endpoints);

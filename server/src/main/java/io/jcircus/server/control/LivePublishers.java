@@ -1,6 +1,7 @@
 package io.jcircus.server.control;
 
 import io.jcircus.protocol.Json;
+import io.jcircus.protocol.Topics;
 
 import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.arbiter.ManagedProcess;
@@ -183,7 +184,7 @@ public final class LivePublishers {
     h.put("pseq", c.pseq());
     h.put("lines", c.lines());
     h.put("dropped", live.dropped());
-    String topic = "output." + c.watcher() + "." + c.pid() + "." + c.stream();
+    String topic = Topics.output(c.watcher(), c.pid(), c.stream());
     if (xpub.sendMore(topic) && xpub.sendMore(Json.write(h))) {
       xpub.send(c.data(), ZMQ.DONTWAIT);
     }
@@ -319,21 +320,21 @@ public final class LivePublishers {
         ProcStats.Sample x = ps.sample((int) p[0]);
         if (x != null) {
           alive.add(x.pid);
-          pub.add(new String[] {"stat." + w.getKey() + "." + x.pid, perProcess(sb, x, now, null, (int) p[1], agg)});
+          pub.add(new String[] {Topics.stats(w.getKey(), x.pid), perProcess(sb, x, now, null, (int) p[1], agg)});
         }
       }
-      pub.add(new String[] {"stat." + w.getKey(), Json.write(agg.toMap())});
+      pub.add(new String[] {Topics.stats(w.getKey()), Json.write(agg.toMap())});
     }
     ProcStats.Sample me = ps.sample(self);
     alive.add(self);
     if (me != null) {
       Aggregate agg = new Aggregate();
-      pub.add(new String[] {"stat.circus." + self, perProcess(sb, me, now, "circusd", 0, agg)});
+      pub.add(new String[] {Topics.stats("circus", self), perProcess(sb, me, now, "circusd", 0, agg)});
       Map<String, Object> m = agg.toMap();
       if (system != null) {
         m.put("system", system.sample()); // an extra key: Circus's clients read the ones they know
       }
-      pub.add(new String[] {"stat.circus", Json.write(m)});
+      pub.add(new String[] {Topics.stats("circus"), Json.write(m)});
     }
     if (!snap.sockets().isEmpty()) {
       List<Object> addresses = new ArrayList<>();
@@ -353,12 +354,12 @@ public final class LivePublishers {
         m.put("backlog", x == null ? "N/A" : (Object) x.backlog);
         addresses.add(s[2]);
         reads += x == null ? 0 : x.busyTicks;
-        send(pub, "stat.sockets." + fd, m);
+        send(pub, Topics.stats("sockets", fd), m);
       }
       Map<String, Object> all = new LinkedHashMap<>();
       all.put("addresses", addresses);
       all.put("reads", reads);
-      send(pub, "stat.sockets", all);
+      send(pub, Topics.stats("sockets"), all);
     }
     ps.retain(alive);
   }

@@ -1,5 +1,6 @@
 package io.jcircus.server.stream;
 
+import io.jcircus.protocol.RingLayout;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -16,11 +17,7 @@ import java.nio.file.attribute.PosixFilePermissions;
  * ({@code circusctl tail --follow}): circusd writes each chunk once, and every local follower reads it from the
  * mapping, so a follower costs circusd nothing per byte (over the output endpoint each one costs a TCP copy).
  *
- * <p>Layout (little-endian): a 64-byte header {@code [magic u64][capacity u64][head u64][token u64]…}, then
- * {@code capacity} bytes of records. {@code head} counts every byte ever written (records and wrap padding);
- * a record starts at {@code position % capacity} and never straddles the end: where one would, a wrap marker
- * ({@code len = -1}) fills the rest. A record is {@code [len i32][pid i32][seq i64][pseq i64][time f64]
- * [lines i32][bytes i32][stream u8][7 pad]} and its bytes, padded to 8 ({@code len} counts it all). The writer stores a record, then publishes it by
+ * <p>The layout is {@link RingLayout}'s. The writer stores a record, then publishes it by
  * a release store of {@code head}; a reader acquires {@code head}, copies the record, and checks that
  * {@code head} is still within half a capacity of the record's start (a record is at most a quarter of the
  * ring, so the writer's unpublished stores stay below {@code head + capacity / 2}); else the copy may be torn,
@@ -30,12 +27,12 @@ import java.nio.file.attribute.PosixFilePermissions;
  * lets a follower tell it found this daemon's ring and not a stale file.
  */
 public final class RingFile implements AutoCloseable {
-  public static final long MAGIC = 0x31737563726963_6AL; // "jcircus1"
-  public static final int HEADER = 64;
-  public static final int HEAD_OFFSET = 16;
-  public static final int TOKEN_OFFSET = 24;
-  public static final int RECORD_HEADER = 48;
-  public static final int WRAP = -1;
+  static final long MAGIC = RingLayout.MAGIC;
+  static final int HEADER = RingLayout.HEADER;
+  static final int HEAD_OFFSET = RingLayout.HEAD_OFFSET;
+  static final int TOKEN_OFFSET = RingLayout.TOKEN_OFFSET;
+  static final int RECORD_HEADER = RingLayout.RECORD_HEADER;
+  static final int WRAP = RingLayout.WRAP;
   /** Ring bytes per followed watcher. */
   static final int CAPACITY = 8 * 1024 * 1024;
 
