@@ -12,6 +12,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,27 @@ class FdPassTest {
 
   private static String target(int fd) throws Exception {
     return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+  }
+
+  /** A JDK with the foreign function API (22 or later) among /usr/lib/jvm, or null. */
+  private static Path newerJdk() throws java.io.IOException {
+    Path root = Path.of("/usr/lib/jvm");
+    if (!Files.isDirectory(root)) {
+      return null;
+    }
+    try (java.util.stream.Stream<Path> all = Files.list(root)) {
+      for (Path jdk : (Iterable<Path>) all.sorted()::iterator) {
+        Path release = jdk.resolve("release");
+        if (Files.isExecutable(jdk.resolve("bin/java")) && Files.isRegularFile(release)) {
+          java.util.regex.Matcher m = java.util.regex.Pattern.compile("JAVA_VERSION=\"(\\d+)")
+              .matcher(Files.readString(release));
+          if (m.find() && Integer.parseInt(m.group(1)) >= 22) {
+            return jdk;
+          }
+        }
+      }
+    }
+    return null;
   }
 
   @Test
@@ -53,9 +75,19 @@ class FdPassTest {
       assertThat(r.info()).containsEntry("kind", "file");
       String flags = Files.readAllLines(Path.of("/proc/self/fdinfo/" + r.fd())).stream()
           .filter(l -> l.startsWith("flags:")).findFirst().orElseThrow();
-      if (Fcntl.available()) {
-        assertThat(Integer.parseInt(flags.split("\\s+")[1], 8) & 02000000).as("O_CLOEXEC in " + flags).isNotZero();
+      if (!Fcntl.available()) {
+        // this JVM cannot call fcntl (JDK 17): the client sets FD_CLOEXEC where the JDK has the foreign function
+        // API, so the same fetch is made from such a JDK
+        Path jdk = newerJdk();
+        Assumptions.assumeTrue(jdk != null, "no JDK 22 or later in /usr/lib/jvm to check O_CLOEXEC with");
+        Process p = new ProcessBuilder(jdk.resolve("bin/java").toString(), "-cp", System.getProperty("java.class.path"),
+            FetchProbe.class.getName(), server.path().toString(), "data").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        flags = out.lines().filter(l -> l.startsWith("flags:")).findFirst().orElseThrow();
       }
+      assertThat(Integer.parseInt(flags.split("\\s+")[1], 8) & 02000000).as("O_CLOEXEC in " + flags).isNotZero();
       assertThatThrownBy(() -> FdPassClient.fetch(server.path(), "nosuch")).hasMessageContaining("no socket named 'nosuch'");
     } finally {
       g.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
