@@ -20,7 +20,7 @@ MEASURES = [
     ("status round trip, 500 processes", ["control.py", "--children", "500", "--calls", "500"],
      r"^status\s+median\s+([\d.]+) ms", "ms"),
     ("stats stream CPU, 500 processes", ["live.py", "--only", "stats", "--children", "500", "--seconds", "15"],
-     r"([\d.]+)% of a core with it", "% core"),
+     r"stats cost ([\d.]+)% of a core", "% core"),
     ("respawn after kill -9, median", ["core.py", "--children", "500", "--idle", "5", "--mbytes", "20"],
      r"respawn after kill -9, median of 20\s+([\d.]+)ms", "ms"),
     ("spawn 500 until all exec'd", ["core.py", "--children", "500", "--idle", "5", "--mbytes", "20"],
