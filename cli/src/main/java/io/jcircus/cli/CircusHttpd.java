@@ -1,0 +1,152 @@
+package io.jcircus.cli;
+
+import io.jcircus.protocol.Json;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * circus-httpd: the daemon's commands and events over HTTP ({@link HttpApi}), for browsers and scripts. It is a
+ * client of the daemon like circusctl: commands go over the control endpoint, events come from the pubsub
+ * endpoint the daemon names in {@code globaloptions}. It listens on 127.0.0.1 only until authentication exists.
+ */
+@Command(name = "circus-httpd", mixinStandardHelpOptions = true,
+    description = "Serves circusd's commands (POST /api/COMMAND) and events (GET /api/events) over HTTP.")
+public final class CircusHttpd implements Callable<Integer> {
+  /** Request bodies: a command's properties are small; anything past this is answered 413. */
+  static final int MAX_BODY = 64 * 1024;
+  /** Commands waiting for the daemon before new ones are refused with 503. */
+  static final int MAX_WAITING = 64;
+
+  @Option(names = "--endpoint", description = "circusd's control endpoint. Default: $CIRCUSCTL_ENDPOINT or"
+      + " tcp://127.0.0.1:5555.")
+  String endpoint = System.getenv().getOrDefault("CIRCUSCTL_ENDPOINT", "tcp://127.0.0.1:5555");
+
+  @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
+  String host = "127.0.0.1";
+
+  @Option(names = "--port", description = "Port to listen on (default 8080; 0 picks one and prints it).")
+  int port = 8080;
+
+  @Option(names = "--timeout", description = "Seconds to wait for the daemon's reply (default 10).")
+  double timeout = 10;
+
+  @Mixin CurveOptions curveOptions = new CurveOptions();
+
+  private final CountDownLatch stop = new CountDownLatch(1);
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new CircusHttpd()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    InetAddress addr = InetAddress.getByName(host);
+    if (!addr.isLoopbackAddress()) {
+      System.err.println("circus-httpd: refusing to listen on " + host + ": without authentication (not available"
+          + " yet) the console may only listen on a loopback address such as 127.0.0.1");
+      return 2;
+    }
+    CurveOptions.Keys curve = curveOptions.resolve();
+    long timeoutMs = Math.max(1, (long) (timeout * 1000));
+    ZContext ctx = ControlClient.context();
+    ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
+    ThreadPoolExecutor commands = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(MAX_WAITING), r -> new Thread(r, "circus-httpd-commands"));
+    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)));
+    MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    Thread events = new Thread(() -> followEvents(ctx, curve, timeoutMs, api), "circus-httpd-events");
+    try {
+      Channel server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
+          .option(ChannelOption.SO_BACKLOG, 128)
+          .childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+              ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192),
+                  new HttpObjectAggregator(MAX_BODY), api);
+            }
+          }).bind(new InetSocketAddress(addr, port)).sync().channel();
+      int bound = ((InetSocketAddress) server.localAddress()).getPort();
+      System.out.println("circus-httpd listening on http://" + host + ":" + bound + " for " + endpoint);
+      System.out.flush();
+      events.setDaemon(true);
+      events.start();
+      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+      stop.await();
+      server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+      return 0;
+    } finally {
+      commands.shutdownNow();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+      control.close();
+      ctx.close();
+    }
+  }
+
+  /**
+   * Follows the daemon's events for the API's subscribers: asks the daemon for its pubsub endpoint, subscribes,
+   * and after a loss (the daemon restarted elsewhere, or went away) starts over, for as long as circus-httpd runs.
+   */
+  private void followEvents(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, HttpApi api) {
+    // a client of its own: a JeroMQ socket belongs to one thread
+    ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
+    while (stop.getCount() > 0) {
+      try {
+        Map<String, Object> r = control.call("globaloptions", Map.of());
+        Object pubsub = r.get("options") instanceof Map<?, ?> o ? o.get("pubsub_endpoint") : null;
+        if (pubsub == null) {
+          throw new IllegalStateException("no pubsub_endpoint in " + r);
+        }
+        ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(pubsub.toString()), curve,
+            System.nanoTime() + timeoutMs * 1_000_000L, timeoutMs, s -> {
+              s.setLinger(0);
+              s.subscribe(new byte[0]);
+            }).socket();
+        try {
+          sub.setReceiveTimeOut(500);
+          while (stop.getCount() > 0) {
+            byte[] topic = sub.recv();
+            if (topic == null) {
+              continue;
+            }
+            byte[] body = sub.hasReceiveMore() ? sub.recv() : new byte[0];
+            api.event(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
+          }
+        } finally {
+          sub.close();
+        }
+      } catch (Exception e) {
+        control.close(); // a fresh connection next time
+        try {
+          Thread.sleep(1000); // the daemon is away: try again shortly
+        } catch (InterruptedException ie) {
+          return;
+        }
+      }
+    }
+    control.close();
+  }
+}

@@ -1,0 +1,195 @@
+package io.jcircus.cli;
+
+import io.jcircus.protocol.Json;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+
+/**
+ * circus-httpd's HTTP API: the daemon's commands as JSON over HTTP, and its events as a server-sent event stream.
+ * <ul>
+ *   <li>{@code POST /api/COMMAND} with the command's properties as a JSON object (or no body): the daemon's reply,
+ *       as it came, with 200 (an error reply is still 200: {@code "status": "error"} and Circus's errno);
+ *       502 when the daemon does not answer, 503 when too many requests wait for it.</li>
+ *   <li>{@code GET /api/events[?topic=PREFIX]}: {@code text/event-stream}, one {@code event: TOPIC} /
+ *       {@code data: JSON} pair per daemon event. A client that reads too slowly loses events, not the daemon's
+ *       time: what cannot be written at once is dropped and counted in a {@code : dropped N} comment.</li>
+ * </ul>
+ * Request bodies are bounded (the aggregator's limit answers 413); commands run one at a time on the link's
+ * thread, as Circus's own clients send them.
+ */
+@ChannelHandler.Sharable
+final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
+  /** A command name, as Circus spells them. */
+  private static final Pattern COMMAND = Pattern.compile("[a-z][a-z_]{0,31}");
+
+  /** Subscribers of the event stream and the events each one has lost. */
+  private final Map<Channel, Subscriber> subscribers = new ConcurrentHashMap<>();
+  private final ExecutorService commands;
+  private final Link link;
+
+  /** The daemon, as the API reaches it. */
+  interface Link {
+    /** Runs {@code command} with {@code props}; the daemon's reply, raw. Called on the commands executor. */
+    String call(String command, Map<String, Object> props) throws Exception;
+  }
+
+  private record Subscriber(String prefix, AtomicLong dropped) {}
+
+  HttpApi(ExecutorService commands, Link link) {
+    this.commands = commands;
+    this.link = link;
+  }
+
+  /** Hands one daemon event to every subscriber whose prefix it matches; called by the event thread. */
+  void event(String topic, String json) {
+    for (Map.Entry<Channel, Subscriber> e : subscribers.entrySet()) {
+      Channel ch = e.getKey();
+      Subscriber s = e.getValue();
+      if (!topic.startsWith(s.prefix())) {
+        continue;
+      }
+      if (!ch.isActive()) {
+        subscribers.remove(ch);
+        continue;
+      }
+      if (!ch.isWritable()) {
+        s.dropped().incrementAndGet();
+        continue;
+      }
+      long lost = s.dropped().getAndSet(0);
+      String text = (lost > 0 ? ": dropped " + lost + "\n\n" : "")
+          + "event: " + topic + "\ndata: " + json.replace("\n", "\ndata: ") + "\n\n";
+      ch.writeAndFlush(Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+    }
+  }
+
+  Set<Channel> subscribers() {
+    return subscribers.keySet();
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+    if (!req.decoderResult().isSuccess()) {
+      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad request: " + req.decoderResult().cause()));
+      return;
+    }
+    QueryStringDecoder q = new QueryStringDecoder(req.uri());
+    String path = q.path();
+    if (path.equals("/api/events")) {
+      if (!req.method().equals(HttpMethod.GET)) {
+        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET /api/events"));
+        return;
+      }
+      String prefix = q.parameters().containsKey("topic") ? q.parameters().get("topic").get(0) : "";
+      HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+          .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+          .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      HttpUtil.setTransferEncodingChunked(r, false);
+      ctx.write(r);
+      ctx.writeAndFlush(Unpooled.copiedBuffer(": connected\n\n", StandardCharsets.UTF_8));
+      subscribers.put(ctx.channel(), new Subscriber(prefix, new AtomicLong()));
+      ctx.channel().closeFuture().addListener(f -> subscribers.remove(ctx.channel()));
+      return;
+    }
+    if (path.startsWith("/api/")) {
+      String command = path.substring("/api/".length());
+      if (!COMMAND.matcher(command).matches()) {
+        send(ctx, req, HttpResponseStatus.NOT_FOUND, error("no such command: '" + command + "'"));
+        return;
+      }
+      if (!req.method().equals(HttpMethod.POST)) {
+        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("commands are POSTed: POST /api/" + command));
+        return;
+      }
+      Map<String, Object> props;
+      String body = req.content().toString(StandardCharsets.UTF_8).strip();
+      try {
+        Object parsed = body.isEmpty() ? new LinkedHashMap<>() : Json.parse(body);
+        if (!(parsed instanceof Map<?, ?>)) {
+          throw new IllegalArgumentException("the body must be a JSON object of the command's properties");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) parsed;
+        props = m;
+      } catch (IllegalArgumentException e) {
+        send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+        return;
+      }
+      boolean keepAlive = HttpUtil.isKeepAlive(req);
+      try {
+        commands.execute(() -> {
+          String reply;
+          HttpResponseStatus status = HttpResponseStatus.OK;
+          try {
+            reply = link.call(command, props);
+          } catch (Exception e) {
+            status = HttpResponseStatus.BAD_GATEWAY;
+            reply = error(String.valueOf(e.getMessage()));
+          }
+          send(ctx, keepAlive, status, reply);
+        });
+      } catch (RejectedExecutionException e) {
+        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many requests are waiting for the daemon"));
+      }
+      return;
+    }
+    send(ctx, req, HttpResponseStatus.NOT_FOUND, error("not found: " + path));
+  }
+
+  private static String error(String reason) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("status", "error");
+    m.put("reason", reason);
+    return Json.write(m);
+  }
+
+  private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String json) {
+    send(ctx, HttpUtil.isKeepAlive(req), status, json);
+  }
+
+  private static void send(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String json) {
+    ByteBuf body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json")
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+    if (keepAlive) {
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      ctx.writeAndFlush(r);
+    } else {
+      ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close(); // a broken client connection: nothing of the daemon's is at stake
+  }
+}

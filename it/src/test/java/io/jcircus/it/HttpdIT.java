@@ -1,0 +1,143 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** circus-httpd as a real process against a real circusd: commands over HTTP, events as a server-sent stream. */
+class HttpdIT extends ItBase {
+  private Process httpd;
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @AfterEach
+  void stopHttpd() throws Exception {
+    if (httpd != null) {
+      httpd.destroy();
+      if (!httpd.waitFor(10, TimeUnit.SECONDS)) {
+        httpd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static List<String> command(String... args) {
+    List<String> cmd = new java.util.ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--",
+        Daemon.HOME.resolve("bin/circus-httpd").toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** Starts circus-httpd on an ephemeral loopback port; returns its base URL. */
+  private String startHttpd(String endpoint, String... extra) throws Exception {
+    List<String> cmd = command("--endpoint", endpoint, "--port", "0");
+    cmd.addAll(List.of(extra));
+    httpd = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(httpd.getInputStream(), StandardCharsets.UTF_8));
+    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    Thread t = new Thread(() -> out.lines().forEach(lines::add), "httpd-output");
+    t.setDaemon(true);
+    t.start();
+    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+)");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      String l = lines.poll(100, TimeUnit.MILLISECONDS);
+      if (l != null) {
+        Matcher m = listening.matcher(l);
+        if (m.find()) {
+          return m.group(1);
+        }
+      }
+      assertThat(httpd.isAlive()).as("circus-httpd exited: " + lines).isTrue();
+    }
+    throw new AssertionError("circus-httpd did not start: " + lines);
+  }
+
+  private HttpResponse<String> post(String base, String command, String body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(base + "/api/" + command))
+        .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void commandsAndEventsOverHttp() throws Exception {
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\nnumprocesses = 2\n");
+    await(Duration.ofSeconds(30), "2 processes", () -> d.children().size() == 2);
+    String base = startHttpd(d.endpoint());
+
+    HttpResponse<String> status = post(base, "status", "");
+    assertThat(status.statusCode()).isEqualTo(200);
+    assertThat(status.headers().firstValue("content-type")).hasValue("application/json");
+    assertThat(status.body()).startsWith("{\"status\": \"ok\", \"time\": ").contains("\"statuses\": {\"web\": \"active\"}");
+
+    // the event stream, open before the change it reports
+    HttpResponse<Stream<String>> events = http.send(HttpRequest.newBuilder(URI.create(base
+        + "/api/events?topic=watcher.web.")).GET().build(), HttpResponse.BodyHandlers.ofLines());
+    assertThat(events.statusCode()).isEqualTo(200);
+    assertThat(events.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith(
+        "text/event-stream"));
+    BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> events.body().forEach(seen::add), "sse-reader");
+    reader.setDaemon(true);
+    reader.start();
+    assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(": connected");
+    Thread.sleep(300); // the subscription reaches the daemon's PUB
+
+    HttpResponse<String> incr = post(base, "incr", "{\"name\": \"web\", \"nb\": 1, \"waiting\": true}");
+    assertThat(incr.body()).contains("\"numprocesses\": 3");
+    assertThat(d.children()).hasSize(3);
+    String spawn = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (spawn == null && System.nanoTime() < deadline) {
+      String l = seen.poll(100, TimeUnit.MILLISECONDS);
+      if (l != null && l.equals("event: watcher.web.spawn")) {
+        spawn = seen.poll(5, TimeUnit.SECONDS);
+      }
+    }
+    assertThat(spawn).as("the spawn event's data line").startsWith("data: {\"process_pid\": ");
+
+    // the daemon's error replies come as they are; the HTTP layer's own refusals say why
+    HttpResponse<String> unknown = post(base, "list", "{\"name\": \"nosuch\"}");
+    assertThat(unknown.statusCode()).isEqualTo(200);
+    assertThat(unknown.body()).contains("\"status\": \"error\", \"reason\": \"program nosuch not found\"")
+        .contains("\"errno\": 3");
+    assertThat(post(base, "status", "{not json").statusCode()).isEqualTo(400);
+    assertThat(post(base, "status", "[1]").statusCode()).isEqualTo(400);
+    assertThat(post(base, "status", "x".repeat(70_000)).statusCode()).isEqualTo(413);
+    assertThat(post(base, "Not-A-Command", "").statusCode()).isEqualTo(404);
+    assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/status")).GET().build(),
+        HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
+    assertThat(post(base, "status", "").statusCode()).as("still serving").isEqualTo(200);
+
+    // the daemon goes away: a command answers 502 within the timeout, and circus-httpd stays up
+    d.close();
+    long t0 = System.nanoTime();
+    HttpResponse<String> away = post(base, "status", "");
+    assertThat(away.statusCode()).isEqualTo(502);
+    assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(15_000);
+    assertThat(httpd.isAlive()).isTrue();
+  }
+
+  @Test
+  void refusesToListenBeyondLoopbackWithoutAuthentication() throws Exception {
+    Process p = new ProcessBuilder(command("--host", "0.0.0.0", "--port", "0")).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(2);
+    assertThat(out).contains("refusing to listen on 0.0.0.0").contains("loopback");
+  }
+}
