@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
  * endpoint the daemon names in {@code globaloptions}. It listens on 127.0.0.1 only until authentication exists.
  */
 @Command(name = "circus-httpd", mixinStandardHelpOptions = true,
-    description = "Serves circusd's commands (POST /api/COMMAND) and events (GET /api/events) over HTTP.")
+    description = "The web console: circusd's commands (POST /api/COMMAND), events (GET /api/events) and stats"
+        + " (GET /api/stats) over HTTP, and a page at /.")
 public final class CircusHttpd implements Callable<Integer> {
   /** Request bodies: a command's properties are small; anything past this is answered 413. */
   static final int MAX_BODY = 64 * 1024;
@@ -78,7 +79,10 @@ public final class CircusHttpd implements Callable<Integer> {
         new ArrayBlockingQueue<>(MAX_WAITING), r -> new Thread(r, "circus-httpd-commands"));
     HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)));
     MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    Thread events = new Thread(() -> followEvents(ctx, curve, timeoutMs, api), "circus-httpd-events");
+    Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event),
+        "circus-httpd-events");
+    Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat),
+        "circus-httpd-stats");
     try {
       Channel server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
           .option(ChannelOption.SO_BACKLOG, 128)
@@ -92,8 +96,10 @@ public final class CircusHttpd implements Callable<Integer> {
       int bound = ((InetSocketAddress) server.localAddress()).getPort();
       System.out.println("circus-httpd listening on http://" + host + ":" + bound + " for " + endpoint);
       System.out.flush();
-      events.setDaemon(true);
-      events.start();
+      for (Thread t : new Thread[] {events, stats}) {
+        t.setDaemon(true);
+        t.start();
+      }
       Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
       stop.await();
       server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
@@ -107,20 +113,22 @@ public final class CircusHttpd implements Callable<Integer> {
   }
 
   /**
-   * Follows the daemon's events for the API's subscribers: asks the daemon for its pubsub endpoint, subscribes,
-   * and after a loss (the daemon restarted elsewhere, or went away) starts over, for as long as circus-httpd runs.
+   * Follows one of the daemon's publishers for the API's subscribers: asks the daemon where it publishes
+   * ({@code option} of {@code globaloptions}), subscribes to everything, hands each message to {@code sink}, and
+   * after a loss (the daemon went away, or came back elsewhere) starts over, for as long as circus-httpd runs.
    */
-  private void followEvents(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, HttpApi api) {
+  private void follow(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, String option,
+      java.util.function.BiConsumer<String, String> sink) {
     // a client of its own: a JeroMQ socket belongs to one thread
     ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
     while (stop.getCount() > 0) {
       try {
         Map<String, Object> r = control.call("globaloptions", Map.of());
-        Object pubsub = r.get("options") instanceof Map<?, ?> o ? o.get("pubsub_endpoint") : null;
-        if (pubsub == null) {
-          throw new IllegalStateException("no pubsub_endpoint in " + r);
+        Object where = r.get("options") instanceof Map<?, ?> o ? o.get(option) : null;
+        if (where == null || where.toString().isEmpty()) {
+          throw new IllegalStateException("no " + option + " in " + r);
         }
-        ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(pubsub.toString()), curve,
+        ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(where.toString()), curve,
             System.nanoTime() + timeoutMs * 1_000_000L, timeoutMs, s -> {
               s.setLinger(0);
               s.subscribe(new byte[0]);
@@ -133,7 +141,10 @@ public final class CircusHttpd implements Callable<Integer> {
               continue;
             }
             byte[] body = sub.hasReceiveMore() ? sub.recv() : new byte[0];
-            api.event(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
+            while (sub.hasReceiveMore()) {
+              sub.recv(); // frames past the second (none on these publishers) are not forwarded
+            }
+            sink.accept(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
           }
         } finally {
           sub.close();

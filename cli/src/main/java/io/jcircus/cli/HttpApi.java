@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
@@ -36,9 +35,11 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /api/COMMAND} with the command's properties as a JSON object (or no body): the daemon's reply,
  *       as it came, with 200 (an error reply is still 200: {@code "status": "error"} and Circus's errno);
  *       502 when the daemon does not answer, 503 when too many requests wait for it.</li>
- *   <li>{@code GET /api/events[?topic=PREFIX]}: {@code text/event-stream}, one {@code event: TOPIC} /
- *       {@code data: JSON} pair per daemon event. A client that reads too slowly loses events, not the daemon's
- *       time: what cannot be written at once is dropped and counted in a {@code : dropped N} comment.</li>
+ *   <li>{@code GET /api/events[?topic=PREFIX]} and {@code GET /api/stats[?topic=PREFIX]}: {@code text/event-stream},
+ *       one {@code event: TOPIC} / {@code data: JSON} pair per daemon event or stats message. A client that reads
+ *       too slowly loses messages, not the daemon's time: what cannot be written at once is dropped and counted
+ *       in a {@code : dropped N} comment.</li>
+ *   <li>{@code GET /} and the page's assets ({@link Assets}).</li>
  * </ul>
  * Request bodies are bounded (the aggregator's limit answers 413); commands run one at a time on the link's
  * thread, as Circus's own clients send them.
@@ -48,8 +49,9 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
   /** A command name, as Circus spells them. */
   private static final Pattern COMMAND = Pattern.compile("[a-z][a-z_]{0,31}");
 
-  /** Subscribers of the event stream and the events each one has lost. */
-  private final Map<Channel, Subscriber> subscribers = new ConcurrentHashMap<>();
+  /** Subscribers of the event stream, of the stats stream, and the messages each one has lost. */
+  private final Map<Channel, Subscriber> events = new ConcurrentHashMap<>();
+  private final Map<Channel, Subscriber> stats = new ConcurrentHashMap<>();
   private final ExecutorService commands;
   private final Link link;
 
@@ -68,6 +70,15 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   /** Hands one daemon event to every subscriber whose prefix it matches; called by the event thread. */
   void event(String topic, String json) {
+    fanOut(events, topic, json);
+  }
+
+  /** Hands one stats message to the stats stream's subscribers; called by the stats thread. */
+  void stat(String topic, String json) {
+    fanOut(stats, topic, json);
+  }
+
+  private static void fanOut(Map<Channel, Subscriber> subscribers, String topic, String json) {
     for (Map.Entry<Channel, Subscriber> e : subscribers.entrySet()) {
       Channel ch = e.getKey();
       Subscriber s = e.getValue();
@@ -89,9 +100,6 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
   }
 
-  Set<Channel> subscribers() {
-    return subscribers.keySet();
-  }
 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -101,9 +109,9 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     QueryStringDecoder q = new QueryStringDecoder(req.uri());
     String path = q.path();
-    if (path.equals("/api/events")) {
+    if (path.equals("/api/events") || path.equals("/api/stats")) {
       if (!req.method().equals(HttpMethod.GET)) {
-        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET /api/events"));
+        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET " + path));
         return;
       }
       String prefix = q.parameters().containsKey("topic") ? q.parameters().get("topic").get(0) : "";
@@ -111,11 +119,14 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
           .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
           .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-      HttpUtil.setTransferEncodingChunked(r, false);
       ctx.write(r);
       ctx.writeAndFlush(Unpooled.copiedBuffer(": connected\n\n", StandardCharsets.UTF_8));
-      subscribers.put(ctx.channel(), new Subscriber(prefix, new AtomicLong()));
-      ctx.channel().closeFuture().addListener(f -> subscribers.remove(ctx.channel()));
+      Map<Channel, Subscriber> to = path.equals("/api/events") ? events : stats;
+      to.put(ctx.channel(), new Subscriber(prefix, new AtomicLong()));
+      ctx.channel().closeFuture().addListener(f -> to.remove(ctx.channel()));
+      return;
+    }
+    if (req.method().equals(HttpMethod.GET) && Assets.serve(ctx, path, HttpUtil.isKeepAlive(req))) {
       return;
     }
     if (path.startsWith("/api/")) {

@@ -2,69 +2,34 @@ package io.jcircus.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** circus-httpd as a real process against a real circusd: commands over HTTP, events as a server-sent stream. */
 class HttpdIT extends ItBase {
-  private Process httpd;
+  private Httpd httpd;
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   @AfterEach
   void stopHttpd() throws Exception {
     if (httpd != null) {
-      httpd.destroy();
-      if (!httpd.waitFor(10, TimeUnit.SECONDS)) {
-        httpd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      }
+      httpd.close();
     }
   }
 
-  private static List<String> command(String... args) {
-    List<String> cmd = new java.util.ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--",
-        Daemon.HOME.resolve("bin/circus-httpd").toString()));
-    cmd.addAll(List.of(args));
-    return cmd;
-  }
-
-  /** Starts circus-httpd on an ephemeral loopback port; returns its base URL. */
-  private String startHttpd(String endpoint, String... extra) throws Exception {
-    List<String> cmd = command("--endpoint", endpoint, "--port", "0");
-    cmd.addAll(List.of(extra));
-    httpd = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(httpd.getInputStream(), StandardCharsets.UTF_8));
-    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    Thread t = new Thread(() -> out.lines().forEach(lines::add), "httpd-output");
-    t.setDaemon(true);
-    t.start();
-    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+)");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      String l = lines.poll(100, TimeUnit.MILLISECONDS);
-      if (l != null) {
-        Matcher m = listening.matcher(l);
-        if (m.find()) {
-          return m.group(1);
-        }
-      }
-      assertThat(httpd.isAlive()).as("circus-httpd exited: " + lines).isTrue();
-    }
-    throw new AssertionError("circus-httpd did not start: " + lines);
+  private String startHttpd(String endpoint) throws Exception {
+    httpd = Httpd.start(endpoint);
+    return httpd.base;
   }
 
   private HttpResponse<String> post(String base, String command, String body) throws Exception {
@@ -134,7 +99,8 @@ class HttpdIT extends ItBase {
 
   @Test
   void refusesToListenBeyondLoopbackWithoutAuthentication() throws Exception {
-    Process p = new ProcessBuilder(command("--host", "0.0.0.0", "--port", "0")).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(Httpd.command("--host", "0.0.0.0", "--port", "0")).redirectErrorStream(true)
+        .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isEqualTo(2);

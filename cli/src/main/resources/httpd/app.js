@@ -1,0 +1,338 @@
+// The jcircus console: the daemon's watchers, processes and events, live. Everything goes through circus-httpd's
+// API: POST /api/COMMAND, and the server-sent streams /api/events and /api/stats (read with fetch, so that every
+// topic arrives whatever its name). The DOM is bounded: 200 events, 300 samples per chart.
+"use strict";
+
+const MAX_EVENTS = 200;
+const MAX_SAMPLES = 300;
+const watchers = new Map(); // name -> {state, pids, cpu, rss, procs: Map(pid -> figures), samples}
+const $ = (sel) => document.querySelector(sel);
+
+function show(text, isError) {
+  const r = $("#reply");
+  r.textContent = text;
+  r.className = isError ? "error" : "";
+}
+
+function daemon(up) {
+  const d = $("#daemon");
+  d.textContent = up ? "daemon up" : "daemon unreachable";
+  d.className = "badge " + (up ? "up" : "down");
+}
+
+async function call(command, props = {}, quiet = false) {
+  let res;
+  try {
+    res = await fetch("/api/" + command, {method: "POST", body: JSON.stringify(props),
+      headers: {"Content-Type": "application/json"}});
+  } catch (e) {
+    daemon(false);
+    throw e;
+  }
+  const text = await res.text();
+  let reply;
+  try {
+    reply = JSON.parse(text);
+  } catch (e) {
+    reply = {status: "error", reason: text};
+  }
+  daemon(res.status !== 502);
+  if (!quiet || reply.status === "error") {
+    show(command + " " + JSON.stringify(props) + " → " + text, reply.status === "error");
+  }
+  return reply;
+}
+
+async function refresh() {
+  try {
+    const status = await call("status", {}, true);
+    if (status.status !== "ok") {
+      return;
+    }
+    const names = Object.keys(status.statuses).sort();
+    for (const name of [...watchers.keys()]) {
+      if (!names.includes(name)) {
+        watchers.delete(name);
+      }
+    }
+    for (const name of names) {
+      const w = watchers.get(name) || {procs: new Map(), samples: [[], [], []]};
+      w.state = status.statuses[name];
+      const list = await call("list", {name}, true);
+      w.pids = list.status === "ok" ? list.pids : [];
+      for (const pid of [...w.procs.keys()]) {
+        if (!w.pids.includes(pid)) {
+          w.procs.delete(pid);
+        }
+      }
+      watchers.set(name, w);
+    }
+    render();
+  } catch (e) {
+    daemon(false);
+  }
+}
+
+function human(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) {
+    bytes /= 1024;
+    i++;
+  }
+  return bytes.toFixed(i ? 1 : 0) + " " + units[i];
+}
+
+function button(label, title, action, danger) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.title = title;
+  b.dataset.action = label;
+  if (danger) {
+    b.className = "danger";
+  }
+  b.addEventListener("click", action);
+  return b;
+}
+
+function confirmThen(question, fn) {
+  return () => {
+    if (window.confirm(question)) {
+      fn();
+    }
+  };
+}
+
+function cell(tr, cls) {
+  const td = document.createElement("td");
+  if (cls) {
+    td.className = cls;
+  }
+  tr.appendChild(td);
+  return td;
+}
+
+function set(td, text, cls) {
+  if (td.textContent !== text) {
+    td.textContent = text;
+  }
+  if (cls !== undefined && td.className !== cls) {
+    td.className = cls;
+  }
+}
+
+// Rows are made once and updated in place: a stats message each second must not replace a button under the
+// pointer, nor the row a test or a screen reader holds.
+function watcherRow(name) {
+  const tr = document.createElement("tr");
+  tr.dataset.watcher = name;
+  set(cell(tr), name);
+  cell(tr, "state");
+  cell(tr, "num processes");
+  cell(tr, "num cpu");
+  cell(tr, "num rss");
+  const after = () => setTimeout(refresh, 50);
+  cell(tr).append(
+    button("start", "start " + name, () => call("start", {name, waiting: true}).then(after)),
+    button("stop", "stop " + name, confirmThen("Stop every process of " + name + "?",
+      () => call("stop", {name, waiting: true}).then(after)), true),
+    button("restart", "restart " + name, confirmThen("Restart " + name + "?",
+      () => call("restart", {name, waiting: true}).then(after)), true),
+    button("reload", "rolling reload of " + name, confirmThen("Rolling reload of " + name + "?",
+      () => call("reload", {name, sequential: true, waiting: true}).then(after))),
+    button("+1", "one more process", () => call("incr", {name, nb: 1, waiting: true}).then(after)),
+    button("−1", "one process fewer", () => call("decr", {name, nb: 1, waiting: true}).then(after), true));
+  return tr;
+}
+
+function processRow(name, pid) {
+  const tr = document.createElement("tr");
+  tr.className = "process";
+  tr.dataset.pid = pid;
+  set(cell(tr), "pid " + pid);
+  cell(tr, "age");
+  cell(tr);
+  cell(tr, "num cpu");
+  cell(tr, "num rss");
+  cell(tr).append(button("HUP", "send SIGHUP to " + pid, () => call("signal", {name, pid, signum: "HUP"})));
+  return tr;
+}
+
+const rows = new Map(); // "w:NAME" or "p:PID" -> tr
+
+function render() {
+  const body = $("#watchers tbody");
+  const wanted = [];
+  for (const [name, w] of watchers) {
+    const key = "w:" + name;
+    const tr = rows.get(key) || watcherRow(name);
+    rows.set(key, tr);
+    const c = tr.children;
+    set(c[1], w.state, "state state-" + w.state);
+    set(c[2], String(w.pids.length));
+    set(c[3], w.cpu !== undefined ? w.cpu.toFixed(1) : "—"); // — until the stats stream speaks
+    set(c[4], w.rss !== undefined ? human(w.rss) : "—");
+    wanted.push(tr);
+    for (const pid of w.pids) {
+      const pkey = "p:" + pid;
+      const pr = rows.get(pkey) || processRow(name, pid);
+      rows.set(pkey, pr);
+      const p = w.procs.get(pid) || {};
+      const pc = pr.children;
+      set(pc[1], p.age !== undefined ? "up " + Math.round(p.age) + " s" : "");
+      set(pc[3], p.cpu !== undefined ? p.cpu.toFixed(1) : "");
+      set(pc[4], p.rss !== undefined ? human(p.rss) : "");
+      wanted.push(pr);
+    }
+  }
+  const keep = new Set(wanted);
+  for (const [key, tr] of rows) {
+    if (!keep.has(tr)) {
+      rows.delete(key);
+      tr.remove();
+    }
+  }
+  wanted.forEach((tr, i) => {
+    if (body.children[i] !== tr) {
+      body.insertBefore(tr, body.children[i] || null);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- charts
+
+const charts = new Map();
+
+function chart(name, w) {
+  let c = charts.get(name);
+  if (!c && window.uPlot) {
+    const box = document.createElement("div");
+    box.dataset.chart = name;
+    $("#charts").appendChild(box);
+    c = new uPlot({title: name, width: 420, height: 180,
+      series: [{}, {label: "CPU %", stroke: "#0b5cad"}, {label: "RSS MiB", stroke: "#1a7f37", scale: "mem"}],
+      axes: [{}, {}, {scale: "mem", side: 1}]}, w.samples, box);
+    charts.set(name, c);
+  }
+  return c;
+}
+
+function sample(name, agg) {
+  const w = watchers.get(name);
+  if (!w) {
+    return;
+  }
+  w.cpu = agg.cpu || 0;
+  w.rss = agg.rss || 0;
+  const [t, cpu, mem] = w.samples;
+  t.push(Date.now() / 1000);
+  cpu.push(w.cpu);
+  mem.push(w.rss / 1048576);
+  if (t.length > MAX_SAMPLES) {
+    t.shift();
+    cpu.shift();
+    mem.shift();
+  }
+  const c = chart(name, w);
+  if (c) {
+    c.setData(w.samples);
+  }
+}
+
+// ---------------------------------------------------------------- streams
+
+async function follow(url, onMessage) {
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) {
+          break;
+        }
+        buffer += decoder.decode(value, {stream: true});
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let topic = null;
+          const data = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) {
+              topic = line.slice(7);
+            } else if (line.startsWith("data: ")) {
+              data.push(line.slice(6));
+            }
+          }
+          if (topic) {
+            try {
+              onMessage(topic, JSON.parse(data.join("\n")));
+            } catch (e) {
+              // a message that is not JSON is skipped
+            }
+          }
+        }
+      }
+    } catch (e) {
+      daemon(false);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+let renderPending = false;
+
+function renderSoon() {
+  if (!renderPending) {
+    renderPending = true;
+    requestAnimationFrame(() => {
+      renderPending = false;
+      render();
+    });
+  }
+}
+
+function onStat(topic, data) {
+  const parts = topic.split("."); // stat.NAME or stat.NAME.PID
+  if (parts.length === 2) {
+    sample(parts[1], data);
+  } else if (parts.length === 3) {
+    const w = watchers.get(parts[1]);
+    if (w) {
+      w.procs.set(Number(parts[2]), {cpu: data.cpu, rss: data.rss, age: data.age});
+    }
+  }
+  renderSoon();
+}
+
+function onEvent(topic, data) {
+  const li = document.createElement("li");
+  const when = new Date((data.time || Date.now() / 1000) * 1000).toLocaleTimeString();
+  const detail = Object.entries(data).filter(([k]) => k !== "time").map(([k, v]) => k + "=" + v).join(" ");
+  li.textContent = when + "  " + topic + "  " + detail;
+  const filter = $("#event-filter").value;
+  li.hidden = filter !== "" && !li.textContent.includes(filter);
+  const list = $("#events");
+  list.prepend(li);
+  while (list.children.length > MAX_EVENTS) {
+    list.lastChild.remove();
+  }
+  if (/\.(spawn|reap|start|stop|add|remove|reload)$/.test(topic)) {
+    setTimeout(refresh, 50);
+  }
+}
+
+$("#event-filter").addEventListener("input", () => {
+  const filter = $("#event-filter").value;
+  for (const li of $("#events").children) {
+    li.hidden = filter !== "" && !li.textContent.includes(filter);
+  }
+});
+
+refresh();
+setInterval(refresh, 5000);
+follow("/api/events", onEvent);
+follow("/api/stats", onStat);

@@ -1,0 +1,110 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The console page in a real browser (Debian's chromium, headless, through chromium-driver) against a real
+ * circusd with real children. Screenshots go to it/target/screenshots/.
+ */
+class BrowserIT extends ItBase {
+  private static final Path BROWSER = Daemon.HOME.resolve("it/src/test/resources/browser");
+
+  private static WebDriver browser() {
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/chromium")) && Files.isExecutable(Path.of("/usr/bin/chromedriver")),
+        "chromium and chromium-driver are not installed (.ci/run installs them)");
+    ChromeOptions o = new ChromeOptions();
+    o.setBinary(BROWSER.resolve("chromium").toString());
+    o.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--window-size=1280,800", "--user-data-dir=" + System.getProperty("java.io.tmpdir") + "/jcircus-chromium-"
+            + ProcessHandle.current().pid());
+    ChromeDriverService service = new ChromeDriverService.Builder()
+        .usingDriverExecutable(new File(BROWSER.resolve("chromedriver").toString())).usingAnyFreePort().build();
+    return new ChromeDriver(service, o);
+  }
+
+  private static void screenshot(WebDriver d, String name) throws Exception {
+    Path dir = Daemon.HOME.resolve("it/target/screenshots");
+    Files.createDirectories(dir);
+    File f = ((TakesScreenshot) d).getScreenshotAs(OutputType.FILE);
+    Files.copy(f.toPath(), dir.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private static String processes(WebDriver d, String watcher) {
+    List<org.openqa.selenium.WebElement> cells = d.findElements(
+        By.cssSelector("tr[data-watcher='" + watcher + "'] td.processes"));
+    return cells.isEmpty() ? "" : cells.get(0).getText();
+  }
+
+  private static String circusctl(Daemon d, String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    return out;
+  }
+
+  @Test
+  void theOverviewFollowsTheDaemonAndItsControlsDriveIt() throws Exception {
+    Daemon d = start("[circus]\nstats_endpoint = tcp://127.0.0.1:" + freePort() + "\n"
+        + "[watcher:web]\ncmd = sleep 3600\nnumprocesses = 2\n[watcher:worker]\ncmd = sleep 3601\n");
+    await(Duration.ofSeconds(30), "3 processes", () -> d.children().size() == 3);
+    try (Httpd httpd = Httpd.start(d.endpoint())) {
+      WebDriver b = browser();
+      try {
+        b.get(httpd.base + "/");
+        WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10), Duration.ofMillis(50));
+        wait.ignoring(StaleElementReferenceException.class);
+        wait.until(x -> processes(x, "web").equals("2"));
+        assertThat(b.findElement(By.cssSelector("tr[data-watcher='web'] td.state")).getText()).isEqualTo("active");
+        assertThat(b.findElements(By.cssSelector("tr.process"))).hasSize(3);
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("daemon"), "daemon up"));
+
+        // a change made elsewhere (circusctl) shows within 2 s, without a reload
+        circusctl(d, "incr", "web");
+        long t0 = System.nanoTime();
+        new WebDriverWait(b, Duration.ofSeconds(2), Duration.ofMillis(20)).ignoring(StaleElementReferenceException.class)
+            .until(x -> processes(x, "web").equals("3"));
+        System.out.println("PHASE incr shown after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        wait.until(x -> !x.findElements(By.cssSelector("#events li")).isEmpty());
+        // figures from the stats stream: each process's RSS, and a chart per watcher
+        wait.until(x -> x.findElements(By.cssSelector("tr.process td:nth-child(5)")).stream()
+            .allMatch(td -> td.getText().endsWith("iB")));
+        wait.until(x -> x.findElements(By.cssSelector("#charts canvas")).size() >= 2);
+        screenshot(b, "overview");
+
+        // stop asks first; once confirmed, the page and the daemon agree
+        b.findElement(By.cssSelector("tr[data-watcher='web'] button[data-action='stop']")).click();
+        wait.until(ExpectedConditions.alertIsPresent()).accept();
+        wait.until(x -> x.findElement(By.cssSelector("tr[data-watcher='web'] td.state")).getText().equals("stopped"));
+        assertThat(circusctl(d, "status", "web")).isEqualTo("stopped");
+        assertThat(b.findElement(By.id("reply")).getText()).contains("stop").contains("\"status\": \"ok\"");
+        screenshot(b, "stopped");
+      } finally {
+        b.quit();
+      }
+    }
+  }
+}
