@@ -55,6 +55,10 @@ public final class CircusHttpd implements Callable<Integer> {
   @Option(names = "--timeout", description = "Seconds to wait for the daemon's reply (default 10).")
   double timeout = 10;
 
+  @Option(names = "--fd", description = "Serve on this inherited listening socket instead of --host/--port (circusd"
+      + " passes $(circus.sockets.circushttpd) with httpd = True).")
+  Integer fd;
+
   @Mixin CurveOptions curveOptions = new CurveOptions();
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -66,10 +70,8 @@ public final class CircusHttpd implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     InetAddress addr = InetAddress.getByName(host);
-    if (!addr.isLoopbackAddress()) {
-      System.err.println("circus-httpd: refusing to listen on " + host + ": without authentication (not available"
-          + " yet) the console may only listen on a loopback address such as 127.0.0.1");
-      return 2;
+    if (fd == null && !addr.isLoopbackAddress()) {
+      return refuse(host);
     }
     CurveOptions.Keys curve = curveOptions.resolve();
     long timeoutMs = Math.max(1, (long) (timeout * 1000));
@@ -84,17 +86,29 @@ public final class CircusHttpd implements Callable<Integer> {
     Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat),
         "circus-httpd-stats");
     try {
-      Channel server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
-          .option(ChannelOption.SO_BACKLOG, 128)
+      ServerBootstrap boot = new ServerBootstrap().group(group)
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
-              ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192),
-                  new HttpObjectAggregator(MAX_BODY), api);
+              ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192), new HttpObjectAggregator(MAX_BODY), api);
             }
-          }).bind(new InetSocketAddress(addr, port)).sync().channel();
-      int bound = ((InetSocketAddress) server.localAddress()).getPort();
-      System.out.println("circus-httpd listening on http://" + host + ":" + bound + " for " + endpoint);
+          });
+      Channel server;
+      if (fd != null) {
+        // circusd's socket, already bound and listening (and non-blocking, as circusd shares its sockets)
+        server = boot.channelFactory(() -> new EpollServerSocketChannel(fd)).register().sync().channel();
+        InetAddress on = ((InetSocketAddress) server.localAddress()).getAddress();
+        if (!on.isLoopbackAddress()) {
+          server.close();
+          return refuse(on.getHostAddress());
+        }
+      } else {
+        server = boot.channel(EpollServerSocketChannel.class).option(ChannelOption.SO_BACKLOG, 128)
+            .bind(new InetSocketAddress(addr, port)).sync().channel();
+      }
+      InetSocketAddress local = (InetSocketAddress) server.localAddress();
+      System.out.println("circus-httpd listening on http://" + local.getAddress().getHostAddress() + ":"
+          + local.getPort() + " for " + endpoint);
       System.out.flush();
       for (Thread t : new Thread[] {events, stats}) {
         t.setDaemon(true);
@@ -110,6 +124,12 @@ public final class CircusHttpd implements Callable<Integer> {
       control.close();
       ctx.close();
     }
+  }
+
+  private static int refuse(String where) {
+    System.err.println("circus-httpd: refusing to listen on " + where + ": without authentication (not available"
+        + " yet) the console may only listen on a loopback address such as 127.0.0.1");
+    return 2;
   }
 
   /**

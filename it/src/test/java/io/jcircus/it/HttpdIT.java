@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -95,6 +97,47 @@ class HttpdIT extends ItBase {
     assertThat(away.statusCode()).isEqualTo(502);
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(15_000);
     assertThat(httpd.isAlive()).isTrue();
+  }
+
+  @Test
+  void httpdTrueInCircusIniRunsTheConsoleAsAWatcherOnItsSocket() throws Exception {
+    int port = freePort();
+    Daemon d = start("[circus]\nhttpd = True\nhttpd_port = " + port + "\n[watcher:web]\ncmd = sleep 3600\n");
+    String base = "http://127.0.0.1:" + port;
+    await(Duration.ofSeconds(30), "the console answers", () -> page(base).contains("<title>jcircus</title>"));
+    HttpResponse<String> list = post(base, "list", "");
+    assertThat(list.body()).contains("\"watchers\": [\"circushttpd\", \"web\"]");
+    HttpResponse<String> options = post(base, "options", "{\"name\": \"circushttpd\"}");
+    assertThat(options.body()).contains("\"singleton\": true").contains("\"use_sockets\": true")
+        .contains("--fd $(circus.sockets.circushttpd)");
+    // killed, it comes back on the same socket, like any worker
+    String pids = post(base, "list", "{\"name\": \"circushttpd\"}").body();
+    Matcher m = Pattern.compile("\"pids\": \\[(\\d+)\\]").matcher(pids);
+    assertThat(m.find()).as(pids).isTrue();
+    new ProcessBuilder("kill", "-9", m.group(1)).start().waitFor();
+    String old = m.group(1);
+    await(Duration.ofSeconds(30), "the console answers again", () -> {
+      String now = quietly(base, "list", "{\"name\": \"circushttpd\"}");
+      return now.matches(".*\"pids\": \\[\\d+\\].*") && !now.contains(old);
+    });
+    assertThat(page(base)).contains("<title>jcircus</title>");
+  }
+
+  private String quietly(String base, String command, String body) {
+    try {
+      return post(base, command, body).body();
+    } catch (Exception e) {
+      return "";
+    }
+  }
+
+  private String page(String base) {
+    try {
+      return http.send(HttpRequest.newBuilder(URI.create(base + "/")).timeout(Duration.ofSeconds(5)).GET().build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+    } catch (Exception e) {
+      return "";
+    }
   }
 
   @Test

@@ -214,6 +214,9 @@ public final class ConfigLoader {
           cfg.warnings.add(s.file() + ":" + s.line() + ": ignoring unknown section [" + n + "]");
       }
     }
+    if (cfg.httpd) {
+      httpd(ini.section("circus"), cfg, sockets, watchers);
+    }
     sockets.sort((a, b) -> a.name().compareToIgnoreCase(b.name()));
     for (IniFile.Section s : sockets) {
       SocketConfig sc = readSocket(s, loadEnv, cfg);
@@ -237,6 +240,45 @@ public final class ConfigLoader {
             + prev + "])");
       }
       cfg.watchers.add(w);
+    }
+  }
+
+  /**
+   * {@code httpd = True}, as Circus does it: a socket {@code circushttpd} on httpd_host:httpd_port and a singleton
+   * watcher {@code circushttpd} running the console on it ({@code --fd $(circus.sockets.circushttpd)}), so it is
+   * restarted like any worker. Sections of those names in the file are the user's own and win.
+   */
+  private static void httpd(IniFile.Section circus, CircusConfig cfg, List<IniFile.Section> sockets,
+      List<IniFile.Section> watchers) throws ConfigException {
+    Path console = circusHttpd();
+    if (!Files.isExecutable(console)) {
+      IniFile.Entry e = circus.get("httpd");
+      throw ConfigException.at(e, "circus", "httpd = True needs circus-httpd, not found at " + console);
+    }
+    Path source = circus.file();
+    if (sockets.stream().noneMatch(x -> x.name().equalsIgnoreCase("socket:circushttpd"))) {
+      Map<String, String> sock = new LinkedHashMap<>();
+      sock.put("host", cfg.httpdHost);
+      sock.put("port", Integer.toString(cfg.httpdPort));
+      sockets.add(IniFile.Section.of("socket:circushttpd", source, sock));
+    }
+    if (watchers.stream().noneMatch(x -> x.name().equalsIgnoreCase("watcher:circushttpd"))) {
+      Map<String, String> w = new LinkedHashMap<>();
+      w.put("cmd", Shlex.quote(console.toString()) + " --endpoint " + Shlex.quote(cfg.endpoint)
+          + " --fd $(circus.sockets.circushttpd)");
+      w.put("use_sockets", "true");
+      w.put("singleton", "true");
+      watchers.add(IniFile.Section.of("watcher:circushttpd", source, w));
+    }
+  }
+
+  /** bin/circus-httpd of this installation: beside circusd's own jar (or classes) two levels up. */
+  static Path circusHttpd() {
+    try {
+      Path here = Path.of(ConfigLoader.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      return here.getParent().getParent().getParent().resolve("bin/circus-httpd");
+    } catch (java.net.URISyntaxException | RuntimeException e) {
+      return Path.of("bin/circus-httpd");
     }
   }
 

@@ -31,6 +31,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void httpdTrueAddsTheConsolesSocketAndSingletonWatcherUnlessTheFileHasThem() throws Exception {
+    CircusConfig c = load("[circus]\nhttpd = True\nhttpd_port = 8081\n[watcher:w]\ncmd = sleep 1\n");
+    assertThat(c.socket("circushttpd")).satisfies(s -> {
+      assertThat(s.host()).isEqualTo("localhost");
+      assertThat(s.port()).isEqualTo(8081);
+    });
+    WatcherConfig w = c.watchers.stream().filter(x -> x.name.equals("circushttpd")).findFirst().orElseThrow();
+    assertThat(w.singleton).isTrue();
+    assertThat(w.useSockets).isTrue();
+    assertThat(w.socketRefs).containsExactly("circushttpd");
+    assertThat(w.cmd).endsWith("bin/circus-httpd --endpoint tcp://127.0.0.1:5555 --fd $(circus.sockets.circushttpd)");
+    CircusConfig own = load("[circus]\nhttpd = True\n[watcher:circushttpd]\ncmd = /opt/console\n");
+    assertThat(own.watchers).singleElement().satisfies(x -> assertThat(x.cmd).isEqualTo("/opt/console"));
+    assertThat(load("[watcher:w]\ncmd = sleep 1\n").socket("circushttpd")).isNull();
+  }
+
+  @Test
   void readsCircusIniAsCircusDoes() throws Exception {
     CircusConfig c = load(String.join("\n",
         "# comment",
