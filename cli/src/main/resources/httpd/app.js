@@ -6,6 +6,7 @@
 const MAX_EVENTS = 200;
 const MAX_SAMPLES = 300;
 const watchers = new Map(); // name -> {state, pids, cpu, rss, procs: Map(pid -> figures), samples}
+let csrf = null; // the session's CSRF token, sent with every action
 const $ = (sel) => document.querySelector(sel);
 
 function show(text, isError) {
@@ -23,11 +24,17 @@ function daemon(up) {
 async function call(command, props = {}, quiet = false) {
   let res;
   try {
-    res = await fetch("/api/" + command, {method: "POST", body: JSON.stringify(props),
-      headers: {"Content-Type": "application/json"}});
+    const headers = {"Content-Type": "application/json"};
+    if (csrf) {
+      headers["X-CSRF-Token"] = csrf;
+    }
+    res = await fetch("/api/" + command, {method: "POST", body: JSON.stringify(props), headers});
   } catch (e) {
     daemon(false);
     throw e;
+  }
+  if (res.status === 401) {
+    location.href = "/login";
   }
   const text = await res.text();
   let reply;
@@ -332,7 +339,28 @@ $("#event-filter").addEventListener("input", () => {
   }
 });
 
-refresh();
-setInterval(refresh, 5000);
-follow("/api/events", onEvent);
-follow("/api/stats", onStat);
+async function start() {
+  const res = await fetch("/api/session");
+  if (res.status === 401) {
+    location.href = "/login";
+    return;
+  }
+  const session = await res.json();
+  csrf = session.csrf;
+  if (session.user) {
+    const who = document.createElement("span");
+    who.className = "badge";
+    who.textContent = session.user + (session.admin ? "" : " (read-only)");
+    const out = button("log out", "log out", async () => {
+      await fetch("/logout", {method: "POST", headers: {"X-CSRF-Token": csrf}});
+      location.href = "/login";
+    });
+    $("header").append(who, out);
+  }
+  refresh();
+  setInterval(refresh, 5000);
+  follow("/api/events", onEvent);
+  follow("/api/stats", onStat);
+}
+
+start();

@@ -28,6 +28,7 @@ final class Assets {
 
   private static final Map<String, Asset> FILES = Map.of(
       "/", load("/httpd/index.html", "text/html; charset=utf-8"),
+      "/login", load("/httpd/login.html", "text/html; charset=utf-8"),
       "/app.js", load("/httpd/app.js", "text/javascript; charset=utf-8"),
       "/style.css", load("/httpd/style.css", "text/css; charset=utf-8"),
       "/uplot.js", load(UPLOT + "uPlot.iife.min.js", "text/javascript; charset=utf-8"),

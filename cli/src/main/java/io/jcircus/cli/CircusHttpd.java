@@ -59,6 +59,18 @@ public final class CircusHttpd implements Callable<Integer> {
       + " passes $(circus.sockets.circushttpd) with httpd = True).")
   Integer fd;
 
+  @Option(names = "--users", paramLabel = "FILE", description = "Accounts (NAME ROLE SECRET lines, see README):"
+      + " logins are required, and the console may listen beyond loopback.")
+  java.nio.file.Path users;
+
+  @Option(names = "--hash-password", description = "Reads a password from standard input, prints its bcrypt hash"
+      + " for the accounts file, and exits.")
+  boolean hashPassword;
+
+  @Option(names = "--new-token", arity = "2", paramLabel = "NAME ROLE", description = "Prints a new bearer token"
+      + " and the accounts line that grants it (ROLE admin or viewer), and exits.")
+  String[] newToken;
+
   @Mixin CurveOptions curveOptions = new CurveOptions();
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -69,8 +81,37 @@ public final class CircusHttpd implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (hashPassword) {
+      String pw = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8))
+          .readLine();
+      if (pw == null || pw.isEmpty()) {
+        System.err.println("circus-httpd: no password on standard input");
+        return 2;
+      }
+      System.out.println(Access.hashPassword(pw));
+      return 0;
+    }
+    if (newToken != null) {
+      if (!newToken[1].equals("admin") && !newToken[1].equals("viewer")) {
+        System.err.println("circus-httpd: the role is admin or viewer; got '" + newToken[1] + "'");
+        return 2;
+      }
+      String token = new java.math.BigInteger(256, new java.security.SecureRandom()).toString(16);
+      System.out.println("token: " + token);
+      System.out.println("accounts line: " + newToken[0] + " " + newToken[1] + " sha256:" + Access.sha256(token));
+      return 0;
+    }
+    Access access = null;
+    if (users != null) {
+      try {
+        access = Access.load(users);
+      } catch (java.io.IOException e) {
+        System.err.println("circus-httpd: " + e.getMessage());
+        return 2;
+      }
+    }
     InetAddress addr = InetAddress.getByName(host);
-    if (fd == null && !addr.isLoopbackAddress()) {
+    if (fd == null && access == null && !addr.isLoopbackAddress()) {
       return refuse(host);
     }
     CurveOptions.Keys curve = curveOptions.resolve();
@@ -79,7 +120,7 @@ public final class CircusHttpd implements Callable<Integer> {
     ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
     ThreadPoolExecutor commands = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(MAX_WAITING), r -> new Thread(r, "circus-httpd-commands"));
-    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)));
+    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)), access);
     MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event),
         "circus-httpd-events");
@@ -98,7 +139,7 @@ public final class CircusHttpd implements Callable<Integer> {
         // circusd's socket, already bound and listening (and non-blocking, as circusd shares its sockets)
         server = boot.channelFactory(() -> new EpollServerSocketChannel(fd)).register().sync().channel();
         InetAddress on = ((InetSocketAddress) server.localAddress()).getAddress();
-        if (!on.isLoopbackAddress()) {
+        if (access == null && !on.isLoopbackAddress()) {
           server.close();
           return refuse(on.getHostAddress());
         }
@@ -127,8 +168,8 @@ public final class CircusHttpd implements Callable<Integer> {
   }
 
   private static int refuse(String where) {
-    System.err.println("circus-httpd: refusing to listen on " + where + ": without authentication (not available"
-        + " yet) the console may only listen on a loopback address such as 127.0.0.1");
+    System.err.println("circus-httpd: refusing to listen on " + where + ": without accounts (--users FILE) the"
+        + " console may only listen on a loopback address such as 127.0.0.1");
     return 2;
   }
 

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -54,6 +55,15 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
   private final Map<Channel, Subscriber> stats = new ConcurrentHashMap<>();
   private final ExecutorService commands;
   private final Link link;
+  /** Who may use the console; null: nobody logs in (loopback only). */
+  private final Access access;
+  /** Password checks, one at a time, at most 16 waiting. */
+  private final java.util.concurrent.ThreadPoolExecutor logins = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+      java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(16), r -> {
+        Thread t = new Thread(r, "circus-httpd-logins");
+        t.setDaemon(true);
+        return t;
+      });
 
   /** The daemon, as the API reaches it. */
   interface Link {
@@ -63,9 +73,110 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private record Subscriber(String prefix, AtomicLong dropped) {}
 
-  HttpApi(ExecutorService commands, Link link) {
+  HttpApi(ExecutorService commands, Link link, Access access) {
     this.commands = commands;
     this.link = link;
+    this.access = access;
+  }
+
+  /** Who is asking: an account (and its browser session, if it came with a cookie), or nobody. */
+  private record Caller(Access.Account account, Access.Session session) {}
+
+  private Caller caller(FullHttpRequest req) {
+    String auth = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      Access.Account a = access.bearer(auth.substring(7).strip());
+      return a == null ? null : new Caller(a, null);
+    }
+    Access.Session s = access.session(cookie(req, Access.COOKIE));
+    return s == null ? null : new Caller(s.account(), s);
+  }
+
+  private static String cookie(FullHttpRequest req, String name) {
+    String header = req.headers().get(HttpHeaderNames.COOKIE);
+    if (header == null) {
+      return null;
+    }
+    for (io.netty.handler.codec.http.cookie.Cookie c
+        : io.netty.handler.codec.http.cookie.ServerCookieDecoder.STRICT.decode(header)) {
+      if (c.name().equals(name)) {
+        return c.value();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Logins, and the gate in front of everything else: the login page and its stylesheet are all that is served
+   * without an account; an action must carry its session's CSRF token (a bearer token needs none: it is not sent
+   * by a browser on its own); a viewer may only run commands that change nothing. True if the request was answered.
+   */
+  private boolean gate(ChannelHandlerContext ctx, FullHttpRequest req, String path, Caller who) {
+    boolean post = req.method().equals(HttpMethod.POST);
+    if (path.equals("/login") && post) {
+      io.netty.handler.codec.http.QueryStringDecoder form = new io.netty.handler.codec.http.QueryStringDecoder(
+          req.content().toString(StandardCharsets.UTF_8), false);
+      String user = first(form, "user");
+      String password = first(form, "password");
+      String from = ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+          ? a.getAddress().getHostAddress() : "?";
+      try {
+        logins.execute(() -> { // bcrypt takes tens of milliseconds: never on the event loop
+          Access.Session s = user == null || password == null ? null : access.login(from, user, password);
+          FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SEE_OTHER);
+          r.headers().set(HttpHeaderNames.LOCATION, s == null ? "/login?failed" : "/")
+              .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+          if (s != null) {
+            r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=" + s.id()
+                + "; Path=/; HttpOnly; SameSite=Strict");
+          }
+          ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        });
+      } catch (RejectedExecutionException e) {
+        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many logins at once"));
+      }
+      return true;
+    }
+    if (path.equals("/login") || path.equals("/style.css")) {
+      return false; // the login page itself
+    }
+    if (who == null) {
+      if (path.startsWith("/api/")) {
+        send(ctx, req, HttpResponseStatus.UNAUTHORIZED, error("log in first (POST /login) or send a bearer token"));
+      } else {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SEE_OTHER);
+        r.headers().set(HttpHeaderNames.LOCATION, "/login").setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+      }
+      return true;
+    }
+    if (post && who.session() != null) {
+      String token = req.headers().get("X-CSRF-Token");
+      if (token == null || !java.security.MessageDigest.isEqual(token.getBytes(StandardCharsets.US_ASCII),
+          who.session().csrf().getBytes(StandardCharsets.US_ASCII))) {
+        send(ctx, req, HttpResponseStatus.FORBIDDEN, error("missing or wrong X-CSRF-Token"));
+        return true;
+      }
+    }
+    if (path.equals("/logout") && post) {
+      access.logout(who.session() == null ? null : who.session().id());
+      FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+      r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+          .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+      ctx.writeAndFlush(r);
+      return true;
+    }
+    if (post && path.startsWith("/api/") && !who.account().admin()
+        && !Access.READ_ONLY.contains(path.substring("/api/".length()))) {
+      send(ctx, req, HttpResponseStatus.FORBIDDEN, error("'" + who.account().name() + "' is a read-only account"));
+      return true;
+    }
+    return false;
+  }
+
+  private static String first(io.netty.handler.codec.http.QueryStringDecoder q, String name) {
+    List<String> v = q.parameters().get(name);
+    return v == null || v.isEmpty() ? null : v.get(0);
   }
 
   /** Hands one daemon event to every subscriber whose prefix it matches; called by the event thread. */
@@ -109,6 +220,23 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     QueryStringDecoder q = new QueryStringDecoder(req.uri());
     String path = q.path();
+    Caller who = null;
+    if (access != null) {
+      who = caller(req);
+      if (gate(ctx, req, path, who)) {
+        return;
+      }
+    }
+    if (path.equals("/api/session") && req.method().equals(HttpMethod.GET)) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("status", "ok");
+      m.put("auth", access != null);
+      m.put("user", who == null ? null : who.account().name());
+      m.put("admin", who == null || who.account().admin());
+      m.put("csrf", who == null || who.session() == null ? null : who.session().csrf());
+      send(ctx, req, HttpResponseStatus.OK, Json.write(m));
+      return;
+    }
     if (path.equals("/api/events") || path.equals("/api/stats")) {
       if (!req.method().equals(HttpMethod.GET)) {
         send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET " + path));

@@ -107,4 +107,38 @@ class BrowserIT extends ItBase {
       }
     }
   }
+
+  @Test
+  void withAccountsTheBrowserLogsInAndItsActionsCarryTheCsrfToken() throws Exception {
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\n");
+    await(Duration.ofSeconds(30), "1 process", () -> d.children().size() == 1);
+    Process hash = new ProcessBuilder(Httpd.command("--hash-password")).start();
+    try (var in = hash.getOutputStream()) {
+      in.write("pw-of-alice\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    String h = new String(hash.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertThat(hash.waitFor()).isZero();
+    Path accounts = dir.resolve("accounts");
+    Files.writeString(accounts, "alice admin " + h + "\n");
+    try (Httpd httpd = Httpd.start(d.endpoint(), "--users", accounts.toString())) {
+      WebDriver b = browser();
+      try {
+        b.get(httpd.base + "/");
+        WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10), Duration.ofMillis(50));
+        wait.ignoring(StaleElementReferenceException.class);
+        wait.until(ExpectedConditions.urlToBe(httpd.base + "/login"));
+        b.findElement(By.name("user")).sendKeys("alice");
+        b.findElement(By.name("password")).sendKeys("pw-of-alice");
+        b.findElement(By.cssSelector("button[type=submit]")).click();
+        wait.until(x -> processes(x, "web").equals("1"));
+        screenshot(b, "logged-in");
+        b.findElement(By.cssSelector("tr[data-watcher='web'] button[data-action='+1']")).click();
+        wait.until(x -> processes(x, "web").equals("2"));
+        assertThat(d.children()).hasSize(2);
+        assertThat(b.findElement(By.id("reply")).getText()).contains("incr").contains("\"status\": \"ok\"");
+      } finally {
+        b.quit();
+      }
+    }
+  }
 }

@@ -140,6 +140,116 @@ class HttpdIT extends ItBase {
     }
   }
 
+  /** Runs circus-httpd's own helpers (--hash-password, --new-token); returns what they print. */
+  private static String helper(String stdin, String... args) throws Exception {
+    Process p = new ProcessBuilder(Httpd.command(args)).start();
+    try (var in = p.getOutputStream()) {
+      in.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    return out.strip();
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder b) throws Exception {
+    return http.send(b.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void withAccountsNothingIsServedWithoutLoggingInAndActionsNeedTheirCsrfTokenAndTheRole() throws Exception {
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\n");
+    String adminHash = helper("s3cret-admin\n", "--hash-password");
+    String viewerHash = helper("s3cret-viewer\n", "--hash-password");
+    assertThat(adminHash).startsWith("$2");
+    String[] tok = helper("", "--new-token", "ci", "admin").split("\n");
+    String token = tok[0].substring("token: ".length());
+    java.nio.file.Path accounts = dir.resolve("accounts");
+    java.nio.file.Files.writeString(accounts, "# name role secret\nalice admin " + adminHash + "\nbob viewer "
+        + viewerHash + "\n" + tok[1].substring("accounts line: ".length()) + "\n");
+    httpd = Httpd.start(d.endpoint(), "--users", accounts.toString());
+    String base = httpd.base;
+
+    // nothing without an account: the page redirects to the login, the API and the streams answer 401
+    HttpResponse<String> page = send(HttpRequest.newBuilder(URI.create(base + "/")).GET());
+    assertThat(page.statusCode()).isEqualTo(303);
+    assertThat(page.headers().firstValue("location")).hasValue("/login");
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/login")).GET()).body()).contains("<form");
+    assertThat(post(base, "status", "").statusCode()).isEqualTo(401);
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/events")).GET()).statusCode()).isEqualTo(401);
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/stats")).GET()).statusCode()).isEqualTo(401);
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/app.js")).GET()).statusCode()).isEqualTo(303);
+
+    // a wrong password gets no session; the right one a cookie a script cannot read and other sites cannot send
+    HttpResponse<String> wrong = login(base, "alice", "nope");
+    assertThat(wrong.headers().firstValue("location")).hasValue("/login?failed");
+    assertThat(wrong.headers().firstValue("set-cookie")).isEmpty();
+    String admin = cookieOf(login(base, "alice", "s3cret-admin"));
+
+    // with the cookie: the page, and actions only with the session's CSRF token
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/")).header("Cookie", admin).GET()).statusCode())
+        .isEqualTo(200);
+    String csrf = csrf(base, admin);
+    assertThat(command(base, "incr", "{\"name\": \"web\", \"waiting\": true}", admin, null).statusCode())
+        .isEqualTo(403);
+    assertThat(command(base, "incr", "{\"name\": \"web\", \"waiting\": true}", admin, "x" + csrf).statusCode())
+        .isEqualTo(403);
+    HttpResponse<String> incr = command(base, "incr", "{\"name\": \"web\", \"waiting\": true}", admin, csrf);
+    assertThat(incr.statusCode()).isEqualTo(200);
+    assertThat(incr.body()).contains("\"numprocesses\": 2");
+
+    // a viewer reads but cannot act: refused by the server, not only hidden
+    String viewer = cookieOf(login(base, "bob", "s3cret-viewer"));
+    String viewerCsrf = csrf(base, viewer);
+    assertThat(command(base, "status", "", viewer, viewerCsrf).statusCode()).isEqualTo(200);
+    HttpResponse<String> refused = command(base, "stop", "{\"name\": \"web\"}", viewer, viewerCsrf);
+    assertThat(refused.statusCode()).isEqualTo(403);
+    assertThat(refused.body()).contains("read-only");
+    assertThat(d.children()).hasSize(2);
+
+    // a script's bearer token needs no CSRF token; a wrong one is nobody
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/status")).header("Authorization", "Bearer " + token)
+        .POST(HttpRequest.BodyPublishers.noBody())).statusCode()).isEqualTo(200);
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/status")).header("Authorization", "Bearer x" + token)
+        .POST(HttpRequest.BodyPublishers.noBody())).statusCode()).isEqualTo(401);
+
+    // logged out, the cookie is worth nothing
+    assertThat(send(HttpRequest.newBuilder(URI.create(base + "/logout")).header("Cookie", admin)
+        .header("X-CSRF-Token", csrf).POST(HttpRequest.BodyPublishers.noBody())).statusCode()).isEqualTo(204);
+    assertThat(command(base, "status", "", admin, csrf).statusCode()).isEqualTo(401);
+  }
+
+  private HttpResponse<String> login(String base, String user, String password) throws Exception {
+    return send(HttpRequest.newBuilder(URI.create(base + "/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("user=" + user + "&password=" + password)));
+  }
+
+  private static String cookieOf(HttpResponse<String> login) {
+    assertThat(login.statusCode()).isEqualTo(303);
+    assertThat(login.headers().firstValue("location")).hasValue("/");
+    String c = login.headers().firstValue("set-cookie").orElseThrow();
+    assertThat(c).contains("HttpOnly").contains("SameSite=Strict").startsWith("jcircus_session=");
+    return c.substring(0, c.indexOf(';'));
+  }
+
+  private String csrf(String base, String cookie) throws Exception {
+    String body = send(HttpRequest.newBuilder(URI.create(base + "/api/session")).header("Cookie", cookie).GET()).body();
+    Matcher m = Pattern.compile("\"csrf\": \"([0-9a-f]+)\"").matcher(body);
+    assertThat(m.find()).as(body).isTrue();
+    return m.group(1);
+  }
+
+  private HttpResponse<String> command(String base, String command, String body, String cookie, String csrf)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/api/" + command)).header("Cookie", cookie)
+        .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (csrf != null) {
+      b.header("X-CSRF-Token", csrf);
+    }
+    return send(b);
+  }
+
   @Test
   void refusesToListenBeyondLoopbackWithoutAuthentication() throws Exception {
     Process p = new ProcessBuilder(Httpd.command("--host", "0.0.0.0", "--port", "0")).redirectErrorStream(true)
