@@ -71,6 +71,12 @@ public final class CircusHttpd implements Callable<Integer> {
       + " and the accounts line that grants it (ROLE admin or viewer), and exits.")
   String[] newToken;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain: serve HTTPS.")
+  java.nio.file.Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM private key (PKCS#8) of --tls-cert.")
+  java.nio.file.Path tlsKey;
+
   @Mixin CurveOptions curveOptions = new CurveOptions();
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -110,6 +116,19 @@ public final class CircusHttpd implements Callable<Integer> {
         return 2;
       }
     }
+    io.netty.handler.ssl.SslContext tls = null;
+    if ((tlsCert == null) != (tlsKey == null)) {
+      System.err.println("circus-httpd: TLS needs both --tls-cert and --tls-key");
+      return 2;
+    }
+    if (tlsCert != null) {
+      try {
+        tls = io.netty.handler.ssl.SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile()).build();
+      } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+        System.err.println("circus-httpd: cannot use " + tlsCert + " and " + tlsKey + ": " + e.getMessage());
+        return 2;
+      }
+    }
     InetAddress addr = InetAddress.getByName(host);
     if (fd == null && access == null && !addr.isLoopbackAddress()) {
       return refuse(host);
@@ -120,7 +139,9 @@ public final class CircusHttpd implements Callable<Integer> {
     ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
     ThreadPoolExecutor commands = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(MAX_WAITING), r -> new Thread(r, "circus-httpd-commands"));
-    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)), access);
+    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)), access,
+        tls != null);
+    io.netty.handler.ssl.SslContext ssl = tls;
     MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event),
         "circus-httpd-events");
@@ -131,6 +152,9 @@ public final class CircusHttpd implements Callable<Integer> {
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
+              if (ssl != null) {
+                ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
+              }
               ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192), new HttpObjectAggregator(MAX_BODY), api);
             }
           });
@@ -148,7 +172,8 @@ public final class CircusHttpd implements Callable<Integer> {
             .bind(new InetSocketAddress(addr, port)).sync().channel();
       }
       InetSocketAddress local = (InetSocketAddress) server.localAddress();
-      System.out.println("circus-httpd listening on http://" + local.getAddress().getHostAddress() + ":"
+      System.out.println("circus-httpd listening on " + (tls != null ? "https" : "http") + "://"
+          + local.getAddress().getHostAddress() + ":"
           + local.getPort() + " for " + endpoint);
       System.out.flush();
       for (Thread t : new Thread[] {events, stats}) {

@@ -73,10 +73,14 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private record Subscriber(String prefix, AtomicLong dropped) {}
 
-  HttpApi(ExecutorService commands, Link link, Access access) {
+  /** Served over TLS: cookies are marked Secure. */
+  private final boolean tls;
+
+  HttpApi(ExecutorService commands, Link link, Access access, boolean tls) {
     this.commands = commands;
     this.link = link;
     this.access = access;
+    this.tls = tls;
   }
 
   /** Who is asking: an account (and its browser session, if it came with a cookie), or nobody. */
@@ -128,7 +132,7 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
               .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
           if (s != null) {
             r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=" + s.id()
-                + "; Path=/; HttpOnly; SameSite=Strict");
+                + "; Path=/; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : ""));
           }
           ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
         });

@@ -40,7 +40,7 @@ final class Httpd implements AutoCloseable {
     Thread t = new Thread(() -> out.lines().forEach(lines::add), "httpd-output");
     t.setDaemon(true);
     t.start();
-    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+)");
+    Pattern listening = Pattern.compile("listening on (https?://127\\.0\\.0\\.1:\\d+)");
     List<String> seen = new ArrayList<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (System.nanoTime() < deadline) {

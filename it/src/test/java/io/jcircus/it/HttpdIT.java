@@ -251,6 +251,46 @@ class HttpdIT extends ItBase {
   }
 
   @Test
+  void tlsWithACertificateAndSecureCookies() throws Exception {
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\n");
+    java.nio.file.Path cert = dir.resolve("cert.pem");
+    java.nio.file.Path key = dir.resolve("key.pem");
+    Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out",
+        cert.toString()).redirectErrorStream(true).start();
+    String made = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(openssl.waitFor()).as(made).isZero();
+    String hash = helper("pw\n", "--hash-password");
+    java.nio.file.Path accounts = dir.resolve("accounts");
+    java.nio.file.Files.writeString(accounts, "alice admin " + hash + "\n");
+    httpd = Httpd.start(d.endpoint(), "--users", accounts.toString(), "--tls-cert", cert.toString(), "--tls-key",
+        key.toString());
+    assertThat(httpd.base).startsWith("https://");
+
+    java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    try (var in = java.nio.file.Files.newInputStream(cert)) {
+      trust.setCertificateEntry("console", java.security.cert.CertificateFactory.getInstance("X.509")
+          .generateCertificate(in));
+    }
+    javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+    ssl.init(null, tmf.getTrustManagers(), null);
+    HttpClient https = HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> login = https.send(HttpRequest.newBuilder(URI.create(httpd.base + "/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("user=alice&password=pw")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(login.statusCode()).isEqualTo(303);
+    assertThat(login.headers().firstValue("set-cookie")).hasValueSatisfying(c -> assertThat(c).contains("; Secure")
+        .contains("HttpOnly"));
+    // plain HTTP on the TLS port gets nothing it can use
+    assertThat(quietly(httpd.base.replace("https://", "http://"), "status", "")).doesNotContain("\"status\"");
+  }
+
+  @Test
   void refusesToListenBeyondLoopbackWithoutAuthentication() throws Exception {
     Process p = new ProcessBuilder(Httpd.command("--host", "0.0.0.0", "--port", "0")).redirectErrorStream(true)
         .start();
