@@ -251,38 +251,7 @@ function sample(name, agg) {
 async function follow(url, onMessage) {
   for (;;) {
     try {
-      const res = await fetch(url);
-      const reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) {
-          break;
-        }
-        buffer += decoder.decode(value, {stream: true});
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let topic = null;
-          const data = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event: ")) {
-              topic = line.slice(7);
-            } else if (line.startsWith("data: ")) {
-              data.push(line.slice(6));
-            }
-          }
-          if (topic) {
-            try {
-              onMessage(topic, JSON.parse(data.join("\n")));
-            } catch (e) {
-              // a message that is not JSON is skipped
-            }
-          }
-        }
-      }
+      await readEvents(await fetch(url), onMessage);
     } catch (e) {
       daemon(false);
     }
@@ -364,3 +333,191 @@ async function start() {
 }
 
 start();
+
+// ---------------------------------------------------------------- logs
+// A watcher's output: the ring first, then every chunk as it comes (sequence numbers make the hand-over exact and
+// show what was lost). A flood never freezes the page: lines wait in a bounded queue (what overflows is counted as
+// skipped), at most LOG_BATCH are drawn per frame, and the view keeps the last LOG_LINES.
+
+const LOG_LINES = 2000;
+const LOG_QUEUE = 5000;
+const LOG_BATCH = 400;
+const log = {watcher: "", abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0, paused: false};
+
+function logStatus() {
+  $("#log-status").textContent = log.watcher ? log.shown + " lines" + (log.paused ? ", paused" : "")
+    + (log.skipped ? ", " + log.skipped + " skipped (too fast to draw)" : "")
+    + (log.lost ? ", " + log.lost + " lost in transit (download has what the ring holds)" : "") : "";
+}
+
+function logLine(seq, pid, stream, text) {
+  if (seq <= log.last) {
+    return; // the ring already gave it
+  }
+  log.last = seq;
+  const want = $("#log-stream").value;
+  if (want && stream !== want) {
+    return;
+  }
+  log.queue.push({pid, stream, text});
+  if (log.queue.length > LOG_QUEUE) {
+    const n = log.queue.length - LOG_QUEUE;
+    log.queue.splice(0, n);
+    log.skipped += n;
+  }
+}
+
+function onLog(topic, data) {
+  if (topic === "ring") {
+    if (data.status !== "ok") {
+      show("output " + log.watcher + " → " + JSON.stringify(data), true);
+      return;
+    }
+    for (const l of data.lines) {
+      logLine(l.seq, l.pid, l.stream, l.data.replace(/\n$/, ""));
+    }
+    log.last = Math.max(log.last, data.next_seq - 1);
+    return;
+  }
+  const meta = data.meta;
+  const lines = data.text.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") {
+    lines.pop();
+  }
+  if (log.last >= 0 && meta.seq > log.last + 1 && !log.pid) {
+    log.lost += meta.seq - log.last - 1;
+  }
+  lines.forEach((text, i) => logLine(meta.seq + i, meta.pid, meta.stream, text));
+}
+
+function drawLog() {
+  if (!log.paused && log.queue.length) {
+    const box = $("#log");
+    const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    const batch = log.queue.splice(0, LOG_BATCH);
+    const filter = $("#log-filter").value;
+    const frag = document.createDocumentFragment();
+    for (const l of batch) {
+      const div = document.createElement("div");
+      div.className = l.stream;
+      const pid = document.createElement("span");
+      pid.className = "pid";
+      pid.textContent = l.pid + " ";
+      div.append(pid, l.text);
+      div.hidden = filter !== "" && !l.text.includes(filter);
+      frag.appendChild(div);
+    }
+    box.appendChild(frag);
+    while (box.children.length > LOG_LINES) {
+      box.firstChild.remove();
+    }
+    log.shown += batch.length;
+    if (atBottom) {
+      box.scrollTop = box.scrollHeight;
+    }
+  }
+  logStatus();
+  requestAnimationFrame(drawLog);
+}
+
+async function followLog(watcher) {
+  if (log.abort) {
+    log.abort.abort();
+  }
+  Object.assign(log, {watcher, abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0});
+  $("#log").replaceChildren();
+  if (!watcher) {
+    return;
+  }
+  const abort = new AbortController();
+  log.abort = abort;
+  while (!abort.signal.aborted) {
+    try {
+      const res = await fetch("/api/output?watcher=" + encodeURIComponent(watcher), {signal: abort.signal});
+      await readEvents(res, onLog);
+    } catch (e) {
+      if (abort.signal.aborted) {
+        return;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function readEvents(res, onMessage) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) {
+      return;
+    }
+    buffer += decoder.decode(value, {stream: true});
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let topic = null;
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) {
+          topic = line.slice(7);
+        } else if (line.startsWith("data: ")) {
+          data.push(line.slice(6));
+        }
+      }
+      if (topic) {
+        try {
+          onMessage(topic, JSON.parse(data.join("\n")));
+        } catch (e) {
+          // not JSON: skipped
+        }
+      }
+    }
+  }
+}
+
+$("#log-watcher").addEventListener("change", () => followLog($("#log-watcher").value));
+$("#log-stream").addEventListener("change", () => followLog($("#log-watcher").value));
+$("#log-filter").addEventListener("input", () => {
+  const filter = $("#log-filter").value;
+  for (const div of $("#log").children) {
+    div.hidden = filter !== "" && !div.textContent.includes(filter);
+  }
+});
+$("#log-pause").addEventListener("click", () => {
+  log.paused = !log.paused;
+  $("#log-pause").textContent = log.paused ? "resume" : "pause";
+  logStatus();
+});
+$("#log-download").addEventListener("click", async () => {
+  if (!log.watcher) {
+    return;
+  }
+  const r = await call("output", {name: log.watcher, lines: 1000}, true);
+  if (r.status !== "ok") {
+    return;
+  }
+  const text = r.lines.map((l) => l.pid + " " + l.stream + " " + l.data).join("");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], {type: "text/plain"}));
+  a.download = log.watcher + ".log";
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
+
+function logWatchers() {
+  const sel = $("#log-watcher");
+  const have = new Set([...sel.options].map((o) => o.value));
+  for (const name of watchers.keys()) {
+    if (!have.has(name)) {
+      const o = document.createElement("option");
+      o.value = o.textContent = name;
+      sel.appendChild(o);
+    }
+  }
+}
+
+setInterval(logWatchers, 1000);
+requestAnimationFrame(drawLog);

@@ -147,6 +147,7 @@ public final class CircusHttpd implements Callable<Integer> {
         "circus-httpd-events");
     Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat),
         "circus-httpd-stats");
+    Thread output = new Thread(() -> followOutput(ctx, curve, timeoutMs, api), "circus-httpd-output");
     try {
       ServerBootstrap boot = new ServerBootstrap().group(group)
           .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -176,7 +177,7 @@ public final class CircusHttpd implements Callable<Integer> {
           + local.getAddress().getHostAddress() + ":"
           + local.getPort() + " for " + endpoint);
       System.out.flush();
-      for (Thread t : new Thread[] {events, stats}) {
+      for (Thread t : new Thread[] {events, stats, output}) {
         t.setDaemon(true);
         t.start();
       }
@@ -189,6 +190,66 @@ public final class CircusHttpd implements Callable<Integer> {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
       control.close();
       ctx.close();
+    }
+  }
+
+  /**
+   * Process output for the log views: subscribed to the daemon's output endpoint only while somebody views logs
+   * (circusd sends nothing to a publisher nobody subscribed to), every chunk handed to the API. A chunk is
+   * {@code output.NAME.PID.STREAM}, circusd's JSON header (seq, lines, dropped…) and the lines.
+   */
+  private void followOutput(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, HttpApi api) {
+    ZMQ.Socket sub = null;
+    String on = null;
+    while (stop.getCount() > 0) {
+      try {
+        String want = api.outputEndpoint();
+        if (want == null || !want.equals(on)) {
+          if (sub != null) {
+            sub.close();
+            sub = null;
+            on = null;
+          }
+          if (want == null) {
+            Thread.sleep(200);
+            continue;
+          }
+          sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(want), curve,
+              System.nanoTime() + timeoutMs * 1_000_000L, timeoutMs, s -> {
+                s.setLinger(0);
+                s.setRcvHWM(1000);
+                s.subscribe("output.".getBytes(StandardCharsets.UTF_8));
+              }).socket();
+          sub.setReceiveTimeOut(200);
+          on = want;
+        }
+        byte[] topic = sub.recv();
+        if (topic == null) {
+          continue;
+        }
+        String header = sub.hasReceiveMore() ? sub.recvStr() : "{}";
+        byte[] lines = sub.hasReceiveMore() ? sub.recv() : new byte[0];
+        while (sub.hasReceiveMore()) {
+          sub.recv();
+        }
+        api.output(new String(topic, StandardCharsets.UTF_8), header, new String(lines, StandardCharsets.UTF_8));
+      } catch (InterruptedException e) {
+        break;
+      } catch (Exception e) {
+        if (sub != null) {
+          sub.close();
+          sub = null;
+          on = null;
+        }
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException ie) {
+          break;
+        }
+      }
+    }
+    if (sub != null) {
+      sub.close();
     }
   }
 

@@ -73,6 +73,33 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private record Subscriber(String prefix, AtomicLong dropped) {}
 
+  /** Log views: each follows one watcher's output (one of its processes, one stream), from the ring on. */
+  private final Map<Channel, Subscriber> logs = new ConcurrentHashMap<>();
+  /** The daemon's output endpoint, learnt from the output command; null until a log view asked. */
+  private volatile String outputEndpoint;
+
+  /** Where the output follower should subscribe, and whether anybody is watching logs. */
+  String outputEndpoint() {
+    return logs.isEmpty() ? null : outputEndpoint;
+  }
+
+  /** One chunk of a process's output: topic, circusd's JSON header, the lines; called by the output thread. */
+  void output(String topic, String header, String text) {
+    if (logs.isEmpty()) {
+      return;
+    }
+    Object meta;
+    try {
+      meta = Json.parse(header);
+    } catch (IllegalArgumentException e) {
+      return;
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("meta", meta);
+    m.put("text", text);
+    fanOut(logs, topic, Json.write(m));
+  }
+
   /** Served over TLS: cookies are marked Secure. */
   private final boolean tls;
 
@@ -178,6 +205,61 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     return false;
   }
 
+  /**
+   * A log view's start: what the ring holds (up to 1 000 lines) as one {@code ring} message, and the output
+   * endpoint for the follower. The live chunks that arrive meanwhile carry sequence numbers, so the page drops
+   * what the ring already gave it.
+   */
+  private void ring(ChannelHandlerContext ctx, String watcher, String pid) {
+    Map<String, Object> props = new LinkedHashMap<>();
+    props.put("name", watcher);
+    props.put("lines", 1000);
+    props.put("prefix", "output."); // the reply says whether our follower's subscription is live yet
+    if (pid != null && pid.matches("\\d{1,9}")) {
+      props.put("pid", Integer.valueOf(pid));
+    }
+    ringAttempt(ctx, props, 40);
+  }
+
+  /**
+   * Reads the ring once the follower's subscription is live (circusd says so in the reply), so that no line falls
+   * between the ring and the stream; retried every 50 ms, off the commands thread, for at most 2 s.
+   */
+  private void ringAttempt(ChannelHandlerContext ctx, Map<String, Object> props, int left) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    try {
+      commands.execute(() -> {
+        String reply;
+        try {
+          reply = link.call("output", props);
+        } catch (Exception e) {
+          reply = error(String.valueOf(e.getMessage()));
+        }
+        boolean live = true;
+        try {
+          Object parsed = Json.parse(reply);
+          if (parsed instanceof Map<?, ?> m && m.get("endpoint") != null) {
+            outputEndpoint = String.valueOf(m.get("endpoint"));
+            live = Boolean.TRUE.equals(m.get("subscribed"));
+          }
+        } catch (IllegalArgumentException e) {
+          // an unreadable reply goes to the page as it is
+        }
+        if (!live && left > 0) {
+          ctx.executor().schedule(() -> ringAttempt(ctx, props, left - 1), 50,
+              java.util.concurrent.TimeUnit.MILLISECONDS);
+          return;
+        }
+        ctx.writeAndFlush(Unpooled.copiedBuffer("event: ring\ndata: " + reply + "\n\n", StandardCharsets.UTF_8));
+      });
+    } catch (RejectedExecutionException e) {
+      ctx.writeAndFlush(Unpooled.copiedBuffer("event: ring\ndata: " + error("too many requests are waiting")
+          + "\n\n", StandardCharsets.UTF_8));
+    }
+  }
+
   private static String first(io.netty.handler.codec.http.QueryStringDecoder q, String name) {
     List<String> v = q.parameters().get(name);
     return v == null || v.isEmpty() ? null : v.get(0);
@@ -241,21 +323,34 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       send(ctx, req, HttpResponseStatus.OK, Json.write(m));
       return;
     }
-    if (path.equals("/api/events") || path.equals("/api/stats")) {
+    if (path.equals("/api/events") || path.equals("/api/stats") || path.equals("/api/output")) {
       if (!req.method().equals(HttpMethod.GET)) {
         send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET " + path));
         return;
       }
-      String prefix = q.parameters().containsKey("topic") ? q.parameters().get("topic").get(0) : "";
+      String prefix = first(q, "topic") == null ? "" : first(q, "topic");
+      String watcher = first(q, "watcher");
+      if (path.equals("/api/output")) {
+        if (watcher == null || !watcher.matches("[^.\\s]+")) {
+          send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("GET /api/output?watcher=NAME[&pid=PID]"));
+          return;
+        }
+        String pid = first(q, "pid");
+        prefix = io.jcircus.protocol.Topics.outputPrefix(watcher.toLowerCase(java.util.Locale.ROOT),
+            pid == null || !pid.matches("\\d{1,9}") ? null : Integer.valueOf(pid));
+      }
       HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
       r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
           .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
           .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       ctx.write(r);
       ctx.writeAndFlush(Unpooled.copiedBuffer(": connected\n\n", StandardCharsets.UTF_8));
-      Map<Channel, Subscriber> to = path.equals("/api/events") ? events : stats;
+      Map<Channel, Subscriber> to = path.equals("/api/events") ? events : path.equals("/api/stats") ? stats : logs;
       to.put(ctx.channel(), new Subscriber(prefix, new AtomicLong()));
       ctx.channel().closeFuture().addListener(f -> to.remove(ctx.channel()));
+      if (to == logs) {
+        ring(ctx, watcher, first(q, "pid"));
+      }
       return;
     }
     if (req.method().equals(HttpMethod.GET) && Assets.serve(ctx, path, HttpUtil.isKeepAlive(req))) {

@@ -141,4 +141,51 @@ class BrowserIT extends ItBase {
       }
     }
   }
+
+  @Test
+  void theLogViewFollowsAChildAndAFloodLeavesThePageResponsive() throws Exception {
+    Path talker = worker("talker.py");
+    Path talk = Files.createDirectories(dir.resolve("talk"));
+    Daemon d = start("[watcher:talker]\ncmd = " + python() + " -u " + talker + " " + talk + "\n");
+    await(Duration.ofSeconds(30), "the talker", () -> d.children().size() == 1);
+    try (Httpd httpd = Httpd.start(d.endpoint())) {
+      WebDriver b = browser();
+      try {
+        b.get(httpd.base + "/");
+        WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10), Duration.ofMillis(20));
+        wait.ignoring(StaleElementReferenceException.class);
+        wait.until(x -> x.findElements(By.cssSelector("#log-watcher option[value='talker']")).size() == 1);
+        new org.openqa.selenium.support.ui.Select(b.findElement(By.id("log-watcher"))).selectByValue("talker");
+        // the ring: what it printed before anyone looked
+        wait.until(x -> x.findElement(By.id("log")).getText().contains("hello from pid"));
+
+        // a line printed now shows within 1 s
+        Files.writeString(talk.resolve("say.tmp"), "a line said at " + System.nanoTime());
+        long t0 = System.nanoTime();
+        Files.move(talk.resolve("say.tmp"), talk.resolve("say"));
+        new WebDriverWait(b, Duration.ofSeconds(2), Duration.ofMillis(10)).ignoring(StaleElementReferenceException.class)
+            .until(x -> x.findElement(By.id("log")).getText().contains("a line said at"));
+        long shownMs = (System.nanoTime() - t0) / 1_000_000;
+        System.out.println("PHASE a printed line shown after " + shownMs + " ms (the worker looks every 50 ms)");
+        assertThat(shownMs).isLessThan(1000);
+
+        // 100 000 lines in a burst: the page still answers a click within 1 s, and says what it skipped or lost
+        Files.writeString(talk.resolve("flood.tmp"), "100000");
+        Files.move(talk.resolve("flood.tmp"), talk.resolve("flood"));
+        wait.until(x -> x.findElement(By.id("log")).getText().contains("flood line"));
+        long c0 = System.nanoTime();
+        b.findElement(By.id("log-pause")).click();
+        new WebDriverWait(b, Duration.ofSeconds(1), Duration.ofMillis(10))
+            .until(x -> x.findElement(By.id("log-pause")).getText().equals("resume"));
+        System.out.println("PHASE a click during the flood answered after " + (System.nanoTime() - c0) / 1_000_000
+            + " ms");
+        wait.until(x -> x.findElement(By.id("log-status")).getText().matches(".*(skipped|lost).*"));
+        assertThat(b.findElements(By.cssSelector("#log > div")).size()).isLessThanOrEqualTo(2000);
+        screenshot(b, "logs");
+        System.out.println("PHASE log status: " + b.findElement(By.id("log-status")).getText());
+      } finally {
+        b.quit();
+      }
+    }
+  }
 }
