@@ -148,7 +148,21 @@ function watcherRow(name) {
     button("reload", "rolling reload of " + name, confirmThen("Rolling reload of " + name + "?",
       () => call("reload", {name, sequential: true, waiting: true}).then(after))),
     button("+1", "one more process", () => call("incr", {name, nb: 1, waiting: true}).then(after)),
-    button("−1", "one process fewer", () => call("decr", {name, nb: 1, waiting: true}).then(after), true));
+    button("−1", "one process fewer", () => call("decr", {name, nb: 1, waiting: true}).then(after), true),
+    button("set…", "set the number of processes of " + name, () => {
+      const n = window.prompt("Number of processes of " + name + ":", String(watchers.get(name).pids.length));
+      if (n !== null && /^\d+$/.test(n.trim())) {
+        call("set", {name, options: {numprocesses: Number(n.trim())}, waiting: true}).then(after);
+      }
+    }),
+    button("signal…", "send a signal to every process of " + name, () => {
+      const sig = window.prompt("Signal for every process of " + name + " (e.g. HUP, USR1, TERM):", "HUP");
+      if (sig !== null && /^[A-Za-z0-9]+$/.test(sig.trim())) {
+        call("signal", {name, signum: sig.trim().toUpperCase()});
+      }
+    }),
+    button("remove", "remove " + name, confirmThen("Remove " + name + " and stop its processes?",
+      () => call("rm", {name, waiting: true}).then(after)), true));
   return tr;
 }
 
@@ -300,6 +314,21 @@ function onEvent(topic, data) {
     setTimeout(refresh, 50);
   }
 }
+
+$("#add-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const name = $("#add-name").value.trim();
+  const cmd = $("#add-cmd").value.trim();
+  const n = Number($("#add-n").value || "1");
+  if (name && cmd) {
+    call("add", {name, cmd, start: true, waiting: true, options: {numprocesses: n}}).then((r) => {
+      if (r.status === "ok") {
+        $("#add-form").reset();
+      }
+      setTimeout(refresh, 50);
+    });
+  }
+});
 
 $("#event-filter").addEventListener("input", () => {
   const filter = $("#event-filter").value;

@@ -102,6 +102,17 @@ class BrowserIT extends ItBase {
         assertThat(circusctl(d, "status", "web")).isEqualTo("stopped");
         assertThat(b.findElement(By.id("reply")).getText()).contains("stop").contains("\"status\": \"ok\"");
         screenshot(b, "stopped");
+
+        // add a watcher from the page, then remove it (asked first)
+        b.findElement(By.id("add-name")).sendKeys("extra");
+        b.findElement(By.id("add-cmd")).sendKeys("sleep 3602");
+        b.findElement(By.cssSelector("#add-form button[type=submit]")).click();
+        wait.until(x -> processes(x, "extra").equals("1"));
+        assertThat(circusctl(d, "status", "extra")).isEqualTo("active");
+        b.findElement(By.cssSelector("tr[data-watcher='extra'] button[data-action='remove']")).click();
+        wait.until(ExpectedConditions.alertIsPresent()).accept();
+        wait.until(x -> x.findElements(By.cssSelector("tr[data-watcher='extra']")).isEmpty());
+        assertThat(circusctl(d, "list")).doesNotContain("extra");
       } finally {
         b.quit();
       }
