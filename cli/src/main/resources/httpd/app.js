@@ -371,7 +371,7 @@ start();
 const LOG_LINES = 2000;
 const LOG_QUEUE = 5000;
 const LOG_BATCH = 400;
-const log = {watcher: "", abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0, paused: false};
+const log = {watcher: "", pid: "", abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0, paused: false};
 
 function logStatus() {
   $("#log-status").textContent = log.watcher ? log.shown + " lines" + (log.paused ? ", paused" : "")
@@ -389,7 +389,7 @@ function logLine(seq, pid, stream, text) {
     return;
   }
   log.queue.push({pid, stream, text});
-  if (log.queue.length > LOG_QUEUE) {
+  if (log.queue.length >= 2 * LOG_QUEUE) { // trimmed in bulk: a flood costs O(1) a line, not a shift each
     const n = log.queue.length - LOG_QUEUE;
     log.queue.splice(0, n);
     log.skipped += n;
@@ -449,11 +449,11 @@ function drawLog() {
   requestAnimationFrame(drawLog);
 }
 
-async function followLog(watcher) {
+async function followLog(watcher, pid = "") {
   if (log.abort) {
     log.abort.abort();
   }
-  Object.assign(log, {watcher, abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0});
+  Object.assign(log, {watcher, pid, abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0});
   $("#log").replaceChildren();
   if (!watcher) {
     return;
@@ -462,7 +462,8 @@ async function followLog(watcher) {
   log.abort = abort;
   while (!abort.signal.aborted) {
     try {
-      const res = await fetch("/api/output?watcher=" + encodeURIComponent(watcher), {signal: abort.signal});
+      const res = await fetch("/api/output?watcher=" + encodeURIComponent(watcher)
+        + (pid ? "&pid=" + encodeURIComponent(pid) : ""), {signal: abort.signal});
       await readEvents(res, onLog);
     } catch (e) {
       if (abort.signal.aborted) {
@@ -507,8 +508,12 @@ async function readEvents(res, onMessage) {
   }
 }
 
-$("#log-watcher").addEventListener("change", () => followLog($("#log-watcher").value));
-$("#log-stream").addEventListener("change", () => followLog($("#log-watcher").value));
+$("#log-watcher").addEventListener("change", () => {
+  $("#log-pid").value = "";
+  followLog($("#log-watcher").value);
+});
+$("#log-pid").addEventListener("change", () => followLog($("#log-watcher").value, $("#log-pid").value));
+$("#log-stream").addEventListener("change", () => followLog($("#log-watcher").value, $("#log-pid").value));
 $("#log-filter").addEventListener("input", () => {
   const filter = $("#log-filter").value;
   for (const div of $("#log").children) {
@@ -537,6 +542,23 @@ $("#log-download").addEventListener("click", async () => {
 });
 
 function logWatchers() {
+  const pids = $("#log-pid");
+  const w = watchers.get(log.watcher);
+  const wanted = w ? w.pids.map(String) : [];
+  for (const o of [...pids.options]) {
+    if (o.value && !wanted.includes(o.value) && o.value !== log.pid) {
+      o.remove();
+    }
+  }
+  const listed = new Set([...pids.options].map((o) => o.value));
+  for (const p of wanted) {
+    if (!listed.has(p)) {
+      const o = document.createElement("option");
+      o.value = p;
+      o.textContent = "pid " + p;
+      pids.appendChild(o);
+    }
+  }
   const sel = $("#log-watcher");
   const have = new Set([...sel.options].map((o) => o.value));
   for (const name of watchers.keys()) {

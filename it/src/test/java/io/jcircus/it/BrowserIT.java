@@ -180,6 +180,13 @@ class BrowserIT extends ItBase {
         System.out.println("PHASE a printed line shown after " + shownMs + " ms (the worker looks every 50 ms)");
         assertThat(shownMs).isLessThan(1000);
 
+        // one process: its own lines, from the ring on
+        String pid = Long.toString(d.children().get(0));
+        wait.until(x -> x.findElements(By.cssSelector("#log-pid option[value='" + pid + "']")).size() == 1);
+        new org.openqa.selenium.support.ui.Select(b.findElement(By.id("log-pid"))).selectByValue(pid);
+        wait.until(x -> x.findElement(By.id("log")).getText().contains("hello from pid " + pid)
+            && x.findElement(By.id("log")).getText().contains("a line said at"));
+
         // 100 000 lines in a burst: the page still answers a click within 1 s, and says what it skipped or lost
         Files.writeString(talk.resolve("flood.tmp"), "100000");
         Files.move(talk.resolve("flood.tmp"), talk.resolve("flood"));
