@@ -1,13 +1,10 @@
 package io.jcircus.cli;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import java.io.IOException;
@@ -51,19 +48,13 @@ final class Assets {
     if (a == null) {
       return false;
     }
-    ByteBuf body = Unpooled.wrappedBuffer(a.body());
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.wrappedBuffer(a.body()));
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, a.type())
         .set(HttpHeaderNames.CACHE_CONTROL, "no-cache")
         .set("X-Content-Type-Options", "nosniff")
-        .set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
-        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-    if (keepAlive) {
-      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-      ctx.writeAndFlush(r);
-    } else {
-      ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-    }
+        .set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'");
+    HttpApi.respond(ctx, keepAlive, r);
     return true;
   }
 }

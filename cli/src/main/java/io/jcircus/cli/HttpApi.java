@@ -416,8 +416,13 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     ByteBuf body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json")
-        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
-        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+    respond(ctx, keepAlive, r);
+  }
+
+  /** Sends a complete response with its length, keeping the connection open only if the client asked. */
+  static void respond(ChannelHandlerContext ctx, boolean keepAlive, FullHttpResponse r) {
+    r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
     if (keepAlive) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       ctx.writeAndFlush(r);

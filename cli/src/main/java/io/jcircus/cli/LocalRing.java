@@ -1,6 +1,12 @@
 package io.jcircus.cli;
 
-import io.jcircus.protocol.RingLayout;
+import static io.jcircus.protocol.RingLayout.HEADER;
+import static io.jcircus.protocol.RingLayout.HEAD_OFFSET;
+import static io.jcircus.protocol.RingLayout.MAGIC;
+import static io.jcircus.protocol.RingLayout.RECORD_HEADER;
+import static io.jcircus.protocol.RingLayout.TOKEN_OFFSET;
+import static io.jcircus.protocol.RingLayout.WRAP;
+
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -18,12 +24,6 @@ import java.util.Map;
  * that the writer has not lapped it meanwhile.
  */
 final class LocalRing {
-  static final long MAGIC = RingLayout.MAGIC;
-  static final int HEADER = RingLayout.HEADER;
-  static final int HEAD_OFFSET = RingLayout.HEAD_OFFSET;
-  static final int TOKEN_OFFSET = RingLayout.TOKEN_OFFSET;
-  static final int RECORD_HEADER = RingLayout.RECORD_HEADER;
-  static final int WRAP = RingLayout.WRAP;
   private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   /** One record; {@code data} is null when the writer overwrote it while it was read (skip to {@code next}). */

@@ -1,6 +1,12 @@
 package io.jcircus.server.stream;
 
-import io.jcircus.protocol.RingLayout;
+import static io.jcircus.protocol.RingLayout.HEADER;
+import static io.jcircus.protocol.RingLayout.HEAD_OFFSET;
+import static io.jcircus.protocol.RingLayout.MAGIC;
+import static io.jcircus.protocol.RingLayout.RECORD_HEADER;
+import static io.jcircus.protocol.RingLayout.TOKEN_OFFSET;
+import static io.jcircus.protocol.RingLayout.WRAP;
+
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -27,12 +33,6 @@ import java.nio.file.attribute.PosixFilePermissions;
  * lets a follower tell it found this daemon's ring and not a stale file.
  */
 public final class RingFile implements AutoCloseable {
-  static final long MAGIC = RingLayout.MAGIC;
-  static final int HEADER = RingLayout.HEADER;
-  static final int HEAD_OFFSET = RingLayout.HEAD_OFFSET;
-  static final int TOKEN_OFFSET = RingLayout.TOKEN_OFFSET;
-  static final int RECORD_HEADER = RingLayout.RECORD_HEADER;
-  static final int WRAP = RingLayout.WRAP;
   /** Ring bytes per followed watcher. */
   static final int CAPACITY = 8 * 1024 * 1024;
 
