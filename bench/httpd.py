@@ -59,7 +59,7 @@ def main():
                  "--user-data-dir=" + os.path.join(tmp, "browser%d" % i), "--remote-debugging-port=0",
                  "http://127.0.0.1:%d/" % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True))
-        time.sleep(8)  # the pages load, open their streams and draw
+        time.sleep(20)  # the pages load, open their streams and draw; circus-httpd's JIT settles
         with_console = cpu_percent([d.pid, httpd.pid], a.seconds)
         rss = core.rss_mib(httpd.pid)
         print()

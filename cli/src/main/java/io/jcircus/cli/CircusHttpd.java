@@ -143,9 +143,9 @@ public final class CircusHttpd implements Callable<Integer> {
         tls != null);
     io.netty.handler.ssl.SslContext ssl = tls;
     MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event),
+    Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event, api),
         "circus-httpd-events");
-    Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat),
+    Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat, api),
         "circus-httpd-stats");
     Thread output = new Thread(() -> followOutput(ctx, curve, timeoutMs, api), "circus-httpd-output");
     try {
@@ -233,6 +233,9 @@ public final class CircusHttpd implements Callable<Integer> {
           sub.recv();
         }
         api.output(new String(topic, StandardCharsets.UTF_8), header, new String(lines, StandardCharsets.UTF_8));
+        if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) { // nothing more waiting: one flush per burst
+          api.flush();
+        }
       } catch (InterruptedException e) {
         break;
       } catch (Exception e) {
@@ -265,7 +268,7 @@ public final class CircusHttpd implements Callable<Integer> {
    * after a loss (the daemon went away, or came back elsewhere) starts over, for as long as circus-httpd runs.
    */
   private void follow(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, String option,
-      java.util.function.BiConsumer<String, String> sink) {
+      java.util.function.BiConsumer<String, String> sink, HttpApi api) {
     // a client of its own: a JeroMQ socket belongs to one thread
     ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
     while (stop.getCount() > 0) {
@@ -284,14 +287,16 @@ public final class CircusHttpd implements Callable<Integer> {
           sub.setReceiveTimeOut(500);
           while (stop.getCount() > 0) {
             byte[] topic = sub.recv();
-            if (topic == null) {
-              continue;
+            // then what else has come, without waiting: one flush to the browsers per burst
+            for (int n = 0; topic != null && n < 2000; n++) {
+              byte[] body = sub.hasReceiveMore() ? sub.recv() : new byte[0];
+              while (sub.hasReceiveMore()) {
+                sub.recv(); // frames past the second (none on these publishers) are not forwarded
+              }
+              sink.accept(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
+              topic = sub.recv(ZMQ.DONTWAIT);
             }
-            byte[] body = sub.hasReceiveMore() ? sub.recv() : new byte[0];
-            while (sub.hasReceiveMore()) {
-              sub.recv(); // frames past the second (none on these publishers) are not forwarded
-            }
-            sink.accept(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
+            api.flush();
           }
         } finally {
           sub.close();

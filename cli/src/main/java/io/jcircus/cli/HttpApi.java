@@ -276,6 +276,7 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   private static void fanOut(Map<Channel, Subscriber> subscribers, String topic, String json) {
+    byte[] message = null; // encoded once, shared by every subscriber
     for (Map.Entry<Channel, Subscriber> e : subscribers.entrySet()) {
       Channel ch = e.getKey();
       Subscriber s = e.getValue();
@@ -290,12 +291,34 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
         s.dropped().incrementAndGet();
         continue;
       }
+      if (message == null) {
+        message = ("event: " + topic + "\ndata: " + json.replace("\n", "\ndata: ") + "\n\n")
+            .getBytes(StandardCharsets.UTF_8);
+      }
       long lost = s.dropped().getAndSet(0);
-      String text = (lost > 0 ? ": dropped " + lost + "\n\n" : "")
-          + "event: " + topic + "\ndata: " + json.replace("\n", "\ndata: ") + "\n\n";
-      ch.writeAndFlush(Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+      if (lost > 0) {
+        ch.write(Unpooled.copiedBuffer(": dropped " + lost + "\n\n", StandardCharsets.UTF_8));
+      }
+      ch.write(Unpooled.wrappedBuffer(message)); // flushed once per burst: see flush()
+      DIRTY.get().add(ch);
     }
   }
+
+  /** Channels written to by this follower thread since its last flush. */
+  private static final ThreadLocal<java.util.Set<Channel>> DIRTY = ThreadLocal.withInitial(java.util.HashSet::new);
+
+  /**
+   * Flushes what this thread wrote: a follower calls it once the daemon's burst is read (circusd publishes a
+   * second's stats together), so a browser gets one write per burst, not one per message.
+   */
+  void flush() {
+    java.util.Set<Channel> dirty = DIRTY.get();
+    for (Channel ch : dirty) {
+      ch.flush();
+    }
+    dirty.clear();
+  }
+
 
 
   @Override
