@@ -371,7 +371,10 @@ start();
 const LOG_LINES = 2000;
 const LOG_QUEUE = 5000;
 const LOG_BATCH = 400;
-const log = {watcher: "", pid: "", abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0, paused: false};
+// last: circusd's watcher-wide sequence number of the last line seen; lastP: the process-wide one (pseq), which
+// shows losses when the view follows one process (the watcher-wide numbers then skip the others' lines)
+const log = {watcher: "", pid: "", abort: null, queue: [], last: -1, lastP: -1, shown: 0, skipped: 0, lost: 0,
+  paused: false};
 
 function logStatus() {
   $("#log-status").textContent = log.watcher ? log.shown + " lines" + (log.paused ? ", paused" : "")
@@ -389,7 +392,7 @@ function logLine(seq, pid, stream, text) {
     return;
   }
   log.queue.push({pid, stream, text});
-  if (log.queue.length >= 2 * LOG_QUEUE) { // trimmed in bulk: a flood costs O(1) a line, not a shift each
+  if (log.queue.length >= LOG_QUEUE + 1000) { // trimmed in bulk: a flood costs O(1) a line, not a shift each
     const n = log.queue.length - LOG_QUEUE;
     log.queue.splice(0, n);
     log.skipped += n;
@@ -404,6 +407,7 @@ function onLog(topic, data) {
     }
     for (const l of data.lines) {
       logLine(l.seq, l.pid, l.stream, l.data.replace(/\n$/, ""));
+      log.lastP = Math.max(log.lastP, l.pseq);
     }
     log.last = Math.max(log.last, data.next_seq - 1);
     return;
@@ -413,7 +417,12 @@ function onLog(topic, data) {
   if (lines.length && lines[lines.length - 1] === "") {
     lines.pop();
   }
-  if (log.last >= 0 && meta.seq > log.last + 1 && !log.pid) {
+  if (log.pid) {
+    if (log.lastP >= 0 && meta.pseq > log.lastP + 1) {
+      log.lost += meta.pseq - log.lastP - 1;
+    }
+    log.lastP = Math.max(log.lastP, meta.pseq + lines.length - 1);
+  } else if (log.last >= 0 && meta.seq > log.last + 1) {
     log.lost += meta.seq - log.last - 1;
   }
   lines.forEach((text, i) => logLine(meta.seq + i, meta.pid, meta.stream, text));
@@ -453,7 +462,7 @@ async function followLog(watcher, pid = "") {
   if (log.abort) {
     log.abort.abort();
   }
-  Object.assign(log, {watcher, pid, abort: null, queue: [], last: -1, shown: 0, skipped: 0, lost: 0});
+  Object.assign(log, {watcher, pid, abort: null, queue: [], last: -1, lastP: -1, shown: 0, skipped: 0, lost: 0});
   $("#log").replaceChildren();
   if (!watcher) {
     return;

@@ -151,17 +151,17 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       String password = first(form, "password");
       String from = ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
           ? a.getAddress().getHostAddress() : "?";
+      boolean keepAlive = HttpUtil.isKeepAlive(req);
       try {
         logins.execute(() -> { // bcrypt takes tens of milliseconds: never on the event loop
           Access.Session s = user == null || password == null ? null : access.login(from, user, password);
           FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SEE_OTHER);
-          r.headers().set(HttpHeaderNames.LOCATION, s == null ? "/login?failed" : "/")
-              .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+          r.headers().set(HttpHeaderNames.LOCATION, s == null ? "/login?failed" : "/");
           if (s != null) {
             r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=" + s.id()
                 + "; Path=/; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : ""));
           }
-          ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+          respond(ctx, keepAlive, r);
         });
       } catch (RejectedExecutionException e) {
         send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many logins at once"));
@@ -176,8 +176,8 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
         send(ctx, req, HttpResponseStatus.UNAUTHORIZED, error("log in first (POST /login) or send a bearer token"));
       } else {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SEE_OTHER);
-        r.headers().set(HttpHeaderNames.LOCATION, "/login").setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        r.headers().set(HttpHeaderNames.LOCATION, "/login");
+        respond(ctx, HttpUtil.isKeepAlive(req), r); // closing a kept-alive connection unannounced resets the next request
       }
       return true;
     }
@@ -192,9 +192,8 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     if (path.equals("/logout") && post) {
       access.logout(who.session() == null ? null : who.session().id());
       FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
-      r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
-          .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-      ctx.writeAndFlush(r);
+      r.headers().set(HttpHeaderNames.SET_COOKIE, Access.COOKIE + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+      respond(ctx, HttpUtil.isKeepAlive(req), r);
       return true;
     }
     if (post && path.startsWith("/api/") && !who.account().admin()
@@ -450,6 +449,7 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       ctx.writeAndFlush(r);
     } else {
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
     }
   }
