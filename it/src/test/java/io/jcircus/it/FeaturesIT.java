@@ -92,6 +92,8 @@ class FeaturesIT extends ItBase {
       assertThat(new String(s.getInputStream().readAllBytes()).strip()).isEqualTo(d.children("pidserver.py " + d.socketFd("six")).get(0).toString());
     }
     long zero = d.children("pidserver.py 0").get(0);
+    // once it serves: while python starts it holds its script open (fd 3), which CI once caught
+    d.awaitLog("worker " + zero + " serving on fd 0", Duration.ofSeconds(10));
     assertThat(Proc.fds(zero).keySet()).containsExactly(0, 1, 2);
     assertThat(Proc.fds(zero).get(0)).startsWith("socket:");
     assertThat(ask(d.port("zero"))).isEqualTo(Long.toString(zero));
