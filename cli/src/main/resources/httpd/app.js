@@ -230,13 +230,20 @@ function chart(name, w) {
     const box = document.createElement("div");
     box.dataset.chart = name;
     $("#charts").appendChild(box);
-    c = new uPlot({title: name, width: 420, height: 180,
+    c = new uPlot({title: name, width: Math.min(420, document.documentElement.clientWidth - 30), height: 180,
       series: [{}, {label: "CPU %", stroke: "#0b5cad"}, {label: "RSS MiB", stroke: "#1a7f37", scale: "mem"}],
       axes: [{}, {}, {scale: "mem", side: 1}]}, w.samples, box);
     charts.set(name, c);
   }
   return c;
 }
+
+window.addEventListener("resize", () => {
+  const width = Math.min(420, document.documentElement.clientWidth - 30);
+  for (const c of charts.values()) {
+    c.setSize({width, height: 180});
+  }
+});
 
 function sample(name, agg) {
   const w = watchers.get(name);

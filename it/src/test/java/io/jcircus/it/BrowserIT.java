@@ -94,6 +94,12 @@ class BrowserIT extends ItBase {
             .allMatch(td -> td.getText().endsWith("iB")));
         wait.until(x -> x.findElements(By.cssSelector("#charts canvas")).size() >= 2);
         screenshot(b, "overview");
+        // a phone's width: nothing wider than the screen, every control still on it
+        b.manage().window().setSize(new org.openqa.selenium.Dimension(390, 844));
+        wait.until(x -> ((Number) ((org.openqa.selenium.JavascriptExecutor) x).executeScript(
+            "return document.documentElement.scrollWidth - window.innerWidth")).intValue() <= 0);
+        screenshot(b, "phone");
+        b.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 800));
 
         // stop asks first; once confirmed, the page and the daemon agree
         b.findElement(By.cssSelector("tr[data-watcher='web'] button[data-action='stop']")).click();
