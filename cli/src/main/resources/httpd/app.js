@@ -376,17 +376,19 @@ start();
 // skipped), at most LOG_BATCH are drawn per frame, and the view keeps the last LOG_LINES.
 
 const LOG_LINES = 2000;
-const LOG_QUEUE = 5000;
+const LOG_QUEUE = 2000;
 const LOG_BATCH = 400;
 // last: circusd's watcher-wide sequence number of the last line seen; lastP: the process-wide one (pseq), which
 // shows losses when the view follows one process (the watcher-wide numbers then skip the others' lines)
+// dropped: chunks circusd could not queue for its publisher since the view began (its header counts them)
 const log = {watcher: "", pid: "", abort: null, queue: [], last: -1, lastP: -1, shown: 0, skipped: 0, lost: 0,
-  paused: false};
+  dropped: 0, droppedAt: -1, paused: false};
 
 function logStatus() {
   $("#log-status").textContent = log.watcher ? log.shown + " lines" + (log.paused ? ", paused" : "")
     + (log.skipped ? ", " + log.skipped + " skipped (too fast to draw)" : "")
-    + (log.lost ? ", " + log.lost + " lost in transit (download has what the ring holds)" : "") : "";
+    + (log.lost ? ", " + log.lost + " lost in transit (download has what the ring holds)" : "")
+    + (log.dropped ? ", " + log.dropped + " chunks dropped by circusd" : "") : "";
 }
 
 function logLine(seq, pid, stream, text) {
@@ -399,7 +401,7 @@ function logLine(seq, pid, stream, text) {
     return;
   }
   log.queue.push({pid, stream, text});
-  if (log.queue.length >= LOG_QUEUE + 1000) { // trimmed in bulk: a flood costs O(1) a line, not a shift each
+  if (log.queue.length >= LOG_QUEUE + 500) { // trimmed in bulk: a flood costs O(1) a line, not a shift each
     const n = log.queue.length - LOG_QUEUE;
     log.queue.splice(0, n);
     log.skipped += n;
@@ -420,6 +422,12 @@ function onLog(topic, data) {
     return;
   }
   const meta = data.meta;
+  if (typeof meta.dropped === "number") {
+    if (log.droppedAt < 0) {
+      log.droppedAt = meta.dropped;
+    }
+    log.dropped = meta.dropped - log.droppedAt;
+  }
   const lines = data.text.split("\n");
   if (lines.length && lines[lines.length - 1] === "") {
     lines.pop();
@@ -469,7 +477,8 @@ async function followLog(watcher, pid = "") {
   if (log.abort) {
     log.abort.abort();
   }
-  Object.assign(log, {watcher, pid, abort: null, queue: [], last: -1, lastP: -1, shown: 0, skipped: 0, lost: 0});
+  Object.assign(log, {watcher, pid, abort: null, queue: [], last: -1, lastP: -1, shown: 0, skipped: 0, lost: 0,
+    dropped: 0, droppedAt: -1});
   $("#log").replaceChildren();
   if (!watcher) {
     return;
@@ -586,5 +595,32 @@ function logWatchers() {
   }
 }
 
+// Losses at the tail of a burst show in no later chunk: every 2 s the ring says what the newest line is, and
+// what never arrived of it counts as lost.
+async function checkTail() {
+  if (!log.watcher || log.last < 0) {
+    return;
+  }
+  const props = {name: log.watcher, lines: 1};
+  if (log.pid) {
+    props.pid = Number(log.pid);
+  }
+  const r = await call("output", props, true).catch(() => null);
+  if (!r || r.status !== "ok" || !r.lines.length) {
+    return;
+  }
+  const newest = r.lines[r.lines.length - 1];
+  if (log.pid) {
+    if (newest.pseq > log.lastP + 1) {
+      log.lost += newest.pseq - log.lastP - 1;
+      log.lastP = newest.pseq - 1;
+    }
+  } else if (newest.seq > log.last + 1) {
+    log.lost += newest.seq - log.last - 1;
+    log.last = newest.seq - 1;
+  }
+}
+
+setInterval(checkTail, 2000);
 setInterval(logWatchers, 1000);
 requestAnimationFrame(drawLog);
