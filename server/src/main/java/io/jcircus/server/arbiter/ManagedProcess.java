@@ -169,17 +169,6 @@ public final class ManagedProcess {
     }
   }
 
-  void cancelTimers() {
-    if (killTimer != null) {
-      killTimer.cancel(false);
-      killTimer = null;
-    }
-    if (maxAgeTimer != null) {
-      maxAgeTimer.cancel(false);
-      maxAgeTimer = null;
-    }
-  }
-
   @Override
   public String toString() {
     return "pid " + pid + " (wid " + wid + ")";

@@ -101,8 +101,7 @@ final class ProcessTable {
   /** rm --nostop: lets go of every process without signalling it (the guardian forgets them too). */
   void letGo(String watcher) {
     for (ManagedProcess p : procs.values()) {
-      p.cancelTimers();
-      p.reaped(false);
+      p.reaped(false); // its timers and sd_notify socket go
       host.guardian().reaped(p.pid);
       LOG.info("watcher {}: leaving pid {} running (rm --nostop)", watcher, p.pid);
     }
