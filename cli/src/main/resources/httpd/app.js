@@ -1,13 +1,18 @@
-// The jcircus console: the daemon's watchers, processes and events, live. Everything goes through circus-httpd's
-// API: POST /api/COMMAND, and the server-sent streams /api/events and /api/stats (read with fetch, so that every
-// topic arrives whatever its name). The DOM is bounded: 200 events, 300 samples per chart.
+// The jcircus console: the daemons of the fleet, and the chosen daemon's watchers, processes, sockets and events,
+// live. Everything goes through circus-httpd's API: GET /api/daemons, POST /api/COMMAND?daemon=NAME, and the
+// server-sent streams /api/events, /api/stats?digest=1 and /api/output (read with fetch, so that every topic arrives
+// whatever its name). The DOM is bounded: 200 events, 300 samples per chart, 2 000 log lines.
 "use strict";
 
 const MAX_EVENTS = 200;
 const MAX_SAMPLES = 300;
 const watchers = new Map(); // name -> {state, pids, cpu, rss, procs: Map(pid -> figures), samples}
 let csrf = null; // the session's CSRF token, sent with every action
+let admin = true; // false for a read-only account: its actions would be refused anyway
 const $ = (sel) => document.querySelector(sel);
+// the daemon on show, and the controller that ends its streams when another is chosen
+const current = {name: "", abort: new AbortController()};
+const q = (path) => path + (path.includes("?") ? "&" : "?") + "daemon=" + encodeURIComponent(current.name);
 
 function show(text, isError) {
   const r = $("#reply");
@@ -17,8 +22,9 @@ function show(text, isError) {
 
 function daemon(up) {
   const d = $("#daemon");
-  d.textContent = up ? "daemon up" : "daemon unreachable";
+  d.textContent = (current.name ? current.name + " " : "") + (up ? "up" : "unreachable");
   d.className = "badge " + (up ? "up" : "down");
+  document.body.classList.toggle("daemon-down", !up); // what is shown is the last known, greyed
 }
 
 async function call(command, props = {}, quiet = false) {
@@ -28,7 +34,7 @@ async function call(command, props = {}, quiet = false) {
     if (csrf) {
       headers["X-CSRF-Token"] = csrf;
     }
-    res = await fetch("/api/" + command, {method: "POST", body: JSON.stringify(props), headers});
+    res = await fetch(q("/api/" + command), {method: "POST", body: JSON.stringify(props), headers});
   } catch (e) {
     daemon(false);
     throw e;
@@ -51,9 +57,10 @@ async function call(command, props = {}, quiet = false) {
 }
 
 async function refresh() {
+  const on = current.name;
   try {
     const status = await call("status", {}, true);
-    if (status.status !== "ok") {
+    if (status.status !== "ok" || on !== current.name) {
       return;
     }
     const names = Object.keys(status.statuses).sort();
@@ -66,6 +73,9 @@ async function refresh() {
       const w = watchers.get(name) || {procs: new Map(), samples: [[], [], []]};
       w.state = status.statuses[name];
       const list = await call("list", {name}, true);
+      if (on !== current.name) {
+        return; // another daemon was chosen meanwhile
+      }
       w.pids = list.status === "ok" ? list.pids : [];
       for (const pid of [...w.procs.keys()]) {
         if (!w.pids.includes(pid)) {
@@ -270,11 +280,14 @@ function sample(name, agg) {
 // ---------------------------------------------------------------- streams
 
 async function follow(url, onMessage) {
-  for (;;) {
+  const signal = current.abort.signal; // ends when another daemon is chosen
+  while (!signal.aborted) {
     try {
-      await readEvents(await fetch(url), onMessage);
+      await readEvents(await fetch(q(url), {signal}), onMessage);
     } catch (e) {
-      daemon(false);
+      if (signal.aborted) {
+        return;
+      }
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -292,9 +305,29 @@ function renderSoon() {
   }
 }
 
+// One message a second: every stats topic of the burst with its figures (the page's form of /api/stats).
+function onDigest(topic, digest) {
+  for (const [t, data] of Object.entries(digest)) {
+    onStat(t, data);
+  }
+}
+
+const sockets = new Map(); // fd -> figures of stat.sockets.FD
+let circusd = null; // stat.circus: circusd's own figures and the system's
+
 function onStat(topic, data) {
   const parts = topic.split("."); // stat.NAME or stat.NAME.PID
-  if (parts.length === 2) {
+  if (parts[1] === "sockets") {
+    if (parts.length === 3) {
+      sockets.set(parts[2], Object.assign(data, {seen: Date.now()}));
+    }
+  } else if (parts[1] === "circus") {
+    if (parts.length === 2) {
+      circusd = Object.assign(circusd || {}, data);
+    } else {
+      circusd = Object.assign(circusd || {}, {pid: data.pid, cpu1: data.cpu, rss: data.rss, age: data.age});
+    }
+  } else if (parts.length === 2) {
     sample(parts[1], data);
   } else if (parts.length === 3) {
     const w = watchers.get(parts[1]);
@@ -362,11 +395,197 @@ async function start() {
     });
     $("header").append(who, out);
   }
-  refresh();
+  admin = session.admin;
+  document.body.classList.toggle("read-only", !admin);
+  await fleet();
+  const wanted = decodeURIComponent(location.hash.replace(/^#daemon=/, ""));
+  choose(daemons.some((d) => d.name === wanted) ? wanted : (daemons[0] || {}).name || "");
   setInterval(refresh, 5000);
-  follow("/api/events", onEvent);
-  follow("/api/stats", onStat);
+  setInterval(fleet, 2000);
 }
+
+// ---------------------------------------------------------------- the fleet
+// Every daemon this console watches, with the health circus-httpd probes every 2 s; one is on show below.
+
+let daemons = [];
+
+async function fleet() {
+  try {
+    const res = await fetch("/api/daemons");
+    if (res.status === 401) {
+      location.href = "/login";
+      return;
+    }
+    daemons = (await res.json()).daemons || [];
+  } catch (e) {
+    return;
+  }
+  const body = $("#daemons tbody");
+  const have = new Map([...body.children].map((tr) => [tr.dataset.daemon, tr]));
+  daemons.forEach((d, i) => {
+    let tr = have.get(d.name);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.daemon = d.name;
+      const name = cell(tr);
+      name.append(button(d.name, "show " + d.name, () => choose(d.name)));
+      cell(tr);
+      cell(tr, "state");
+      cell(tr, "num");
+      cell(tr, "num");
+      cell(tr, "since");
+      const acts = cell(tr);
+      if (d.removable) {
+        acts.append(button("remove", "stop watching " + d.name, confirmThen("Stop watching " + d.name + "?",
+          () => changeFleet("remove", {name: d.name})), true));
+      }
+    }
+    const c = tr.children;
+    set(c[1], d.endpoint + (d.curve ? " (CURVE)" : ""));
+    set(c[2], d.state === "up" ? "up" : d.state === "down" ? "unreachable" : d.state, "state daemon-" + d.state);
+    c[2].title = d.reason || "";
+    set(c[3], d.state === "up" ? d.active + " / " + d.watchers + " active" : "—");
+    set(c[4], d.state === "up" ? String(d.processes) : "—");
+    set(c[5], (d.state === "up" ? "up " : "since ") + ago(d.since));
+    tr.classList.toggle("current", d.name === current.name);
+    if (body.children[i] !== tr) {
+      body.insertBefore(tr, body.children[i] || null);
+    }
+    have.delete(d.name);
+  });
+  for (const tr of have.values()) {
+    tr.remove();
+  }
+  const sel = $("#daemon-select");
+  const names = daemons.map((d) => d.name);
+  if ([...sel.options].map((o) => o.value).join("\n") !== names.join("\n")) {
+    sel.replaceChildren(...names.map((n) => Object.assign(document.createElement("option"), {value: n, textContent: n})));
+  }
+  sel.value = current.name;
+  const me = daemons.find((d) => d.name === current.name);
+  if (me) {
+    daemon(me.state === "up");
+  }
+  $("#fleet-section").hidden = daemons.length < 2 && !fleetOpen;
+}
+
+let fleetOpen = false;
+
+function ago(seconds) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+  return s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
+}
+
+async function changeFleet(action, props) {
+  const res = await fetch("/api/daemons/" + action, {method: "POST", body: JSON.stringify(props),
+    headers: Object.assign({"Content-Type": "application/json"}, csrf ? {"X-CSRF-Token": csrf} : {})});
+  const text = await res.text();
+  show(action + " " + JSON.stringify(props) + " → " + text, !res.ok);
+  await fleet();
+  if (action === "remove" && props.name === current.name) {
+    choose((daemons[0] || {}).name || "");
+  }
+  return res.ok;
+}
+
+// Shows another daemon: its streams replace the last one's, and what the page held of that one goes.
+function choose(name) {
+  if (name === current.name && current.started) {
+    return;
+  }
+  current.abort.abort();
+  Object.assign(current, {name, abort: new AbortController(), started: true});
+  history.replaceState(null, "", "#daemon=" + encodeURIComponent(name));
+  watchers.clear();
+  for (const tr of rows.values()) {
+    tr.remove();
+  }
+  rows.clear();
+  for (const c of charts.values()) {
+    c.destroy();
+  }
+  charts.clear();
+  $("#charts").replaceChildren();
+  sockets.clear();
+  circusd = null;
+  $("#events").replaceChildren();
+  $("#log-watcher").replaceChildren(Object.assign(document.createElement("option"), {value: "", textContent: "watcher…"}));
+  followLog("");
+  for (const tr of $("#daemons tbody").children) {
+    tr.classList.toggle("current", tr.dataset.daemon === name);
+  }
+  $("#daemon-select").value = name;
+  if (!name) {
+    return;
+  }
+  refresh();
+  follow("/api/events", onEvent);
+  follow("/api/stats?digest=1", onDigest);
+}
+
+$("#daemon-select").addEventListener("change", () => choose($("#daemon-select").value));
+$("#fleet-toggle").addEventListener("click", () => {
+  fleetOpen = !fleetOpen;
+  $("#fleet-section").hidden = false;
+  $("#fleet-section").scrollIntoView();
+});
+$("#fleet-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const props = {name: $("#fleet-name").value.trim(), endpoint: $("#fleet-endpoint").value.trim()};
+  const key = $("#fleet-key").value.trim();
+  if (key) {
+    props.curve_server_key = key;
+  }
+  if (await changeFleet("add", props)) {
+    $("#fleet-form").reset();
+  }
+});
+
+// ---------------------------------------------------------------- sockets and circusd itself
+
+function renderSockets() {
+  const body = $("#sockets tbody");
+  const now = Date.now();
+  const list = [...sockets.entries()].filter(([, s]) => now - s.seen < 5000)
+    .sort((a, b) => String(a[1].name).localeCompare(String(b[1].name)));
+  $("#sockets-section").hidden = list.length === 0;
+  while (body.children.length > list.length) {
+    body.lastChild.remove();
+  }
+  list.forEach(([fd, s], i) => {
+    let tr = body.children[i];
+    if (!tr) {
+      tr = document.createElement("tr");
+      for (const cls of ["", "", "num", "num", "num", "num"]) {
+        cell(tr, cls);
+      }
+      body.appendChild(tr);
+    }
+    const c = tr.children;
+    set(c[0], String(s.name));
+    set(c[1], String(s.address));
+    set(c[2], String(s.queue));
+    set(c[3], String(s.queue_max));
+    set(c[4], String(s.backlog));
+    set(c[5], fd);
+  });
+  const fig = $("#circusd");
+  if (!circusd) {
+    set(fig, "");
+    return;
+  }
+  let text = "circusd" + (circusd.pid ? " pid " + circusd.pid : "")
+    + " · CPU " + (circusd.cpu1 !== undefined ? circusd.cpu1.toFixed(1) : "—") + " %"
+    + (circusd.rss !== undefined ? " · RSS " + human(circusd.rss) : "");
+  const sys = circusd.system;
+  if (sys) {
+    text += " · system: " + sys.cpus + " CPUs at " + Number(sys.cpu).toFixed(0) + " %, load " + sys.load
+      + ", memory " + human(sys.mem_total - sys.mem_available) + " of " + human(sys.mem_total);
+  }
+  set(fig, text);
+}
+
+setInterval(renderSockets, 1000);
 
 start();
 
@@ -487,7 +706,7 @@ async function followLog(watcher, pid = "") {
   log.abort = abort;
   while (!abort.signal.aborted) {
     try {
-      const res = await fetch("/api/output?watcher=" + encodeURIComponent(watcher)
+      const res = await fetch(q("/api/output?watcher=" + encodeURIComponent(watcher))
         + (pid ? "&pid=" + encodeURIComponent(pid) : ""), {signal: abort.signal});
       await readEvents(res, onLog);
     } catch (e) {

@@ -42,9 +42,14 @@ public final class CircusHttpd implements Callable<Integer> {
   /** Commands waiting for the daemon before new ones are refused with 503. */
   static final int MAX_WAITING = 64;
 
-  @Option(names = "--endpoint", description = "circusd's control endpoint. Default: $CIRCUSCTL_ENDPOINT or"
-      + " tcp://127.0.0.1:5555.")
-  String endpoint = System.getenv().getOrDefault("CIRCUSCTL_ENDPOINT", "tcp://127.0.0.1:5555");
+  @Option(names = "--endpoint", paramLabel = "[NAME=]ENDPOINT", description = "A circusd's control endpoint;"
+      + " repeat it to watch several (NAME names it in the page, default its host:port). Default, when neither"
+      + " this nor --config names one: $CIRCUSCTL_ENDPOINT or tcp://127.0.0.1:5555.")
+  java.util.List<String> endpoints = new java.util.ArrayList<>();
+
+  @Option(names = "--config", paramLabel = "FILE", description = "The daemons to watch, one [daemon:NAME] section"
+      + " each (endpoint, curve_server_key, curve_key; see README); daemons added in the page are saved there.")
+  java.nio.file.Path config;
 
   @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
   String host = "127.0.0.1";
@@ -136,18 +141,25 @@ public final class CircusHttpd implements Callable<Integer> {
     CurveOptions.Keys curve = curveOptions.resolve();
     long timeoutMs = Math.max(1, (long) (timeout * 1000));
     ZContext ctx = ControlClient.context();
-    ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
-    ThreadPoolExecutor commands = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(MAX_WAITING), r -> new Thread(r, "circus-httpd-commands"));
-    HttpApi api = new HttpApi(commands, (command, props) -> Json.write(control.call(command, props)), access,
-        tls != null);
+    Fleet fleet = new Fleet(ctx, timeoutMs, curveOptions, config);
+    try {
+      if (endpoints.isEmpty() && config == null) {
+        endpoints.add(System.getenv().getOrDefault("CIRCUSCTL_ENDPOINT", "tcp://127.0.0.1:5555"));
+      }
+      for (String e : endpoints) {
+        String[] named = Fleet.named(e);
+        fleet.addFromCommandLine(named[0], named[1], curve);
+      }
+      fleet.load();
+    } catch (java.io.IOException | io.jcircus.protocol.ConfigException e) {
+      System.err.println("circus-httpd: " + e.getMessage());
+      fleet.close();
+      ctx.close();
+      return 2;
+    }
+    HttpApi api = new HttpApi(fleet, access, tls != null);
     io.netty.handler.ssl.SslContext ssl = tls;
     MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    Thread events = new Thread(() -> follow(ctx, curve, timeoutMs, "pubsub_endpoint", api::event, api),
-        "circus-httpd-events");
-    Thread stats = new Thread(() -> follow(ctx, curve, timeoutMs, "stats_endpoint", api::stat, api),
-        "circus-httpd-stats");
-    Thread output = new Thread(() -> followOutput(ctx, curve, timeoutMs, api), "circus-httpd-output");
     try {
       ServerBootstrap boot = new ServerBootstrap().group(group)
           .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -175,84 +187,17 @@ public final class CircusHttpd implements Callable<Integer> {
       InetSocketAddress local = (InetSocketAddress) server.localAddress();
       System.out.println("circus-httpd listening on " + (tls != null ? "https" : "http") + "://"
           + local.getAddress().getHostAddress() + ":"
-          + local.getPort() + " for " + endpoint);
+          + local.getPort() + " for " + String.join(", ", fleet.all().stream().map(d -> d.endpoint).toList()));
       System.out.flush();
-      for (Thread t : new Thread[] {events, stats, output}) {
-        t.setDaemon(true);
-        t.start();
-      }
+      fleet.start();
       Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
       stop.await();
       server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
       return 0;
     } finally {
-      commands.shutdownNow();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
-      control.close();
+      fleet.close();
       ctx.close();
-    }
-  }
-
-  /**
-   * Process output for the log views: subscribed to the daemon's output endpoint only while somebody views logs
-   * (circusd sends nothing to a publisher nobody subscribed to), every chunk handed to the API. A chunk is
-   * {@code output.NAME.PID.STREAM}, circusd's JSON header (seq, lines, dropped…) and the lines.
-   */
-  private void followOutput(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, HttpApi api) {
-    ZMQ.Socket sub = null;
-    String on = null;
-    while (stop.getCount() > 0) {
-      try {
-        String want = api.outputEndpoint();
-        if (want == null || !want.equals(on)) {
-          if (sub != null) {
-            sub.close();
-            sub = null;
-            on = null;
-          }
-          if (want == null) {
-            Thread.sleep(200);
-            continue;
-          }
-          sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(want), curve,
-              System.nanoTime() + timeoutMs * 1_000_000L, timeoutMs, s -> {
-                s.setLinger(0);
-                s.setRcvHWM(1000);
-                s.subscribe("output.".getBytes(StandardCharsets.UTF_8));
-              }).socket();
-          sub.setReceiveTimeOut(200);
-          on = want;
-        }
-        byte[] topic = sub.recv();
-        if (topic == null) {
-          continue;
-        }
-        String header = sub.hasReceiveMore() ? sub.recvStr() : "{}";
-        byte[] lines = sub.hasReceiveMore() ? sub.recv() : new byte[0];
-        while (sub.hasReceiveMore()) {
-          sub.recv();
-        }
-        api.output(new String(topic, StandardCharsets.UTF_8), header, new String(lines, StandardCharsets.UTF_8));
-        if ((sub.getEvents() & ZMQ.Poller.POLLIN) == 0) { // nothing more waiting: one flush per burst
-          api.flush();
-        }
-      } catch (InterruptedException e) {
-        break;
-      } catch (Exception e) {
-        if (sub != null) {
-          sub.close();
-          sub = null;
-          on = null;
-        }
-        try {
-          Thread.sleep(1000);
-        } catch (InterruptedException ie) {
-          break;
-        }
-      }
-    }
-    if (sub != null) {
-      sub.close();
     }
   }
 
@@ -262,54 +207,4 @@ public final class CircusHttpd implements Callable<Integer> {
     return 2;
   }
 
-  /**
-   * Follows one of the daemon's publishers for the API's subscribers: asks the daemon where it publishes
-   * ({@code option} of {@code globaloptions}), subscribes to everything, hands each message to {@code sink}, and
-   * after a loss (the daemon went away, or came back elsewhere) starts over, for as long as circus-httpd runs.
-   */
-  private void follow(ZContext ctx, CurveOptions.Keys curve, long timeoutMs, String option,
-      java.util.function.BiConsumer<String, String> sink, HttpApi api) {
-    // a client of its own: a JeroMQ socket belongs to one thread
-    ControlClient control = new ControlClient(ctx, false, IpcShim.connectable(endpoint), timeoutMs, curve);
-    while (stop.getCount() > 0) {
-      try {
-        Map<String, Object> r = control.call("globaloptions", Map.of());
-        Object where = r.get("options") instanceof Map<?, ?> o ? o.get(option) : null;
-        if (where == null || where.toString().isEmpty()) {
-          throw new IllegalStateException("no " + option + " in " + r);
-        }
-        ZMQ.Socket sub = ControlClient.open(ctx, SocketType.SUB, IpcShim.connectable(where.toString()), curve,
-            System.nanoTime() + timeoutMs * 1_000_000L, timeoutMs, s -> {
-              s.setLinger(0);
-              s.subscribe(new byte[0]);
-            }).socket();
-        try {
-          sub.setReceiveTimeOut(500);
-          while (stop.getCount() > 0) {
-            byte[] topic = sub.recv();
-            // then what else has come, without waiting: one flush to the browsers per burst
-            for (int n = 0; topic != null && n < 2000; n++) {
-              byte[] body = sub.hasReceiveMore() ? sub.recv() : new byte[0];
-              while (sub.hasReceiveMore()) {
-                sub.recv(); // frames past the second (none on these publishers) are not forwarded
-              }
-              sink.accept(new String(topic, StandardCharsets.UTF_8), new String(body, StandardCharsets.UTF_8));
-              topic = sub.recv(ZMQ.DONTWAIT);
-            }
-            api.flush();
-          }
-        } finally {
-          sub.close();
-        }
-      } catch (Exception e) {
-        control.close(); // a fresh connection next time
-        try {
-          Thread.sleep(1000); // the daemon is away: try again shortly
-        } catch (InterruptedException ie) {
-          return;
-        }
-      }
-    }
-    control.close();
-  }
 }

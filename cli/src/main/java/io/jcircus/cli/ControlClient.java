@@ -192,22 +192,9 @@ final class ControlClient implements AutoCloseable {
       long timeoutMs, java.util.function.Consumer<ZMQ.Socket> configure) throws TimeoutException {
     String why = "nothing answered";
     while (System.nanoTime() < deadline) {
-      ZMQ.Socket s = ctx.createSocket(type);
-      s.setMaxMsgSize(MAX_MESSAGE);
-      configure.accept(s);
-      if (curve != null) {
-        s.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));
-        s.setCurvePublicKey(ZMQ.Curve.z85Decode(curve.clientPublic()));
-        s.setCurveSecretKey(ZMQ.Curve.z85Decode(curve.clientSecret()));
-      }
-      Events ev = new Events();
-      s.setEventHook(ev, HANDSHAKE | AUTH_FAILED | FAILED | DISCONNECTED);
-      try {
-        s.connect(IpcShim.connectable(endpoint));
-      } catch (RuntimeException e) {
-        ctx.destroySocket(s);
-        throw new IllegalArgumentException("invalid endpoint '" + endpoint + "': " + e.getMessage(), e);
-      }
+      Connection c = connect(ctx, type, endpoint, curve, configure);
+      ZMQ.Socket s = c.socket();
+      Events ev = c.events();
       long attemptEnd = Math.min(deadline, System.nanoTime() + ATTEMPT_MS * 1_000_000L);
       int outcome;
       try {
@@ -232,6 +219,36 @@ final class ControlClient implements AutoCloseable {
     }
     throw new TimeoutException("Timed out: no circusd answered on " + endpoint + " within "
         + timeoutMs / 1000.0 + " s (" + why + ")");
+  }
+
+  /**
+   * A {@code type} socket connecting to {@code endpoint}, without waiting: its events say when the handshake is
+   * done (a follower that watches several sockets checks them itself, see {@link Daemon}).
+   */
+  static Connection connect(ZContext ctx, SocketType type, String endpoint, CurveOptions.Keys curve,
+      java.util.function.Consumer<ZMQ.Socket> configure) {
+    ZMQ.Socket s = ctx.createSocket(type);
+    s.setMaxMsgSize(MAX_MESSAGE);
+    configure.accept(s);
+    if (curve != null) {
+      s.setCurveServerKey(ZMQ.Curve.z85Decode(curve.serverPublic()));
+      s.setCurvePublicKey(ZMQ.Curve.z85Decode(curve.clientPublic()));
+      s.setCurveSecretKey(ZMQ.Curve.z85Decode(curve.clientSecret()));
+    }
+    Events ev = new Events();
+    s.setEventHook(ev, HANDSHAKE | AUTH_FAILED | FAILED | DISCONNECTED);
+    try {
+      s.connect(IpcShim.connectable(endpoint));
+    } catch (RuntimeException e) {
+      ctx.destroySocket(s);
+      throw new IllegalArgumentException("invalid endpoint '" + endpoint + "': " + e.getMessage(), e);
+    }
+    return new Connection(s, ev);
+  }
+
+  /** Whether {@code ev} reports a completed handshake; a refused CURVE key shows as {@link #refused}. */
+  static boolean handshaken(Events ev) {
+    return (ev.seen() & HANDSHAKE) != 0 && (ev.seen() & AUTH_FAILED) == 0;
   }
 
   private void closeSocket() {

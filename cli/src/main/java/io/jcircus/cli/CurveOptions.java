@@ -71,6 +71,22 @@ final class CurveOptions {
     return new Keys(s[0], c[0], c[1]);
   }
 
+  /** This client's own key pair ({@code serverPublic} null), for daemons that name only their server key; null if none. */
+  Keys clientKeys() throws IOException {
+    Path client = clientKey != null ? clientKey : env("CIRCUSCTL_CURVE_KEY");
+    if (client == null) {
+      client = defaultDir().resolve("client.key_secret");
+      if (!Files.isReadable(client)) {
+        return null;
+      }
+    }
+    String[] c = load(client);
+    if (c[1] == null) {
+      throw new IOException(client + " holds no secret-key; --curve-key takes the .key_secret file");
+    }
+    return new Keys(null, c[0], c[1]);
+  }
+
   private static Path env(String name) {
     String v = System.getenv(name);
     return v == null || v.isEmpty() ? null : Path.of(v);

@@ -24,88 +24,56 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * circus-httpd's HTTP API: the daemon's commands as JSON over HTTP, and its events as a server-sent event stream.
+ * circus-httpd's HTTP API: each daemon's commands as JSON over HTTP, and its publishers as server-sent event
+ * streams. Every request names its daemon with {@code ?daemon=NAME} (default: the first of the {@link Fleet}).
  * <ul>
  *   <li>{@code POST /api/COMMAND} with the command's properties as a JSON object (or no body): the daemon's reply,
  *       as it came, with 200 (an error reply is still 200: {@code "status": "error"} and Circus's errno);
  *       502 when the daemon does not answer, 503 when too many requests wait for it.</li>
- *   <li>{@code GET /api/events[?topic=PREFIX]} and {@code GET /api/stats[?topic=PREFIX]}: {@code text/event-stream},
- *       one {@code event: TOPIC} / {@code data: JSON} pair per daemon event or stats message. A client that reads
- *       too slowly loses messages, not the daemon's time: what cannot be written at once is dropped and counted
- *       in a {@code : dropped N} comment.</li>
+ *   <li>{@code GET /api/events[?topic=PREFIX]}, {@code GET /api/stats[?topic=PREFIX|?digest=1]} and
+ *       {@code GET /api/output?watcher=NAME[&pid=PID]}: {@code text/event-stream}, one {@code event: TOPIC} /
+ *       {@code data: JSON} pair per message. A client that reads too slowly loses messages, not the daemon's time:
+ *       what cannot be written at once is dropped and counted in a {@code : dropped N} comment.</li>
+ *   <li>{@code GET /api/daemons}, {@code POST /api/daemons/add|remove}: the fleet and each daemon's health.</li>
+ *   <li>{@code GET /api/session}, {@code /login}, {@code /logout}: who is logged in ({@link Access}).</li>
  *   <li>{@code GET /} and the page's assets ({@link Assets}).</li>
  * </ul>
- * Request bodies are bounded (the aggregator's limit answers 413); commands run one at a time on the link's
- * thread, as Circus's own clients send them.
+ * Request bodies are bounded (the aggregator's limit answers 413); a daemon's commands run one at a time, as
+ * Circus's own clients send them.
  */
 @ChannelHandler.Sharable
 final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
   /** A command name, as Circus spells them. */
   private static final Pattern COMMAND = Pattern.compile("[a-z][a-z_]{0,31}");
 
-  /** Subscribers of the event stream, of the stats stream, and the messages each one has lost. */
-  private final Map<Channel, Subscriber> events = new ConcurrentHashMap<>();
-  private final Map<Channel, Subscriber> stats = new ConcurrentHashMap<>();
-  private final ExecutorService commands;
-  private final Link link;
+  /** The daemons this console watches; every API request is for one of them ({@code ?daemon=NAME}, default the first). */
+  private final Fleet fleet;
   /** Who may use the console; null: nobody logs in (loopback only). */
   private final Access access;
-  /** Password checks, one at a time, at most 16 waiting. */
-  private final java.util.concurrent.ThreadPoolExecutor logins = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
-      java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(16), r -> {
-        Thread t = new Thread(r, "circus-httpd-logins");
-        t.setDaemon(true);
-        return t;
-      });
-
-  /** The daemon, as the API reaches it. */
-  interface Link {
-    /** Runs {@code command} with {@code props}; the daemon's reply, raw. Called on the commands executor. */
-    String call(String command, Map<String, Object> props) throws Exception;
-  }
-
-  private record Subscriber(String prefix, AtomicLong dropped) {}
-
-  /** Log views: each follows one watcher's output (one of its processes, one stream), from the ring on. */
-  private final Map<Channel, Subscriber> logs = new ConcurrentHashMap<>();
-  /** The daemon's output endpoint, learnt from the output command; null until a log view asked. */
-  private volatile String outputEndpoint;
-
-  /** Where the output follower should subscribe, and whether anybody is watching logs. */
-  String outputEndpoint() {
-    return logs.isEmpty() ? null : outputEndpoint;
-  }
-
-  /** One chunk of a process's output: topic, circusd's JSON header, the lines; called by the output thread. */
-  void output(String topic, String header, String text) {
-    if (logs.isEmpty()) {
-      return;
-    }
-    Object meta;
-    try {
-      meta = Json.parse(header);
-    } catch (IllegalArgumentException e) {
-      return;
-    }
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("meta", meta);
-    m.put("text", text);
-    fanOut(logs, topic, Json.write(m));
-  }
-
   /** Served over TLS: cookies are marked Secure. */
   private final boolean tls;
+  /** Password checks, one at a time, at most 16 waiting. */
+  private final ThreadPoolExecutor logins = single("circus-httpd-logins");
+  /** Adding and removing daemons (a config file to write, a follower to stop): off the event loop. */
+  private final ThreadPoolExecutor changes = single("circus-httpd-fleet");
 
-  HttpApi(ExecutorService commands, Link link, Access access, boolean tls) {
-    this.commands = commands;
-    this.link = link;
+  private static ThreadPoolExecutor single(String name) {
+    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(16), r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  HttpApi(Fleet fleet, Access access, boolean tls) {
+    this.fleet = fleet;
     this.access = access;
     this.tls = tls;
   }
@@ -209,7 +177,7 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
    * endpoint for the follower. The live chunks that arrive meanwhile carry sequence numbers, so the page drops
    * what the ring already gave it.
    */
-  private void ring(ChannelHandlerContext ctx, String watcher, String pid) {
+  private void ring(ChannelHandlerContext ctx, Daemon d, String watcher, String pid) {
     Map<String, Object> props = new LinkedHashMap<>();
     props.put("name", watcher);
     props.put("lines", 1000);
@@ -217,22 +185,21 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     if (pid != null && pid.matches("\\d{1,9}")) {
       props.put("pid", Integer.valueOf(pid));
     }
-    ringAttempt(ctx, props, 40);
+    ringAttempt(ctx, d, props, 40);
   }
 
   /**
    * Reads the ring once the follower's subscription is live (circusd says so in the reply), so that no line falls
    * between the ring and the stream; retried every 50 ms, off the commands thread, for at most 2 s.
    */
-  private void ringAttempt(ChannelHandlerContext ctx, Map<String, Object> props, int left) {
+  private void ringAttempt(ChannelHandlerContext ctx, Daemon d, Map<String, Object> props, int left) {
     if (!ctx.channel().isActive()) {
       return;
     }
-    try {
-      commands.execute(() -> {
+    boolean queued = d.submit(() -> {
         String reply;
         try {
-          reply = link.call("output", props);
+          reply = d.call("output", props);
         } catch (Exception e) {
           reply = error(String.valueOf(e.getMessage()));
         }
@@ -240,20 +207,18 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
         try {
           Object parsed = Json.parse(reply);
           if (parsed instanceof Map<?, ?> m && m.get("endpoint") != null) {
-            outputEndpoint = String.valueOf(m.get("endpoint"));
             live = Boolean.TRUE.equals(m.get("subscribed"));
           }
         } catch (IllegalArgumentException e) {
           // an unreadable reply goes to the page as it is
         }
         if (!live && left > 0) {
-          ctx.executor().schedule(() -> ringAttempt(ctx, props, left - 1), 50,
-              java.util.concurrent.TimeUnit.MILLISECONDS);
+          ctx.executor().schedule(() -> ringAttempt(ctx, d, props, left - 1), 50, TimeUnit.MILLISECONDS);
           return;
         }
         ctx.writeAndFlush(Unpooled.copiedBuffer("event: ring\ndata: " + reply + "\n\n", StandardCharsets.UTF_8));
       });
-    } catch (RejectedExecutionException e) {
+    if (!queued) {
       ctx.writeAndFlush(Unpooled.copiedBuffer("event: ring\ndata: " + error("too many requests are waiting")
           + "\n\n", StandardCharsets.UTF_8));
     }
@@ -263,62 +228,6 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     List<String> v = q.parameters().get(name);
     return v == null || v.isEmpty() ? null : v.get(0);
   }
-
-  /** Hands one daemon event to every subscriber whose prefix it matches; called by the event thread. */
-  void event(String topic, String json) {
-    fanOut(events, topic, json);
-  }
-
-  /** Hands one stats message to the stats stream's subscribers; called by the stats thread. */
-  void stat(String topic, String json) {
-    fanOut(stats, topic, json);
-  }
-
-  private static void fanOut(Map<Channel, Subscriber> subscribers, String topic, String json) {
-    byte[] message = null; // encoded once, shared by every subscriber
-    for (Map.Entry<Channel, Subscriber> e : subscribers.entrySet()) {
-      Channel ch = e.getKey();
-      Subscriber s = e.getValue();
-      if (!topic.startsWith(s.prefix())) {
-        continue;
-      }
-      if (!ch.isActive()) {
-        subscribers.remove(ch);
-        continue;
-      }
-      if (!ch.isWritable()) {
-        s.dropped().incrementAndGet();
-        continue;
-      }
-      if (message == null) {
-        message = ("event: " + topic + "\ndata: " + json.replace("\n", "\ndata: ") + "\n\n")
-            .getBytes(StandardCharsets.UTF_8);
-      }
-      long lost = s.dropped().getAndSet(0);
-      if (lost > 0) {
-        ch.write(Unpooled.copiedBuffer(": dropped " + lost + "\n\n", StandardCharsets.UTF_8));
-      }
-      ch.write(Unpooled.wrappedBuffer(message)); // flushed once per burst: see flush()
-      DIRTY.get().add(ch);
-    }
-  }
-
-  /** Channels written to by this follower thread since its last flush. */
-  private static final ThreadLocal<java.util.Set<Channel>> DIRTY = ThreadLocal.withInitial(java.util.HashSet::new);
-
-  /**
-   * Flushes what this thread wrote: a follower calls it once the daemon's burst is read (circusd publishes a
-   * second's stats together), so a browser gets one write per burst, not one per message.
-   */
-  void flush() {
-    java.util.Set<Channel> dirty = DIRTY.get();
-    for (Channel ch : dirty) {
-      ch.flush();
-    }
-    dirty.clear();
-  }
-
-
 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -345,83 +254,156 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       send(ctx, req, HttpResponseStatus.OK, Json.write(m));
       return;
     }
-    if (path.equals("/api/events") || path.equals("/api/stats") || path.equals("/api/output")) {
-      if (!req.method().equals(HttpMethod.GET)) {
-        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET " + path));
-        return;
-      }
-      String prefix = first(q, "topic") == null ? "" : first(q, "topic");
-      String watcher = first(q, "watcher");
-      if (path.equals("/api/output")) {
-        if (watcher == null || !watcher.matches("[^.\\s]+")) {
-          send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("GET /api/output?watcher=NAME[&pid=PID]"));
-          return;
-        }
-        String pid = first(q, "pid");
-        prefix = io.jcircus.protocol.Topics.outputPrefix(watcher.toLowerCase(java.util.Locale.ROOT),
-            pid == null || !pid.matches("\\d{1,9}") ? null : Integer.valueOf(pid));
-      }
-      HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
-          .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
-          .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-      ctx.write(r);
-      ctx.writeAndFlush(Unpooled.copiedBuffer(": connected\n\n", StandardCharsets.UTF_8));
-      Map<Channel, Subscriber> to = path.equals("/api/events") ? events : path.equals("/api/stats") ? stats : logs;
-      to.put(ctx.channel(), new Subscriber(prefix, new AtomicLong()));
-      ctx.channel().closeFuture().addListener(f -> to.remove(ctx.channel()));
-      if (to == logs) {
-        ring(ctx, watcher, first(q, "pid"));
-      }
-      return;
-    }
     if (req.method().equals(HttpMethod.GET) && Assets.serve(ctx, path, HttpUtil.isKeepAlive(req))) {
       return;
     }
-    if (path.startsWith("/api/")) {
-      String command = path.substring("/api/".length());
-      if (!COMMAND.matcher(command).matches()) {
-        send(ctx, req, HttpResponseStatus.NOT_FOUND, error("no such command: '" + command + "'"));
-        return;
-      }
-      if (!req.method().equals(HttpMethod.POST)) {
-        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("commands are POSTed: POST /api/" + command));
-        return;
-      }
-      Map<String, Object> props;
-      String body = req.content().toString(StandardCharsets.UTF_8).strip();
-      try {
-        Object parsed = body.isEmpty() ? new LinkedHashMap<>() : Json.parse(body);
-        if (!(parsed instanceof Map<?, ?>)) {
-          throw new IllegalArgumentException("the body must be a JSON object of the command's properties");
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> m = (Map<String, Object>) parsed;
-        props = m;
-      } catch (IllegalArgumentException e) {
-        send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
-        return;
-      }
-      boolean keepAlive = HttpUtil.isKeepAlive(req);
-      try {
-        commands.execute(() -> {
-          String reply;
-          HttpResponseStatus status = HttpResponseStatus.OK;
-          try {
-            reply = link.call(command, props);
-          } catch (Exception e) {
-            status = HttpResponseStatus.BAD_GATEWAY;
-            reply = error(String.valueOf(e.getMessage()));
-          }
-          send(ctx, keepAlive, status, reply);
-        });
-      } catch (RejectedExecutionException e) {
-        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many requests are waiting for the daemon"));
-      }
+    if (!path.startsWith("/api/")) {
+      send(ctx, req, HttpResponseStatus.NOT_FOUND, error("not found: " + path));
       return;
     }
-    send(ctx, req, HttpResponseStatus.NOT_FOUND, error("not found: " + path));
+    if (path.equals("/api/daemons") || path.startsWith("/api/daemons/")) {
+      fleet(ctx, req, path);
+      return;
+    }
+    Daemon d = fleet.get(first(q, "daemon"));
+    if (d == null) {
+      send(ctx, req, HttpResponseStatus.NOT_FOUND, error("no daemon named '" + first(q, "daemon")
+          + "' (GET /api/daemons lists them)"));
+      return;
+    }
+    if (req.method().equals(HttpMethod.GET)
+        && (path.equals("/api/events") || path.equals("/api/stats") || path.equals("/api/output"))) {
+      stream(ctx, req, q, path, d); // POSTed, the last two are the daemon's stats and output commands
+      return;
+    }
+    String command = path.substring("/api/".length());
+    if (!COMMAND.matcher(command).matches()) {
+      send(ctx, req, HttpResponseStatus.NOT_FOUND, error("no such command: '" + command + "'"));
+      return;
+    }
+    if (!req.method().equals(HttpMethod.POST)) {
+      send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("commands are POSTed: POST /api/" + command));
+      return;
+    }
+    Map<String, Object> props;
+    try {
+      props = body(req);
+    } catch (IllegalArgumentException e) {
+      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+      return;
+    }
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    boolean queued = d.submit(() -> {
+      String reply;
+      HttpResponseStatus status = HttpResponseStatus.OK;
+      try {
+        reply = d.call(command, props);
+      } catch (Exception e) {
+        status = HttpResponseStatus.BAD_GATEWAY;
+        reply = error(String.valueOf(e.getMessage()));
+      }
+      send(ctx, keepAlive, status, reply);
+    });
+    if (!queued) {
+      send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many requests are waiting for the daemon"));
+    }
   }
+
+  /** A request's JSON object body (empty: no properties). */
+  private static Map<String, Object> body(FullHttpRequest req) {
+    String body = req.content().toString(StandardCharsets.UTF_8).strip();
+    Object parsed = body.isEmpty() ? new LinkedHashMap<>() : Json.parse(body);
+    if (!(parsed instanceof Map<?, ?>)) {
+      throw new IllegalArgumentException("the body must be a JSON object of the command's properties");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> m = (Map<String, Object>) parsed;
+    return m;
+  }
+
+  /**
+   * {@code GET /api/events}, {@code /api/stats} ({@code ?digest=1}: one message a burst, the page's form) and
+   * {@code /api/output?watcher=NAME[&pid=PID]}: a server-sent event stream of the daemon's publisher.
+   */
+  private void stream(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder q, String path, Daemon d) {
+    String prefix = first(q, "topic") == null ? "" : first(q, "topic");
+    String watcher = first(q, "watcher");
+    Map<Channel, Daemon.Subscriber> to;
+    if (path.equals("/api/output")) {
+      if (watcher == null || !watcher.matches("[^.\\s]+")) {
+        send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("GET /api/output?watcher=NAME[&pid=PID]"));
+        return;
+      }
+      String pid = first(q, "pid");
+      prefix = io.jcircus.protocol.Topics.outputPrefix(watcher.toLowerCase(java.util.Locale.ROOT),
+          pid == null || !pid.matches("\\d{1,9}") ? null : Integer.valueOf(pid));
+      to = d.logs;
+    } else if (path.equals("/api/events")) {
+      to = d.events;
+    } else {
+      to = "1".equals(first(q, "digest")) ? d.digests : d.stats;
+    }
+    HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+    ctx.write(r);
+    ctx.writeAndFlush(Unpooled.copiedBuffer(": connected\n\n", StandardCharsets.UTF_8));
+    to.put(ctx.channel(), new Daemon.Subscriber(prefix));
+    ctx.channel().closeFuture().addListener(f -> to.remove(ctx.channel()));
+    if (to == d.logs) {
+      ring(ctx, d, watcher, first(q, "pid"));
+    }
+  }
+
+  /**
+   * The fleet: {@code GET /api/daemons} lists the daemons with their health; {@code POST /api/daemons/add}
+   * ({@code {"name", "endpoint", "curve_server_key"}}) and {@code POST /api/daemons/remove} ({@code {"name"}})
+   * change it (an admin's action, like a command), saved to the console's config file when it has one.
+   */
+  private void fleet(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+    if (path.equals("/api/daemons")) {
+      if (!req.method().equals(HttpMethod.GET)) {
+        send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("GET /api/daemons"));
+        return;
+      }
+      send(ctx, req, HttpResponseStatus.OK, Json.write(fleet.describe()));
+      return;
+    }
+    String action = path.substring("/api/daemons/".length());
+    if (!action.equals("add") && !action.equals("remove")) {
+      send(ctx, req, HttpResponseStatus.NOT_FOUND, error("not found: " + path));
+      return;
+    }
+    if (!req.method().equals(HttpMethod.POST)) {
+      send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("POST " + path));
+      return;
+    }
+    Map<String, Object> props;
+    try {
+      props = body(req);
+    } catch (IllegalArgumentException e) {
+      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+      return;
+    }
+    String name = props.get("name") instanceof String n ? n : null;
+    String endpoint = props.get("endpoint") instanceof String e ? e.strip() : null;
+    String key = props.get("curve_server_key") instanceof String k ? k : null;
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    try {
+      changes.execute(() -> {
+        String why = action.equals("add") ? fleet.add(name, endpoint, key) : fleet.remove(name);
+        if (why == null) {
+          send(ctx, keepAlive, HttpResponseStatus.OK, Json.write(fleet.describe()));
+        } else {
+          send(ctx, keepAlive, HttpResponseStatus.BAD_REQUEST, error(why));
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many changes at once"));
+    }
+  }
+
 
   private static String error(String reason) {
     Map<String, Object> m = new LinkedHashMap<>();

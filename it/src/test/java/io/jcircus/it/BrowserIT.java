@@ -80,7 +80,7 @@ class BrowserIT extends ItBase {
         wait.until(x -> processes(x, "web").equals("2"));
         assertThat(b.findElement(By.cssSelector("tr[data-watcher='web'] td.state")).getText()).isEqualTo("active");
         assertThat(b.findElements(By.cssSelector("tr.process"))).hasSize(3);
-        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("daemon"), "daemon up"));
+        wait.until(ExpectedConditions.attributeContains(By.id("daemon"), "class", "up"));
 
         // a change made elsewhere (circusctl) shows within 2 s, without a reload
         circusctl(d, "incr", "web");
@@ -126,6 +126,59 @@ class BrowserIT extends ItBase {
   }
 
   @Test
+  void oneConsoleShowsAFleetItsSocketsAndCircusdAndADaemonThatGoesAway() throws Exception {
+    Daemon a = start("[circus]\nstats_endpoint = tcp://127.0.0.1:" + freePort() + "\n"
+        + "[socket:web]\nhost = 127.0.0.1\nport = 0\n[watcher:alpha]\ncmd = sleep 3600\nnumprocesses = 2\n");
+    Daemon b = startAs("b.ini", "circusd running", "[circus]\nstats_endpoint = tcp://127.0.0.1:" + freePort() + "\n"
+        + "[watcher:beta]\ncmd = sleep 3601\n");
+    await(Duration.ofSeconds(30), "3 processes", () -> a.children().size() == 2 && b.children().size() == 1);
+    try (Httpd httpd = Httpd.launch("--endpoint", "web-1=" + a.endpoint(), "--endpoint", "web-2=" + b.endpoint())) {
+      WebDriver br = browser();
+      try {
+        br.get(httpd.base + "/");
+        WebDriverWait wait = new WebDriverWait(br, Duration.ofSeconds(10), Duration.ofMillis(50));
+        wait.ignoring(StaleElementReferenceException.class);
+        // the fleet: both daemons with their health; the first on show
+        wait.until(x -> x.findElements(By.cssSelector("#daemons tr[data-daemon] td.daemon-up")).size() == 2);
+        assertThat(br.findElement(By.cssSelector("#daemons tr[data-daemon='web-1'] td:nth-child(5)")).getText())
+            .isEqualTo("2");
+        wait.until(x -> processes(x, "alpha").equals("2"));
+        assertThat(br.findElements(By.cssSelector("tr[data-watcher='beta']"))).isEmpty();
+        // its socket with the accept queue and its recent maximum, and circusd's own figures
+        wait.until(x -> !x.findElements(By.cssSelector("#sockets tbody tr")).isEmpty());
+        String socket = br.findElement(By.cssSelector("#sockets tbody tr")).getText();
+        assertThat(socket).startsWith("web 127.0.0.1:").matches("(?s).* \\d+ \\d+ \\d+ \\d+$");
+        wait.until(x -> x.findElement(By.id("circusd")).getText().matches("circusd pid \\d+ · CPU .* · RSS .*"));
+        wait.until(x -> x.findElements(By.cssSelector("#charts canvas")).size() >= 1);
+        screenshot(br, "fleet");
+
+        // the other daemon, chosen in the fleet table: its watchers replace the first one's
+        br.findElement(By.cssSelector("#daemons tr[data-daemon='web-2'] button")).click();
+        wait.until(x -> processes(x, "beta").equals("1"));
+        assertThat(br.findElements(By.cssSelector("tr[data-watcher='alpha']"))).isEmpty();
+        assertThat(br.getCurrentUrl()).endsWith("#daemon=web-2");
+        wait.until(ExpectedConditions.attributeContains(By.id("daemon"), "class", "up"));
+
+        // it goes away: unreachable in the table and the badge, the other still up
+        b.close();
+        new WebDriverWait(br, Duration.ofSeconds(6), Duration.ofMillis(50)).ignoring(StaleElementReferenceException.class)
+            .until(x -> x.findElement(By.cssSelector("#daemons tr[data-daemon='web-2'] td.state")).getText()
+                .equals("unreachable"));
+        wait.until(ExpectedConditions.attributeContains(By.id("daemon"), "class", "down"));
+        assertThat(br.findElement(By.id("daemon")).getText()).isEqualTo("web-2 unreachable");
+        assertThat(br.findElement(By.cssSelector("#daemons tr[data-daemon='web-1'] td.state")).getText()).isEqualTo("up");
+        screenshot(br, "fleet-one-down");
+        // a reload keeps the daemon chosen
+        br.navigate().refresh();
+        wait.until(x -> "web-2".equals(((org.openqa.selenium.JavascriptExecutor) x).executeScript(
+            "return document.getElementById('daemon-select').value")));
+      } finally {
+        br.quit();
+      }
+    }
+  }
+
+  @Test
   void withAccountsTheBrowserLogsInAndItsActionsCarryTheCsrfToken() throws Exception {
     Daemon d = start("[watcher:web]\ncmd = sleep 3600\n");
     await(Duration.ofSeconds(30), "1 process", () -> d.children().size() == 1);
@@ -144,6 +197,9 @@ class BrowserIT extends ItBase {
         WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10), Duration.ofMillis(50));
         wait.ignoring(StaleElementReferenceException.class);
         wait.until(ExpectedConditions.urlToBe(httpd.base + "/login"));
+        b.manage().window().setSize(new org.openqa.selenium.Dimension(390, 844));
+        screenshot(b, "login-phone");
+        b.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 800));
         b.findElement(By.name("user")).sendKeys("alice");
         b.findElement(By.name("password")).sendKeys("pw-of-alice");
         b.findElement(By.cssSelector("button[type=submit]")).click();
@@ -206,6 +262,9 @@ class BrowserIT extends ItBase {
         wait.until(x -> x.findElement(By.id("log-status")).getText().matches(".*(skipped|lost|dropped).*"));
         assertThat(b.findElements(By.cssSelector("#log > div")).size()).isLessThanOrEqualTo(2000);
         screenshot(b, "logs");
+        b.manage().window().setSize(new org.openqa.selenium.Dimension(390, 844));
+        b.findElement(By.id("log")).click(); // scrolled into view
+        screenshot(b, "logs-phone");
         System.out.println("PHASE log status: " + b.findElement(By.id("log-status")).getText());
       } finally {
         b.quit();

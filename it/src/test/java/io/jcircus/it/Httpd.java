@@ -32,8 +32,15 @@ final class Httpd implements AutoCloseable {
 
   /** Starts circus-httpd for the daemon at {@code endpoint}; returns once it listens. */
   static Httpd start(String endpoint, String... extra) throws Exception {
-    List<String> cmd = command("--endpoint", endpoint, "--port", "0");
-    cmd.addAll(List.of(extra));
+    List<String> args = new ArrayList<>(List.of("--endpoint", endpoint));
+    args.addAll(List.of(extra));
+    return launch(args.toArray(new String[0]));
+  }
+
+  /** Starts circus-httpd with {@code args} (and --port 0); returns once it listens. */
+  static Httpd launch(String... args) throws Exception {
+    List<String> cmd = command("--port", "0");
+    cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     BlockingQueue<String> lines = new LinkedBlockingQueue<>();

@@ -7,6 +7,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -89,6 +91,12 @@ class HttpdIT extends ItBase {
     assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/status")).GET().build(),
         HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
     assertThat(post(base, "status", "").statusCode()).as("still serving").isEqualTo(200);
+    // the names of the streams are commands too when POSTed (the page's download reads the ring this way)
+    assertThat(post(base, "stats", "{\"name\": \"web\"}").body()).startsWith("{\"status\": \"ok\"")
+        .contains("\"name\": \"web\"").contains("\"info\": {");
+    assertThat(post(base, "output", "{\"name\": \"web\", \"lines\": 1}").body()).startsWith("{\"status\": \"ok\"")
+        .contains("\"lines\": [");
+    assertThat(post(base, "events", "").body()).contains("\"status\": \"error\"");
 
     // the daemon goes away: a command answers 502 within the timeout, and circus-httpd stays up
     d.close();
@@ -97,6 +105,117 @@ class HttpdIT extends ItBase {
     assertThat(away.statusCode()).isEqualTo(502);
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(15_000);
     assertThat(httpd.isAlive()).isTrue();
+  }
+
+  /** A circusd on fixed ports (so that it can come back where it was), with a stats stream; reaped after the test. */
+  private Daemon fixed(Path ini, int[] ports, String extra) throws Exception {
+    Files.writeString(ini, "[circus]\nendpoint = tcp://127.0.0.1:" + ports[0] + "\npubsub_endpoint = tcp://127.0.0.1:"
+        + ports[1] + "\nstats_endpoint = tcp://127.0.0.1:" + ports[2] + "\n" + extra);
+    Daemon d = Daemon.start(ini, "circusd running", new String[0]);
+    daemons().add(d);
+    return d;
+  }
+
+  private String daemonsNow(String base) {
+    try {
+      return http.send(HttpRequest.newBuilder(URI.create(base + "/api/daemons")).timeout(Duration.ofSeconds(5)).GET()
+          .build(), HttpResponse.BodyHandlers.ofString()).body();
+    } catch (Exception e) {
+      return "";
+    }
+  }
+
+  @Test
+  void oneConsoleWatchesSeveralDaemonsEachWithItsOwnHealthAndCurveKeys() throws Exception {
+    // a: plaintext, from the command line; b: CURVE, from the console's config file with its own key pair
+    Daemon a = start("[watcher:alpha]\ncmd = sleep 3600\n");
+    Path keys = dir.resolve("keys");
+    Path authorized = Files.createDirectories(dir.resolve("authorized"));
+    for (String who : new String[] {"server", "console"}) {
+      Process k = new ProcessBuilder(Daemon.HOME.resolve("bin/circusctl").toString(), "keygen", "--dir",
+          keys.toString(), who).redirectErrorStream(true).start();
+      k.getInputStream().readAllBytes();
+      assertThat(k.waitFor(30, TimeUnit.SECONDS) && k.exitValue() == 0).as("keygen " + who).isTrue();
+    }
+    Files.copy(keys.resolve("console.key"), authorized.resolve("console.key"));
+    int[] ports = {freePort(), freePort(), freePort()};
+    Path bIni = dir.resolve("b.ini");
+    String bConfig = "curve_secret_key = " + keys.resolve("server.key_secret") + "\ncurve_authorized_keys = "
+        + authorized + "\n[watcher:beta]\ncmd = sleep 3601\nnumprocesses = 2\n";
+    Daemon b = fixed(bIni, ports, bConfig);
+    Path console = dir.resolve("console.ini");
+    Files.writeString(console, "; the fleet\n[daemon:b]\nendpoint = tcp://127.0.0.1:" + ports[0]
+        + "\ncurve_server_key = " + keys.resolve("server.key") + "\ncurve_key = " + keys.resolve("console.key_secret")
+        + "\n");
+    httpd = Httpd.launch("--endpoint", "a=" + a.endpoint(), "--config", console.toString());
+    String base = httpd.base;
+    await(Duration.ofSeconds(20), "both daemons up", () -> daemonsNow(base).matches(
+        ".*\"name\": \"a\".*?\"state\": \"up\".*\"name\": \"b\".*?\"curve\": true.*?\"state\": \"up\", .*"
+        + "\"watchers\": 1, \"active\": 1, \"processes\": 2.*"));
+
+    // every request names its daemon; the first is the default
+    assertThat(post(base, "status", "").body()).contains("\"statuses\": {\"alpha\": \"active\"}");
+    assertThat(post(base, "status?daemon=a", "").body()).contains("\"statuses\": {\"alpha\": \"active\"}");
+    assertThat(post(base, "status?daemon=b", "").body()).contains("\"statuses\": {\"beta\": \"active\"}");
+    HttpResponse<String> none = post(base, "status?daemon=zz", "");
+    assertThat(none.statusCode()).isEqualTo(404);
+    assertThat(none.body()).contains("no daemon named 'zz'");
+
+    // b's stats, over CURVE, as the page reads them: one digest a second with every topic of the burst
+    HttpResponse<Stream<String>> digest = http.send(HttpRequest.newBuilder(URI.create(base
+        + "/api/stats?daemon=b&digest=1")).GET().build(), HttpResponse.BodyHandlers.ofLines());
+    BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> digest.body().forEach(seen::add), "digest-reader");
+    reader.setDaemon(true);
+    reader.start();
+    String data = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    while (System.nanoTime() < deadline && (data == null || !data.contains("\"stat.beta\":"))) {
+      String l = seen.poll(100, TimeUnit.MILLISECONDS);
+      data = l != null && l.startsWith("data: ") ? l : data;
+    }
+    assertThat(data).as("a digest of b's stats").contains("\"stat.beta\":").contains("\"stat.circus\":")
+        .doesNotContain("\"stat.alpha");
+
+    // b goes away: shown unreachable within two probes, a's side untouched; b comes back where it was
+    b.close();
+    await(Duration.ofSeconds(8), "b unreachable", () -> daemonsNow(base).matches(
+        ".*\"name\": \"b\".*?\"state\": \"down\".*"));
+    assertThat(post(base, "status?daemon=b", "").statusCode()).isEqualTo(502);
+    assertThat(post(base, "status", "").statusCode()).isEqualTo(200);
+    fixed(bIni, ports, bConfig);
+    await(Duration.ofSeconds(15), "b back", () -> daemonsNow(base).matches(
+        ".*\"name\": \"b\".*?\"state\": \"up\".*"));
+    assertThat(post(base, "status?daemon=b", "").body()).contains("\"beta\": \"active\"");
+
+    // added in the page: followed at once and saved to the config file; removed: gone from both
+    HttpResponse<String> added = post(base, "daemons/add", "{\"name\": \"a2\", \"endpoint\": \"" + a.endpoint()
+        + "\"}");
+    assertThat(added.statusCode()).as(added.body()).isEqualTo(200);
+    assertThat(Files.readString(console)).startsWith("; the fleet\n").contains("[daemon:a2]\nendpoint = "
+        + a.endpoint());
+    await(Duration.ofSeconds(10), "a2 up", () -> daemonsNow(base).matches(".*\"name\": \"a2\".*?\"state\": \"up\".*"));
+    assertThat(post(base, "list?daemon=a2", "").body()).contains("\"watchers\": [\"alpha\"]");
+    for (String bad : new String[] {"{\"name\": \"a2\", \"endpoint\": \"tcp://127.0.0.1:1\"}",
+        "{\"name\": \"x y\", \"endpoint\": \"tcp://127.0.0.1:1\"}", "{\"name\": \"x\", \"endpoint\": \"http://h\"}",
+        "{\"name\": \"x\", \"endpoint\": \"tcp://127.0.0.1:1\", \"curve_server_key\": \"short\"}"}) {
+      assertThat(post(base, "daemons/add", bad).statusCode()).as(bad).isEqualTo(400);
+    }
+    assertThat(post(base, "daemons/remove", "{\"name\": \"a\"}").body()).contains("from the command line");
+    assertThat(post(base, "daemons/remove", "{\"name\": \"a2\"}").statusCode()).isEqualTo(200);
+    assertThat(Files.readString(console)).doesNotContain("a2").contains("[daemon:b]");
+    assertThat(daemonsNow(base)).doesNotContain("\"a2\"");
+    assertThat(post(base, "status?daemon=a2", "").statusCode()).isEqualTo(404);
+
+    // a config file with a mistake: circus-httpd names the file, line and key, and does not start
+    Path wrong = dir.resolve("wrong.ini");
+    Files.writeString(wrong, "[daemon:c]\nendpoint = tcp://127.0.0.1:1\nendpont = x\n");
+    Process p = new ProcessBuilder(Httpd.command("--config", wrong.toString(), "--port", "0")).redirectErrorStream(true)
+        .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(2);
+    assertThat(out).contains(wrong + ":3: [daemon:c] endpont: unknown key");
   }
 
   @Test

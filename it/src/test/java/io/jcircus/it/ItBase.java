@@ -139,7 +139,12 @@ abstract class ItBase {
   }
 
   Daemon startAwaiting(String logLine, String config, String... args) throws Exception {
-    Path p = dir.resolve("circus.ini");
+    return startAs("circus.ini", logLine, config, args);
+  }
+
+  /** Starts circusd from {@code file} in the test's directory (its log beside it): several daemons in one test. */
+  Daemon startAs(String file, String logLine, String config, String... args) throws Exception {
+    Path p = dir.resolve(file);
     Files.writeString(p, endpoints() + config);
     Daemon d = Daemon.start(p, logLine, args);
     daemons.add(d);

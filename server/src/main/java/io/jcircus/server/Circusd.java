@@ -2,7 +2,7 @@ package io.jcircus.server;
 
 import io.jcircus.server.arbiter.Arbiter;
 import io.jcircus.server.config.CircusConfig;
-import io.jcircus.server.config.ConfigException;
+import io.jcircus.protocol.ConfigException;
 import io.jcircus.server.config.ConfigLoader;
 import io.jcircus.server.control.Controller;
 import io.jcircus.server.internal.posix.Posix;

@@ -515,7 +515,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
 
   /**
    * Reads the configuration file again, off the arbiter loop (includes, globs and user lookups may take their
-   * time); the future completes on the loop, failed with the {@link io.jcircus.server.config.ConfigException} that
+   * time); the future completes on the loop, failed with the {@link io.jcircus.protocol.ConfigException} that
    * names the file, line and key. Nothing changes until {@link #applyConfig}.
    */
   public Future<CircusConfig> readConfig() {
@@ -526,7 +526,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
         try {
           CircusConfig next = io.jcircus.server.config.ConfigLoader.load(file);
           loop.execute(() -> p.trySuccess(next));
-        } catch (io.jcircus.server.config.ConfigException | RuntimeException e) {
+        } catch (io.jcircus.protocol.ConfigException | RuntimeException e) {
           loop.execute(() -> p.tryFailure(e));
         }
       });
@@ -540,7 +540,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
    * {@code reloadconfig}'s second half, on the loop: what {@code next} changes is applied (see
    * {@link ConfigChange}); the future completes, with the notes for the client, when every step is done.
    */
-  public Future<List<String>> applyConfig(CircusConfig next) throws io.jcircus.server.config.ConfigException {
+  public Future<List<String>> applyConfig(CircusConfig next) throws io.jcircus.protocol.ConfigException {
     Future<List<String>> f = new ConfigChange(this, next).apply();
     cfg = next;
     return f;

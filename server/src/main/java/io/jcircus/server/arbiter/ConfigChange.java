@@ -33,7 +33,7 @@ final class ConfigChange {
     this.next = next;
   }
 
-  Future<List<String>> apply() throws io.jcircus.server.config.ConfigException {
+  Future<List<String>> apply() throws io.jcircus.protocol.ConfigException {
     List<String> notes = new ArrayList<>(next.warnings);
     if (!next.endpoint.equals(a.config().endpoint) || !next.pubsubEndpoint.equals(a.config().pubsubEndpoint)
         || next.checkDelay != a.config().checkDelay) {
@@ -60,7 +60,7 @@ final class ConfigChange {
       for (ManagedSocket s : bound.values()) {
         s.close();
       }
-      throw new io.jcircus.server.config.ConfigException(a.config().file, "reloadconfig: " + e.getMessage()
+      throw new io.jcircus.protocol.ConfigException(a.config().file, "reloadconfig: " + e.getMessage()
           + " (a.sockets changed so far were closed; restart circusd if a changed socket is missing)");
     }
     for (String name : new ArrayList<>(a.sockets.keySet())) {

@@ -37,7 +37,7 @@ final class ConfigCommands extends Family {
       }
       try {
         reply(p, arbiter.applyConfig((io.jcircus.server.config.CircusConfig) read.getNow()), r, Family::kv);
-      } catch (io.jcircus.server.config.ConfigException e) {
+      } catch (io.jcircus.protocol.ConfigException e) {
         r.error(CommandError.message("reloadconfig: " + e.getMessage() + " (the running configuration is unchanged)"));
       } catch (CommandError e) {
         r.error(e);
@@ -106,7 +106,7 @@ final class ConfigCommands extends Family {
     WatcherConfig wc;
     try {
       wc = new ConfigLoader(System.getenv(), ConfigLoader.users()).watcher(name, section, env, sockets, new ArrayList<>());
-    } catch (io.jcircus.server.config.ConfigException e) {
+    } catch (io.jcircus.protocol.ConfigException e) {
       String msg = e.getMessage();
       int at = msg.indexOf("] ");
       throw CommandError.message(at >= 0 ? msg.substring(at + 2) : msg);

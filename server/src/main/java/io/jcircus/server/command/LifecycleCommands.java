@@ -90,7 +90,7 @@ final class LifecycleCommands extends Family {
         Future<List<String>> applied;
         try {
           applied = arbiter.applyConfig(next);
-        } catch (io.jcircus.server.config.ConfigException e) {
+        } catch (io.jcircus.protocol.ConfigException e) {
           applied = arbiter.loop().newFailedFuture(e);
         }
         applied.addListener(x -> {

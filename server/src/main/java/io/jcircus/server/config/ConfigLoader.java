@@ -1,5 +1,7 @@
 package io.jcircus.server.config;
 
+import io.jcircus.protocol.ConfigException;
+import io.jcircus.protocol.IniFile;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystems;

@@ -1,5 +1,7 @@
 package io.jcircus.server.config;
 
+import io.jcircus.protocol.ConfigException;
+import io.jcircus.protocol.IniFile;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;

@@ -1,5 +1,7 @@
 package io.jcircus.server.config;
 
+import io.jcircus.protocol.ConfigException;
+import io.jcircus.protocol.IniFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,5 +1,6 @@
 package io.jcircus.server.config;
 
+import io.jcircus.protocol.ConfigException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,4 +1,4 @@
-package io.jcircus.server.config;
+package io.jcircus.protocol;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.jcircus.server.config;
+package io.jcircus.protocol;
 
 import java.nio.file.Path;
 
@@ -19,7 +19,7 @@ public final class ConfigException extends Exception {
     this(file, 0, null, null, message);
   }
 
-  static ConfigException at(IniFile.Entry e, String section, String message) {
+  public static ConfigException at(IniFile.Entry e, String section, String message) {
     return new ConfigException(e.file(), e.line(), section, e.key(), message);
   }
 
