@@ -6,7 +6,10 @@ and what serving it adds to circusd's CPU, in one run.
 
 Needs a built tree and Debian's chromium. circusd runs with its stats stream on; the browsers are headless
 chromium processes showing the page (its streams of events and stats, and its periodic status/list calls).
-circusd's CPU is measured first without the console, then with it and the browsers, over the same window.
+circusd's CPU is measured three times over windows of the same length: with no client, with one plain stats
+subscriber (what circus-top costs it: a PUB with a subscriber encodes and sends what it drops otherwise), and with
+the console and its browsers. The console is measured once its JIT has settled (--settle seconds after the pages
+load): what it costs while kept open, not while it starts.
 """
 import argparse, os, shutil, signal, subprocess, sys, tempfile, time
 
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("--children", type=int, default=500)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--browsers", type=int, default=3)
+    ap.add_argument("--settle", type=int, default=60)
     a = ap.parse_args()
     chromium = shutil.which("chromium")
     if not chromium:
@@ -45,6 +49,16 @@ def main():
             time.sleep(0.1)
         time.sleep(3)
         alone = cpu_percent([d.pid], a.seconds)[d.pid]
+        stats_at = open(cfg).read().split("stats_endpoint = ")[1].split("\n")[0]
+        sub = subprocess.Popen([sys.executable, "-c", "import zmq,sys\ns=zmq.Context().socket(zmq.SUB)\n"
+                                "s.connect(sys.argv[1]);s.subscribe(b'')\nwhile True: s.recv_multipart()", stats_at],
+                               start_new_session=True)
+        started.append(sub)
+        time.sleep(3)
+        one_sub = cpu_percent([d.pid], a.seconds)[d.pid]
+        sub.terminate()
+        sub.wait(10)
+        time.sleep(2)
 
         port = core.free_port()
         httpd = subprocess.Popen([os.path.join(HOME, "bin", "circus-httpd"), "--endpoint", endpoint, "--port",
@@ -59,7 +73,7 @@ def main():
                  "--user-data-dir=" + os.path.join(tmp, "browser%d" % i), "--remote-debugging-port=0",
                  "http://127.0.0.1:%d/" % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True))
-        time.sleep(20)  # the pages load, open their streams and draw; circus-httpd's JIT settles
+        time.sleep(a.settle)  # the pages load, open their streams and draw; circus-httpd's JIT settles
         with_console = cpu_percent([d.pid, httpd.pid], a.seconds)
         rss = core.rss_mib(httpd.pid)
         print()
@@ -67,8 +81,9 @@ def main():
               % (a.children, a.browsers, a.seconds, os.cpu_count()))
         print("%-44s %8.2f%% of a core   (target < 3%%)" % ("circus-httpd CPU", with_console[httpd.pid]))
         print("%-44s %8.1f MiB" % ("circus-httpd RSS", rss))
-        print("%-44s %8.2f%% without, %.2f%% with: %.2fx   (target: unchanged)"
-              % ("circusd CPU (stats stream on)", alone, with_console[d.pid], with_console[d.pid] / alone))
+        print("%-44s %8.2f%% no client, %.2f%% one plain stats subscriber, %.2f%% with the console: %.2fx the"
+              " subscriber's   (target: unchanged)" % ("circusd CPU (stats stream on)", alone, one_sub,
+                                                        with_console[d.pid], with_console[d.pid] / one_sub))
     finally:
         for p in reversed(started):
             try:

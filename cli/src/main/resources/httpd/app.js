@@ -241,8 +241,11 @@ function chart(name, w) {
     box.dataset.chart = name;
     $("#charts").appendChild(box);
     c = new uPlot({title: name, width: Math.min(420, document.documentElement.clientWidth - 30), height: 180,
+      // the last 5 minutes, however few samples there are yet (uPlot would spread one sample over years)
+      scales: {x: {time: true, range: (u, min, max) => [max - MAX_SAMPLES, max]}},
       series: [{}, {label: "CPU %", stroke: "#0b5cad"}, {label: "RSS MiB", stroke: "#1a7f37", scale: "mem"}],
-      axes: [{}, {}, {scale: "mem", side: 1}]}, w.samples, box);
+      axes: [{values: (u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString([],
+        {hour: "2-digit", minute: "2-digit"}))}, {}, {scale: "mem", side: 1}]}, w.samples, box);
     charts.set(name, c);
   }
   return c;
