@@ -123,6 +123,7 @@ public final class Circusd implements Callable<Integer> {
       // what had started, in reverse.
       components.start(arbiter);
       components.start(controller);
+      components.start(new io.jcircus.server.plugin.PluginHost(arbiter, controller.registry(), cfg));
       components.start(LifeCycle.of("signal handling", () -> installSignals(arbiter, log), () -> { },
           Duration.ofSeconds(1)));
     } catch (IOException e) {

@@ -74,6 +74,18 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
     listeners.add(l);
   }
 
+  /** The in-process plugins' states by {@code plugin:NAME}, for list and status; arbiter loop. */
+  private java.util.function.Supplier<Map<String, String>> plugins = Map::of;
+
+  public void setPlugins(java.util.function.Supplier<Map<String, String>> states) {
+    plugins = states;
+  }
+
+  /** {@code plugin:NAME} → {@code active}/{@code stopped} of every in-process plugin; arbiter loop. */
+  public Map<String, String> pluginStates() {
+    return plugins.get();
+  }
+
   /**
    * Binds the sockets, starts the child guardian and creates the watchers, starting none: circusd binds its
    * control endpoints and installs its signal handling between this and {@link #startWatchers}, so that a

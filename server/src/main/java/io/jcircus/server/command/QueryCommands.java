@@ -25,7 +25,8 @@ final class QueryCommands extends Family {
   void register(Registry r) {
     r.register("list", this::list);
     r.register("status", this::status);
-    r.register("numwatchers", (p, out) -> out.ok(kv("numwatchers", arbiter.watchers().size())));
+    r.register("numwatchers", (p, out) -> out.ok(kv("numwatchers", arbiter.watchers().size()
+        + arbiter.pluginStates().size())));
     r.register("numprocesses", this::numprocesses);
     r.register("globaloptions", this::globaloptions);
     r.register("listsockets", this::listsockets);
@@ -37,6 +38,10 @@ final class QueryCommands extends Family {
   }
 
   void list(Map<String, Object> p, Reply r) throws CommandError {
+    if (p.get("name") != null && arbiter.pluginStates().containsKey(p.get("name").toString())) {
+      r.ok(kv("pids", List.of())); // an in-process plugin: circusd's own thread, no process of its own
+      return;
+    }
     if (p.get("name") != null) {
       Watcher w = watcher(p);
       r.ok(kv("pids", w.pids()));
@@ -46,11 +51,17 @@ final class QueryCommands extends Family {
     for (Watcher w : arbiter.watchers()) {
       names.add(w.name().toLowerCase(Locale.ROOT));
     }
+    names.addAll(arbiter.pluginStates().keySet());
     names.sort(null);
     r.ok(kv("watchers", names));
   }
 
   void status(Map<String, Object> p, Reply r) throws CommandError {
+    String plugin = p.get("name") == null ? null : arbiter.pluginStates().get(p.get("name").toString());
+    if (plugin != null) {
+      r.ok(kv("status", plugin));
+      return;
+    }
     if (p.get("name") != null) {
       r.ok(kv("status", watcher(p).state().toString()));
       return;
@@ -59,6 +70,7 @@ final class QueryCommands extends Family {
     for (Watcher w : arbiter.watchers()) {
       st.put(w.name().toLowerCase(Locale.ROOT), w.state().toString());
     }
+    st.putAll(arbiter.pluginStates());
     r.ok(kv("statuses", st));
   }
 

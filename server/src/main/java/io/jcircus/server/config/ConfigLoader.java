@@ -177,6 +177,7 @@ public final class ConfigLoader {
 
     List<IniFile.Section> watchers = new ArrayList<>();
     List<IniFile.Section> sockets = new ArrayList<>();
+    pluginSections.clear(); // a loader may load several files (reloadconfig, tests)
     for (IniFile.Section s : ini.sections()) {
       String n = s.name();
       int colon = n.indexOf(':');
@@ -219,6 +220,7 @@ public final class ConfigLoader {
     if (cfg.httpd) {
       httpd(ini.section("circus"), cfg, sockets, watchers);
     }
+    externalPlugins(cfg, watchers);
     sockets.sort((a, b) -> a.name().compareToIgnoreCase(b.name()));
     for (IniFile.Section s : sockets) {
       SocketConfig sc = readSocket(s, loadEnv, cfg);
@@ -402,8 +404,51 @@ public final class ConfigLoader {
     for (IniFile.Entry e : s.entries()) {
       m.put(e.key(), Substitution.expandEnv(e.value(), env));
     }
+    if (s.get("timeout") != null && io.jcircus.server.plugin.PluginHost.inProcess(m)) {
+      try {
+        double t = Double.parseDouble(m.get("timeout"));
+        if (!(t > 0 && t <= 3600)) {
+          throw new NumberFormatException();
+        }
+      } catch (NumberFormatException e) {
+        throw ConfigException.at(s.get("timeout"), s.name(), "must be between 0 and 3600 seconds; got '"
+            + m.get("timeout") + "'");
+      }
+    }
     cfg.plugins.put(name, m);
-    cfg.warnings.add(s.file() + ":" + s.line() + ": [" + s.name() + "] plugins are not run by this version of circusd");
+    pluginSections.put(name, s);
+  }
+
+  /** [plugin:NAME] sections whose plugin runs outside circusd, by Circus's runner (see {@link #externalPlugins}). */
+  private final Map<String, IniFile.Section> pluginSections = new LinkedHashMap<>();
+
+  /**
+   * A plugin jcircus does not run in-process (a Python class, Circus's own or the user's) runs as Circus runs every
+   * plugin: a singleton watcher {@code plugin:NAME}, priority 1, running Circus's {@code circus-plugin} (from the
+   * PATH) with the endpoints and the section's other keys as {@code --config k:v:::k2:v2}.
+   */
+  private void externalPlugins(CircusConfig cfg, List<IniFile.Section> watchers) {
+    for (Map.Entry<String, IniFile.Section> e : pluginSections.entrySet()) {
+      Map<String, String> m = cfg.plugins.get(e.getKey());
+      if (io.jcircus.server.plugin.PluginHost.inProcess(m)) {
+        continue;
+      }
+      StringBuilder conf = new StringBuilder();
+      for (Map.Entry<String, String> o : m.entrySet()) {
+        if (!o.getKey().equals("use") && !o.getKey().equals("priority")) {
+          conf.append(conf.length() > 0 ? ":::" : "").append(o.getKey()).append(':').append(o.getValue());
+        }
+      }
+      Map<String, String> w = new LinkedHashMap<>();
+      w.put("cmd", "circus-plugin --endpoint " + Shlex.quote(cfg.endpoint) + " --pubsub "
+          + Shlex.quote(cfg.pubsubEndpoint) + (conf.length() > 0 ? " --config " + Shlex.quote(conf.toString()) : "")
+          + " " + Shlex.quote(m.get("use")));
+      w.put("priority", m.getOrDefault("priority", "1"));
+      w.put("singleton", "true");
+      w.put("copy_env", "true");
+      w.put("copy_path", "true");
+      watchers.add(IniFile.Section.of("watcher:plugin:" + e.getKey(), e.getValue().file(), w));
+    }
   }
 
   private SocketConfig readSocket(IniFile.Section s, Map<String, String> env, CircusConfig cfg)

@@ -50,6 +50,11 @@ public final class Controller implements io.jcircus.server.lifecycle.LifeCycle {
     this.arbiter = arbiter;
     this.commands = new Registry(arbiter);
   }
+  /** The command layer this controller serves, for in-process callers (plugins). */
+  public Registry registry() {
+    return commands;
+  }
+
 
   @Override
   public String name() {

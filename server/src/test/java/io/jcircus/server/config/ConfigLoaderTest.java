@@ -49,6 +49,25 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aPluginJcircusDoesNotRunInProcessRunsAsCircusRunsItAWatcherPluginNameRunningCircusPlugin() throws Exception {
+    CircusConfig c = load("[circus]\npubsub_endpoint = tcp://127.0.0.1:5556\n"
+        + "[plugin:dog]\nuse = circus.plugins.watchdog.WatchDog\nloop_rate = 5\nport = 1664\n"
+        + "[plugin:flapping]\nuse = circus.plugins.flapping.Flapping\nattempts = 3\n"
+        + "[plugin:mine]\nuse = com.example.Mine\nclasspath = /opt/mine.jar\ntimeout = 2\n");
+    assertThat(c.plugins.keySet()).containsExactly("dog", "flapping", "mine");
+    assertThat(c.watchers).singleElement().satisfies(w -> {
+      assertThat(w.name).isEqualTo("plugin:dog");
+      assertThat(w.cmd).isEqualTo("circus-plugin --endpoint tcp://127.0.0.1:5555 --pubsub tcp://127.0.0.1:5556"
+          + " --config loop_rate:5:::port:1664 circus.plugins.watchdog.WatchDog");
+      assertThat(w.priority).isEqualTo(1);
+      assertThat(w.singleton).isTrue();
+      assertThat(w.copyEnv).isTrue();
+    });
+    assertThatThrownBy(() -> load("[plugin:mine]\nuse = com.example.Mine\nclasspath = /opt/mine.jar\ntimeout = -1\n"))
+        .hasMessageContaining(":4: [plugin:mine] timeout: must be between 0 and 3600 seconds; got '-1'");
+  }
+
+  @Test
   void readsCircusIniAsCircusDoes() throws Exception {
     CircusConfig c = load(String.join("\n",
         "# comment",

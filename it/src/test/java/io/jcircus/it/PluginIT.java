@@ -1,0 +1,136 @@
+package io.jcircus.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/** [plugin:NAME] sections: the built-in flapping under Circus's class name, Java plugins, and bad ones. */
+class PluginIT extends ItBase {
+  /** circusctl's output, exit code 0 asserted. */
+  private static String ctl(Daemon d, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    return out;
+  }
+
+  private static String quietly(Daemon d, String... args) {
+    try {
+      return ctl(d, args);
+    } catch (Throwable e) {
+      return "";
+    }
+  }
+
+  @Test
+  void circusFlappingSectionStopsACrashLoopRetriesThenGivesUpAndCommandedStopsDoNotCount() throws Exception {
+    Daemon d = start("check_delay = 1\n"
+        + "[watcher:crash]\ncmd = sh -c 'sleep 0.3; exit 3'\nflapping.max_retry = 1\nflapping.retry_in = 3\n"
+        + "[watcher:calm]\ncmd = sleep 3600\nnumprocesses = 2\n"
+        + "[plugin:flapping]\nuse = circus.plugins.flapping.Flapping\nattempts = 3\nwindow = 3\n");
+    assertThat(ctl(d, "list")).isEqualTo("calm,crash,plugin:flapping");
+    assertThat(ctl(d, "status", "plugin:flapping")).isEqualTo("active");
+    // three quick exits: stopped by the plugin, started again retry_in later, stopped for good the next time
+    long t0 = System.nanoTime();
+    await(Duration.ofSeconds(15), "crash stopped by flapping", () -> quietly(d, "status", "crash").equals("stopped"));
+    System.out.println("PHASE flapping stopped the watcher after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+    await(Duration.ofSeconds(10), "crash started again after retry_in", () -> quietly(d, "status", "crash")
+        .equals("active"));
+    await(Duration.ofSeconds(15), "crash stopped again", () -> quietly(d, "status", "crash").equals("stopped"));
+    Thread.sleep(4000); // past retry_in: max_retry = 1 is reached, it stays stopped
+    assertThat(ctl(d, "status", "crash")).isEqualTo("stopped");
+    assertThat(d.logText()).contains("crash: flapping detected: retry in 3.0 s (retry 1 of 1)")
+        .contains("crash: flapping detected: max retry limit (1) reached");
+
+    // a storm of commanded restarts is not flapping (Circus #809): the calm watcher stays up
+    for (int i = 0; i < 5; i++) {
+      ctl(d, "restart", "calm", "--waiting");
+    }
+    Thread.sleep(1500);
+    assertThat(ctl(d, "status", "calm")).isEqualTo("active");
+    assertThat(d.logText()).doesNotContain("calm: flapping detected");
+  }
+
+  @Test
+  void javaPluginsGetEventsAndCallCommandsAndBadOnesAreRestartedThenDisabledWithoutSlowingTheDaemon()
+      throws Exception {
+    Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path record = dir.resolve("recorded.txt");
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\n"
+        + "[plugin:rec]\nuse = io.jcircus.it.plugins.Recording\nclasspath = " + classes + "\nto = " + record + "\n"
+        + "[plugin:bug]\nuse = io.jcircus.it.plugins.Throwing\nclasspath = " + classes + "\n"
+        + "[plugin:stuck]\nuse = io.jcircus.it.plugins.Blocking\nclasspath = " + classes + "\ntimeout = 1\n");
+    assertThat(ctl(d, "status")).contains("plugin:bug: active", "plugin:rec: active", "plugin:stuck: active");
+    assertThat(ctl(d, "list", "plugin:rec")).isEmpty();
+
+    try (ZContext zmq = new ZContext()) {
+      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
+      s.setLinger(0);
+      s.setReceiveTimeOut(5000);
+      s.connect(d.endpoint());
+      s.send("{\"id\": \"warm\", \"command\": \"status\", \"properties\": {}}");
+      assertThat(s.recvStr()).contains("\"statuses\"");
+      long worst = 0;
+      // 20 events a round (incr/decr: spawn, reap, kill…) for the throwing and the stuck plugin to choke on
+      for (int round = 0; round < 12; round++) {
+        ctl(d, "incr", "web", "3", "--waiting");
+        ctl(d, "decr", "web", "3", "--waiting");
+        for (int i = 0; i < 5; i++) {
+          long t = System.nanoTime();
+          s.send("{\"id\": \"s" + round + i + "\", \"command\": \"status\", \"properties\": {}}");
+          assertThat(s.recvStr()).as("status answered").contains("\"statuses\"");
+          worst = Math.max(worst, System.nanoTime() - t);
+        }
+        Thread.sleep(300);
+      }
+      System.out.println("PHASE slowest status while plugins throw and hang: " + worst / 1000 + " µs");
+      assertThat(worst).isLessThan(TimeUnit.MILLISECONDS.toNanos(100));
+    }
+    // the recording plugin saw every event and could call commands from its own thread
+    String recorded = Files.readString(record);
+    assertThat(recorded).startsWith("init rec {to=" + record + "}\n").contains("web spawn active")
+        .contains("web kill active").contains("web reap active");
+    // the throwing one: restarted after 20 failures in a row, disabled after 3 restarts; the stuck one after 3
+    // calls past its 1 s timeout
+    await(Duration.ofSeconds(20), "bug and stuck disabled", () -> quietly(d, "status", "plugin:bug").equals("stopped")
+        && quietly(d, "status", "plugin:stuck").equals("stopped"));
+    assertThat(d.logText()).contains("plugin bug: 20 failures in a row; restarting it")
+        .contains("plugin stuck: a call ran longer than 1 s; restarting it")
+        .contains("plugin stuck: a call ran longer than 1 s; restarted 3 times in 10 minutes already: disabled");
+    assertThat(ctl(d, "status", "plugin:rec")).isEqualTo("active");
+    assertThat(ctl(d, "status", "web")).isEqualTo("active");
+    // and circusd still stops in bounded time with a thread stuck for good
+    long t0 = System.nanoTime();
+    d.signal(15);
+    assertThat(d.awaitExit(Duration.ofSeconds(20))).isZero();
+    System.out.println("PHASE stopped in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+  }
+
+  @Test
+  void aPluginClassThatCannotBeUsedIsAConfigErrorNamingIt() throws Exception {
+    Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path ini = dir.resolve("bad.ini");
+    Files.writeString(ini, endpoints() + "[plugin:x]\nuse = io.jcircus.it.plugins.Missing\nclasspath = " + classes + "\n");
+    Daemon.Result r = Daemon.run(ini, Duration.ofSeconds(30));
+    assertThat(r.output()).contains("[plugin:x] use: no class io.jcircus.it.plugins.Missing in " + classes);
+    assertThat(r.exitCode()).isNotZero();
+    Files.writeString(ini, endpoints() + "[plugin:x]\nuse = io.jcircus.it.Daemon\nclasspath = " + classes + "\n");
+    r = Daemon.run(ini, Duration.ofSeconds(30));
+    assertThat(r.output()).contains("[plugin:x] use: io.jcircus.it.Daemon does not implement io.jcircus.plugin.Plugin");
+  }
+}

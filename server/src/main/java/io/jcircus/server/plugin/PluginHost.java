@@ -1,0 +1,175 @@
+package io.jcircus.server.plugin;
+
+import io.jcircus.plugin.Plugin;
+import io.jcircus.server.arbiter.Arbiter;
+import io.jcircus.server.command.Registry;
+import io.jcircus.server.config.CircusConfig;
+import io.jcircus.server.lifecycle.LifeCycle;
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the in-process plugins of {@code [plugin:NAME]} sections: jcircus's built-ins under Circus's class names, and
+ * Java classes ({@link Plugin}) from a {@code classpath}. Each runs on its own thread ({@link PluginRunner});
+ * this host hands them the daemon's events from the arbiter loop without ever waiting, and a watchdog restarts one
+ * whose call has run past its timeout. Plugins show in {@code list} and {@code status} as {@code plugin:NAME}, as
+ * Circus's do.
+ */
+public final class PluginHost implements LifeCycle {
+  private static final Logger LOG = LoggerFactory.getLogger(PluginHost.class);
+  /** Circus's class names that jcircus runs in-process. */
+  static final Map<String, String> BUILT_IN = Map.of("circus.plugins.flapping.Flapping", "flapping");
+  /** Keys of a plugin section that configure how it runs, not the plugin itself. */
+  static final List<String> HOST_KEYS = List.of("use", "classpath", "priority", "active", "timeout");
+
+  private final Arbiter arbiter;
+  private final Registry registry;
+  private final CircusConfig cfg;
+  private final Map<String, PluginRunner> runners = new LinkedHashMap<>();
+  private final List<URLClassLoader> loaders = new ArrayList<>();
+  private ScheduledExecutorService watchdog;
+
+  public PluginHost(Arbiter arbiter, Registry registry, CircusConfig cfg) {
+    this.arbiter = arbiter;
+    this.registry = registry;
+    this.cfg = cfg;
+  }
+
+  /** Whether {@code [plugin:NAME]} with these keys runs in circusd (else Circus's circus-plugin runs it). */
+  public static boolean inProcess(Map<String, String> section) {
+    return BUILT_IN.containsKey(section.get("use")) || section.containsKey("classpath");
+  }
+
+  @Override
+  public String name() {
+    return "plugins";
+  }
+
+  @Override
+  public void start() throws IOException {
+    for (Map.Entry<String, Map<String, String>> e : cfg.plugins.entrySet()) {
+      Map<String, String> section = e.getValue();
+      if (!inProcess(section)) {
+        continue;
+      }
+      String active = section.getOrDefault("active", "true").strip().toLowerCase(java.util.Locale.ROOT);
+      Map<String, String> options = new LinkedHashMap<>(section);
+      HOST_KEYS.forEach(options::remove);
+      Duration timeout = Duration.ofMillis((long) (Double.parseDouble(section.getOrDefault("timeout", "30")) * 1000));
+      PluginRunner r = new PluginRunner(e.getKey(), factory(e.getKey(), section), options, registry, timeout);
+      runners.put(e.getKey(), r);
+      if (java.util.Set.of("1", "yes", "true", "on").contains(active)) {
+        r.start();
+        LOG.info("plugin {} ({}) started", e.getKey(), section.get("use"));
+      } else {
+        LOG.info("plugin {} is not active (active = {})", e.getKey(), section.get("active"));
+      }
+    }
+    if (runners.isEmpty()) {
+      return;
+    }
+    arbiter.addListener((watcher, event, payload) -> {
+      Map<String, Object> copy = Map.copyOf(withoutNulls(payload)); // the plugin's, read on its own thread
+      for (PluginRunner r : runners.values()) {
+        r.offer(watcher, event, copy);
+      }
+    });
+    arbiter.execute(() -> arbiter.setPlugins(this::states));
+    watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "plugin-watchdog");
+      t.setDaemon(true);
+      return t;
+    });
+    watchdog.scheduleWithFixedDelay(() -> runners.values().forEach(PluginRunner::checkStuck), 1, 1, TimeUnit.SECONDS);
+  }
+
+  private static Map<String, Object> withoutNulls(Map<String, Object> m) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    m.forEach((k, v) -> {
+      if (v != null) {
+        out.put(k, v);
+      }
+    });
+    return out;
+  }
+
+  /** {@code plugin:NAME} → Circus's state word, for list and status. */
+  private Map<String, String> states() {
+    Map<String, String> m = new LinkedHashMap<>();
+    runners.forEach((n, r) -> m.put("plugin:" + n, r.state().name()));
+    return m;
+  }
+
+  /** How to make the plugin: a built-in, or the class from its own class loader over {@code classpath}. */
+  private Supplier<Plugin> factory(String name, Map<String, String> section) throws IOException {
+    String use = section.get("use");
+    String builtIn = BUILT_IN.get(use);
+    if ("flapping".equals(builtIn)) {
+      double checkDelay = cfg.checkDelay;
+      return () -> new Flapping(checkDelay);
+    }
+    List<URL> urls = new ArrayList<>();
+    for (String part : section.get("classpath").split(":")) {
+      if (!part.isBlank()) {
+        urls.add(Path.of(part.strip()).toUri().toURL());
+      }
+    }
+    URLClassLoader loader = new URLClassLoader("plugin-" + name, urls.toArray(new URL[0]),
+        PluginHost.class.getClassLoader());
+    loaders.add(loader);
+    Class<? extends Plugin> type;
+    try {
+      type = Class.forName(use, false, loader).asSubclass(Plugin.class);
+      type.getConstructor();
+    } catch (ClassNotFoundException e) {
+      throw new IOException("[plugin:" + name + "] use: no class " + use + " in " + section.get("classpath"));
+    } catch (ClassCastException e) {
+      throw new IOException("[plugin:" + name + "] use: " + use + " does not implement " + Plugin.class.getName());
+    } catch (NoSuchMethodException e) {
+      throw new IOException("[plugin:" + name + "] use: " + use + " has no public no-argument constructor");
+    } catch (LinkageError e) {
+      throw new IOException("[plugin:" + name + "] use: " + use + " cannot be loaded: " + e);
+    }
+    return () -> {
+      try {
+        return type.getConstructor().newInstance();
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(use + ": " + (e.getCause() != null ? e.getCause() : e), e);
+      }
+    };
+  }
+
+  @Override
+  public void stop() {
+    if (watchdog != null) {
+      watchdog.shutdownNow();
+    }
+    for (PluginRunner r : runners.values()) {
+      r.stop();
+    }
+    for (URLClassLoader l : loaders) {
+      try {
+        l.close();
+      } catch (IOException e) {
+        LOG.debug("closing {}'s class loader: {}", l.getName(), e.toString());
+      }
+    }
+  }
+
+  @Override
+  public Duration stopTimeout() {
+    return Duration.ofSeconds(2L * Math.max(1, runners.size()) + 1);
+  }
+}
