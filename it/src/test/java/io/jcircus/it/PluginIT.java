@@ -122,6 +122,57 @@ class PluginIT extends ItBase {
   }
 
   @Test
+  void watchdogKillsAProcessThatFallsSilentAndStatsdGetsEventsAndStats() throws Exception {
+    Path hb = worker("heartbeat.py");
+    int dogPort = freePort();
+    try (java.nio.channels.DatagramChannel statsd = java.nio.channels.DatagramChannel.open()) {
+      statsd.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      statsd.configureBlocking(false);
+      int statsdPort = ((java.net.InetSocketAddress) statsd.getLocalAddress()).getPort();
+      Daemon d = start("[watcher:beating]\ncmd = " + python() + " " + hb + " " + dogPort + " 100000\n"
+          + "[watcher:silent]\ncmd = " + python() + " " + hb + " " + dogPort + " 1.5\n"
+          + "[plugin:watchdog]\nuse = circus.plugins.watchdog.WatchDog\nloop_rate = 1\nmax_count = 2\nport = "
+          + dogPort + "\n"
+          + "[plugin:statsd]\nuse = circus.plugins.statsd.StatsdEmitter\nport = " + statsdPort
+          + "\napplication_name = shop\n"
+          + "[plugin:full]\nuse = circus.plugins.statsd.FullStats\nport = " + statsdPort
+          + "\napplication_name = shop\nloop_rate = 1\n");
+      await(Duration.ofSeconds(30), "two processes", () -> d.children().size() == 2);
+      String beating = ctl(d, "list", "beating");
+      String silent = ctl(d, "list", "silent");
+      // silent after 1.5 s: killed within loop_rate × max_count (2 s) of its last heartbeat, plus one loop
+      long t0 = System.nanoTime();
+      await(Duration.ofSeconds(10), "the silent process replaced", () -> {
+        String now = quietly(d, "list", "silent");
+        return !now.isEmpty() && !now.equals(silent);
+      });
+      double replacedAfter = (System.nanoTime() - t0) / 1e9;
+      System.out.println("PHASE silent (from 1.5 s on) replaced " + replacedAfter + " s after the start of the wait");
+      assertThat(replacedAfter).isLessThan(1.5 + 2 + 1 + 1);
+      assertThat(ctl(d, "list", "beating")).as("the beating one is left alone").isEqualTo(beating);
+      assertThat(d.logText()).contains("watcher silent, pid " + silent + " sent no heartbeat for 2.0 s");
+
+      // statsd: a counter per event, and the per-watcher gauges every loop_rate
+      java.util.Set<String> lines = new java.util.TreeSet<>();
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(2048);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (System.nanoTime() < deadline && !(lines.contains("circus.shop.watcher.silent.reap:1|c")
+          && lines.stream().anyMatch(l -> l.startsWith("circus.shop.watcher._stats.beating.cpu_sum:")))) {
+        buf.clear();
+        if (statsd.receive(buf) == null) {
+          Thread.sleep(20);
+          continue;
+        }
+        buf.flip();
+        lines.add(StandardCharsets.UTF_8.decode(buf).toString());
+      }
+      assertThat(lines).contains("circus.shop.watcher.silent.spawn:1|c", "circus.shop.watcher.silent.reap:1|c",
+          "circus.shop.watcher.silent.kill:1|c", "circus.shop.watcher._stats.beating.watchers_num:1|g");
+      assertThat(lines).anyMatch(l -> l.matches("circus\\.shop\\.watcher\\._stats\\.beating\\.mem_max:[0-9.]+\\|g"));
+    }
+  }
+
+  @Test
   void aPluginClassThatCannotBeUsedIsAConfigErrorNamingIt() throws Exception {
     Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     Path ini = dir.resolve("bad.ini");

@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
 public final class PluginHost implements LifeCycle {
   private static final Logger LOG = LoggerFactory.getLogger(PluginHost.class);
   /** Circus's class names that jcircus runs in-process. */
-  static final Map<String, String> BUILT_IN = Map.of("circus.plugins.flapping.Flapping", "flapping");
+  static final Map<String, String> BUILT_IN = Map.of("circus.plugins.flapping.Flapping", "flapping",
+      "circus.plugins.watchdog.WatchDog", "watchdog", "circus.plugins.statsd.StatsdEmitter", "statsd",
+      "circus.plugins.statsd.FullStats", "full_stats");
   /** Keys of a plugin section that configure how it runs, not the plugin itself. */
   static final List<String> HOST_KEYS = List.of("use", "classpath", "priority", "active", "timeout");
 
@@ -116,9 +118,14 @@ public final class PluginHost implements LifeCycle {
   private Supplier<Plugin> factory(String name, Map<String, String> section) throws IOException {
     String use = section.get("use");
     String builtIn = BUILT_IN.get(use);
-    if ("flapping".equals(builtIn)) {
+    if (builtIn != null) {
       double checkDelay = cfg.checkDelay;
-      return () -> new Flapping(checkDelay);
+      switch (builtIn) {
+        case "flapping": return () -> new Flapping(checkDelay);
+        case "watchdog": return WatchDog::new;
+        case "statsd": return () -> new Statsd(false);
+        default: return () -> new Statsd(true);
+      }
     }
     List<URL> urls = new ArrayList<>();
     for (String part : section.get("classpath").split(":")) {

@@ -145,13 +145,14 @@ final class PluginRunner {
     } catch (Throwable e) { // a plugin's bug must not end its thread: it is counted instead
       boolean restart;
       synchronized (this) {
-        restart = gen == generation && ++failuresInARow >= MAX_FAILURES;
+        // an instance that could not start is replaced at once (within the restart limit)
+        restart = gen == generation && (++failuresInARow >= MAX_FAILURES || what.equals("init"));
       }
       if (failuresInARow <= 3 || failuresInARow % 10 == 0) {
         LOG.warn("plugin {}: {} failed ({} in a row): {}", name, what, failuresInARow, e.toString());
       }
       if (restart) {
-        restart(gen, MAX_FAILURES + " failures in a row");
+        restart(gen, what.equals("init") ? "init failed" : MAX_FAILURES + " failures in a row");
       }
     } finally {
       busySince = 0;
