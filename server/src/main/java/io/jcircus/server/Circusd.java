@@ -124,6 +124,7 @@ public final class Circusd implements Callable<Integer> {
       components.start(arbiter);
       components.start(controller);
       components.start(new io.jcircus.server.plugin.PluginHost(arbiter, controller.registry(), cfg));
+      components.start(new io.jcircus.server.metrics.MetricsServer(cfg, arbiter, controller.registry()));
       components.start(LifeCycle.of("signal handling", () -> installSignals(arbiter, log), () -> { },
           Duration.ofSeconds(1)));
     } catch (IOException e) {

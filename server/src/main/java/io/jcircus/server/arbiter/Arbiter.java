@@ -74,6 +74,17 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
     listeners.add(l);
   }
 
+  private volatile ProcessObserver observer = ProcessObserver.NONE;
+
+  public void setObserver(ProcessObserver o) {
+    observer = o;
+  }
+
+  @Override
+  public ProcessObserver observer() {
+    return observer;
+  }
+
   /** The in-process plugins' states by {@code plugin:NAME}, for list and status; arbiter loop. */
   private java.util.function.Supplier<Map<String, String>> plugins = Map::of;
 

@@ -52,8 +52,10 @@ final class ProcessTable {
   /** Starts a process of the current generation; {@code onDrained} runs as each of its output pipes closes. */
   ManagedProcess spawn(WatcherConfig cfg, int numprocesses, Runnable onDrained) throws IOException {
     int wid = wids.nextClearBit(1);
+    long t0 = System.nanoTime();
     ProcessLauncher.Launched l = ProcessLauncher.launch(cfg, host, wid, numprocesses, spawned, output.stdout(),
         output.stderr());
+    host.observer().spawned(cfg.name, System.nanoTime() - t0);
     spawned++;
     ExitWatch watch;
     try {

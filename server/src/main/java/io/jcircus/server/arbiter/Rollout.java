@@ -82,6 +82,7 @@ final class Rollout {
       p.judging = false;
     }
     p.ready = true;
+    w.observer().ready(w.name(), System.nanoTime() - p.startedNanos);
     return true;
   }
 

@@ -114,6 +114,11 @@ public final class Watcher {
     return procs.spawned();
   }
 
+  /** The metrics' view of this watcher's processes (Rollout reports readiness through it). */
+  ProcessObserver observer() {
+    return host.observer();
+  }
+
   void event(String name, Map<String, Object> payload) {
     host.publish(topicName, name, payload);
   }
@@ -483,6 +488,7 @@ public final class Watcher {
       return;
     }
     p.ready = true;
+    host.observer().ready(cfg.name, System.nanoTime() - p.startedNanos);
     LOG.info("watcher {}: pid {} is ready after {} ms", cfg.name, p.pid,
         (System.nanoTime() - p.startedNanos) / 1_000_000);
     if (p.notify != null) {

@@ -16,6 +16,9 @@ interface WatcherHost {
   /** Publishes {@code watcher.<topic>.<event>} to every event listener. */
   void publish(String watcherTopic, String event, Map<String, Object> payload);
 
+  /** Who is told of spawns, readiness and output (the metrics); {@link ProcessObserver#NONE} without them. */
+  ProcessObserver observer();
+
   /** The child guardian, told of every process spawned and reaped. */
   Guardian guardian();
 

@@ -69,6 +69,13 @@ final class WatcherOutput {
       o = tees[0];
       e = tees[1];
     }
+    ProcessObserver obs = host.observer();
+    if (o != null) {
+      o = obs.output(watcher, "stdout", o);
+    }
+    if (e != null) {
+      e = obs.output(watcher, "stderr", e);
+    }
     if (out.isOpen()) {
       read(watcher, p, out.release(), o, "stdout", onDrained);
     }

@@ -24,6 +24,17 @@ public final class Registry {
   private final Arbiter arbiter;
   private final Map<String, Command> table = new TreeMap<>();
 
+  /** Told of every command answered: its name (lower case; "unknown" for one that is not), time, outcome. */
+  public interface Observer {
+    void answered(String command, long nanos, boolean error);
+  }
+
+  private volatile Observer observer;
+
+  public void setObserver(Observer o) {
+    observer = o;
+  }
+
   public Registry(Arbiter arbiter) {
     this.arbiter = arbiter;
     for (Family f : new Family[] {new QueryCommands(arbiter), new LifecycleCommands(arbiter),
@@ -53,6 +64,8 @@ public final class Registry {
       reply.error(new CommandError(CommandError.UNKNOWN_COMMAND, "unknown command: '" + command + "'"));
       return;
     }
+    long t0 = System.nanoTime();
+    String name = command.toLowerCase(Locale.ROOT);
     Reply once = new Reply() {
       private boolean done;
 
@@ -60,6 +73,7 @@ public final class Registry {
       public void ok(Map<String, Object> fields) {
         if (!done) {
           done = true;
+          observe(name, t0, false);
           reply.ok(fields);
         }
       }
@@ -68,6 +82,7 @@ public final class Registry {
       public void error(CommandError e) {
         if (!done) {
           done = true;
+          observe(name, t0, true);
           reply.error(e);
         }
       }
@@ -78,6 +93,13 @@ public final class Registry {
       once.error(e);
     } catch (RuntimeException e) {
       once.error(new CommandError(CommandError.COMMAND_ERROR, "command '" + command + "': " + e));
+    }
+  }
+
+  private void observe(String command, long t0, boolean error) {
+    Observer o = observer;
+    if (o != null) {
+      o.answered(command, System.nanoTime() - t0, error);
     }
   }
 

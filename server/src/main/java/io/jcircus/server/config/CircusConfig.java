@@ -18,6 +18,8 @@ public final class CircusConfig {
   public String multicastEndpoint = "udp://237.219.251.97:12027";
   public boolean statsd;
   public double checkDelay = 5.0;
+  /** http://HOST:PORT/PATH where circusd serves Prometheus metrics; null: off. */
+  public String metricsEndpoint;
   public double warmupDelay;
   public boolean httpd;
   public String httpdHost = "localhost";

@@ -28,7 +28,7 @@ public final class ConfigLoader {
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
-          "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size");
+          "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size", "metrics_endpoint");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -343,6 +343,16 @@ public final class ConfigLoader {
     cfg.checkDelay = v.seconds("check_delay", cfg.checkDelay);
     cfg.warmupDelay = v.seconds("warmup_delay", 0);
     cfg.httpd = v.bool("httpd", false);
+    String metrics = v.str("metrics_endpoint", "").strip();
+    if (!metrics.isEmpty()) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("http://([^/:\\s]+|\\[[0-9a-fA-F:]+\\]):(\\d{1,5})(/\\S*)?")
+          .matcher(metrics);
+      if (!m.matches() || Integer.parseInt(m.group(2)) > 65535) {
+        throw ConfigException.at(s.get("metrics_endpoint"), "circus", "expected http://HOST:PORT/PATH (e.g."
+            + " http://127.0.0.1:9273/metrics); got '" + metrics + "'");
+      }
+      cfg.metricsEndpoint = metrics;
+    }
     cfg.httpdHost = v.str("httpd_host", cfg.httpdHost);
     cfg.httpdPort = v.port("httpd_port", cfg.httpdPort);
     cfg.debug = v.bool("debug", false);
