@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -56,6 +57,11 @@ final class Daemon implements AutoCloseable {
 
   /** Starts circusd on {@code config} and waits for {@code logLine} in its log. */
   static Daemon start(Path config, String logLine, String... extraArgs) throws Exception {
+    return start(config, Map.of(), logLine, extraArgs);
+  }
+
+  /** The same, with {@code env} added to circusd's environment. */
+  static Daemon start(Path config, Map<String, String> env, String logLine, String... extraArgs) throws Exception {
     Path log = config.resolveSibling(config.getFileName() + ".log");
     List<String> cmd = javaCommand();
     cmd.add("-jar");
@@ -65,6 +71,7 @@ final class Daemon implements AutoCloseable {
     cmd.addAll(List.of(extraArgs));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.directory(config.getParent().toFile());
+    pb.environment().putAll(env);
     Daemon d = new Daemon(config, log, pb.start());
     try {
       d.awaitLog(logLine, Duration.ofSeconds(30));

@@ -132,6 +132,7 @@ public final class Circusd implements Callable<Integer> {
       removePidfile(pid, self);
       return 1;
     }
+    arbiter.setSdNotify(io.jcircus.server.arbiter.SdNotify.fromEnvironment());
     log.info("control channel ready; starting watchers");
     arbiter.startWatchers(() -> log.info("circusd running"));
     arbiter.awaitTermination();

@@ -75,6 +75,25 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
   }
 
   private volatile ProcessObserver observer = ProcessObserver.NONE;
+  /** systemd's notify socket, when circusd runs under it; null otherwise. */
+  private volatile SdNotify sdNotify;
+
+  /** Tells {@code n} of readiness, reloads and the stop from now on, and pings its watchdog if it has one. */
+  public void setSdNotify(SdNotify n) {
+    sdNotify = n;
+    long usec = SdNotify.watchdogMicros();
+    if (n != null && usec > 0) {
+      long every = Math.max(1000, usec / 2);
+      loop.scheduleAtFixedRate(() -> n.send("WATCHDOG=1"), every, every, java.util.concurrent.TimeUnit.MICROSECONDS);
+    }
+  }
+
+  private void notifySystemd(String state) {
+    SdNotify n = sdNotify;
+    if (n != null) {
+      n.send(state);
+    }
+  }
 
   public void setObserver(ProcessObserver o) {
     observer = o;
@@ -159,6 +178,8 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
   public void startWatchers(Runnable onStarted) {
     loop.execute(() -> startAll().addListener(f -> {
       if (!stopping) {
+        notifySystemd("READY=1\nSTATUS=" + watchers.size() + " watcher(s) started\nMAINPID="
+            + ProcessHandle.current().pid());
         onStarted.run();
       }
     }));
@@ -279,6 +300,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
         return;
       }
       stopping = true;
+      notifySystemd("STOPPING=1");
       onDemand.cancelAll();
       LOG.info("stopping all watchers");
       TreeMap<Integer, List<Watcher>> byPriority = new TreeMap<>();
@@ -565,7 +587,9 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
    */
   public Future<List<String>> applyConfig(CircusConfig next) throws io.jcircus.protocol.ConfigException {
     Future<List<String>> f = new ConfigChange(this, next).apply();
+    notifySystemd("RELOADING=1\nMONOTONIC_USEC=" + System.nanoTime() / 1000); // systemd 253 asks for the time
     cfg = next;
+    f.addListener(done -> notifySystemd("READY=1\nSTATUS=configuration reloaded"));
     return f;
   }
 
