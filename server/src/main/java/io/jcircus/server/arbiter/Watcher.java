@@ -59,6 +59,25 @@ public final class Watcher {
   private final OpQueue ops;
   /** Set by {@code rm}: the watcher stays listed, stopping, until its last process is reaped. */
   private boolean removed;
+  /** The hooks of {@link #cfg} (made again when the configuration changes). */
+  private Hooks hooks;
+  private WatcherConfig hooksOf;
+  /** before_spawn: a hook under way, and the spawns it allowed that are not made yet. */
+  private boolean beforeSpawnRunning;
+  private int spawnPermits;
+
+  private Hooks hooks() {
+    if (hooksOf != cfg) {
+      hooks = Hooks.of(cfg);
+      hooksOf = cfg;
+    }
+    return hooks;
+  }
+
+  /** Runs hook {@code name}; the result (go on?) comes back on the loop. */
+  private Future<Boolean> hook(String name, Map<String, Object> args) {
+    return hooks().run(this, loop, name, args);
+  }
 
   Watcher(WatcherHost host, WatcherConfig cfg, IoEventLoop loop) {
     this.host = host;
@@ -160,7 +179,23 @@ public final class Watcher {
       return startPromise;
     }
     LOG.info("watcher {}: starting {} process(es)", cfg.name, numprocesses);
-    manage();
+    if (!hooks().has("before_start")) {
+      manage();
+      return startPromise;
+    }
+    Promise<Void> starting = startPromise;
+    hook("before_start", kv()).addListener(f -> {
+      if (state != State.STARTING || startPromise != starting) {
+        return; // stopped (or started again) meanwhile
+      }
+      if (Boolean.TRUE.equals(f.getNow())) {
+        manage();
+      } else {
+        state = State.STOPPED;
+        LOG.warn("watcher {}: before_start hook failed; not started", cfg.name);
+        starting.tryFailure(new IOException("watcher '" + cfg.name + "': before_start hook failed"));
+      }
+    });
     return startPromise;
   }
 
@@ -199,6 +234,14 @@ public final class Watcher {
     if (startPromise != null) {
       startPromise.trySuccess(null);
     }
+    if (hooks().has("after_start")) {
+      hook("after_start", kv()).addListener(f -> {
+        if (!Boolean.TRUE.equals(f.getNow()) && state == State.ACTIVE) {
+          LOG.warn("watcher {}: after_start hook failed; stopping it", cfg.name);
+          stop();
+        }
+      });
+    }
   }
 
   /**
@@ -229,13 +272,26 @@ public final class Watcher {
     stopPromise = loop.newPromise();
     cancelManageTimer();
     LOG.info("watcher {}: stopping {} process(es)", cfg.name, procs.size());
+    if (!hooks().has("before_stop")) {
+      stopProcesses();
+      return stopPromise;
+    }
+    Promise<Void> stopping = stopPromise;
+    hook("before_stop", kv()).addListener(f -> { // its answer changes nothing, as in Circus; its time is waited for
+      if (state == State.STOPPING && stopPromise == stopping) {
+        stopProcesses();
+      }
+    });
+    return stopPromise;
+  }
+
+  private void stopProcesses() {
     for (ManagedProcess p : procs.all()) {
       terminate(p, "stop", cfg.gracefulTimeout);
     }
     if (procs.isEmpty()) {
       finishStop();
     }
-    return stopPromise;
   }
 
   private void finishStop() {
@@ -246,6 +302,7 @@ public final class Watcher {
     LOG.info("watcher {}: stopped", cfg.name);
     event("stop", kv("time", now()));
     stopPromise.trySuccess(null);
+    hook("after_stop", kv());
     if (cfg.onDemand) {
       host.armOnDemand(this); // a stopped on-demand watcher waits for the next connection, as in Circus
     }
@@ -467,6 +524,27 @@ public final class Watcher {
 
   /** Spawns one process; on failure applies max_retry and the backoff and returns false. */
   boolean spawnOrBackOff() {
+    if (hooks().has("before_spawn")) {
+      if (spawnPermits == 0) {
+        if (!beforeSpawnRunning) {
+          beforeSpawnRunning = true;
+          hook("before_spawn", kv()).addListener(f -> {
+            beforeSpawnRunning = false;
+            if (state != State.STARTING && state != State.ACTIVE) {
+              return;
+            }
+            if (Boolean.TRUE.equals(f.getNow())) {
+              spawnPermits++;
+              manage();
+            } else {
+              onSpawnFailure(new IOException("before_spawn hook failed")); // max_retry and the backoff apply
+            }
+          });
+        }
+        return false; // for now: manage() comes back with the hook's answer
+      }
+      spawnPermits--;
+    }
     try {
       ManagedProcess p = procs.spawn(cfg, numprocesses, () -> {
         if (state == State.STOPPED) {
@@ -475,6 +553,15 @@ public final class Watcher {
       });
       event("spawn", kv("process_pid", p.pid, "time", p.started));
       backoff.spawned();
+      if (hooks().has("after_spawn")) {
+        hook("after_spawn", kv("pid", p.pid)).addListener(f -> {
+          if (!Boolean.TRUE.equals(f.getNow()) && procs.contains(p.pid)
+              && (state == State.STARTING || state == State.ACTIVE)) {
+            LOG.warn("watcher {}: after_spawn hook failed for pid {}; stopping the watcher", cfg.name, p.pid);
+            stop(); // as Circus: the process is killed with the others
+          }
+        });
+      }
       return true;
     } catch (IOException e) {
       onSpawnFailure(e);
@@ -543,7 +630,20 @@ public final class Watcher {
 
   /** Sends {@code sig} to one process, or to all; returns how many were signalled. */
   public int signal(int sig, Integer pid, boolean children) {
-    return procs.signal(sig, pid, children, p -> event("kill", kv("process_pid", p, "time", now())));
+    if (!hooks().has("before_signal") && !hooks().has("after_signal")) {
+      return procs.signal(sig, pid, children, p -> event("kill", kv("process_pid", p, "time", now())));
+    }
+    List<Integer> targets = pid != null ? (procs.contains(pid) ? List.of(pid) : List.of()) : pids();
+    for (int target : targets) {
+      hook("before_signal", kv("pid", target, "signum", sig)).addListener(f -> {
+        // a refusal keeps the signal back, except SIGKILL (as Circus)
+        if ((Boolean.TRUE.equals(f.getNow()) || sig == 9) && procs.contains(target)) {
+          procs.signal(sig, target, children, p -> event("kill", kv("process_pid", p, "time", now())));
+          hook("after_signal", kv("pid", target, "signum", sig));
+        }
+      });
+    }
+    return targets.size();
   }
 
   // ---------------------------------------------------------------- exits
@@ -565,7 +665,10 @@ public final class Watcher {
     if (p.stopping) {
       reap.put("reason", p.stopReason);
     }
+    hook("before_reap", kv("process_pid", pid, "time", reap.get("time")));
     event("reap", reap);
+    hook("after_reap", kv("process_pid", pid, "time", reap.get("time"), "exit_code", st.exitCode(),
+        "process_status", st.signalled() ? "signalled" : "exited"));
     ProcessLauncher.checkSocketPaths(cfg, host, pid);
     if (p.stopping) {
       LOG.debug("watcher {}: pid {} stopped ({}), exit code {}", cfg.name, pid, p.stopReason, st.exitCode());

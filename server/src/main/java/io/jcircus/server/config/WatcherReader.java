@@ -190,6 +190,7 @@ final class WatcherReader {
         }
         (k.startsWith("stdout") ? out : err).put(sub, val);
       } else if (k.startsWith("hooks.")) {
+        checkHook(e, sec, k.substring(6), val);
         w.hooks.put(k.substring(6), val);
       } else {
         String hint = k.contains(".") ? null : Names.suggest(k, WatcherOptions.keys());
@@ -199,10 +200,6 @@ final class WatcherReader {
         }
         w.freeform.put(k, val);
       }
-    }
-    if (!w.hooks.isEmpty()) {
-      warnings.add(s.file() + ":" + s.line() + ": [" + sec + "] hooks name Python callables; this circusd"
-          + " keeps them as options but does not call them");
     }
     w.stdoutStream = stream(s, sec, "stdout_stream", out);
     w.stderrStream = stream(s, sec, "stderr_stream", err);
@@ -321,5 +318,51 @@ final class WatcherReader {
       }
     }
     return new StreamConfig(cls, Map.copyOf(opts));
+  }
+
+  /** Circus's hook names, and what jcircus runs for one. */
+  static final java.util.Set<String> HOOKS = java.util.Set.of("before_start", "after_start", "before_spawn",
+      "after_spawn", "before_stop", "after_stop", "before_signal", "after_signal", "before_reap", "after_reap",
+      "extended_stats");
+
+  /**
+   * {@code hooks.NAME = exec:COMMAND | java:CLASS [, true]}, {@code hooks.NAME.timeout = SECONDS},
+   * {@code hooks.classpath = JARS}. A Python dotted name (Circus's form) is refused with how to write it instead.
+   */
+  private static void checkHook(IniFile.Entry e, String sec, String name, String val) throws ConfigException {
+    if (name.equals("classpath")) {
+      return;
+    }
+    if (name.endsWith(".timeout")) {
+      String hook = name.substring(0, name.length() - ".timeout".length());
+      if (!HOOKS.contains(hook)) {
+        throw ConfigException.at(e, sec, "no hook named '" + hook + "'; Circus's hooks are " + new java.util.TreeSet<>(HOOKS));
+      }
+      try {
+        double t = Double.parseDouble(val.strip());
+        if (t > 0 && t <= 3600) {
+          return;
+        }
+      } catch (NumberFormatException x) {
+        // the message below
+      }
+      throw ConfigException.at(e, sec, "must be between 0 and 3600 seconds; got '" + val + "'");
+    }
+    if (!HOOKS.contains(name)) {
+      String hint = Names.suggest(name, HOOKS);
+      throw ConfigException.at(e, sec, "no hook named '" + name + "'" + (hint == null ? "" : "; did you mean 'hooks."
+          + hint + "'?"));
+    }
+    String v = val.strip().replaceFirst("\\s*,\\s*(?i:true|false|yes|no|1|0)$", "");
+    if (v.startsWith("exec:") && !v.substring(5).isBlank()) {
+      return;
+    }
+    if (v.startsWith("java:") && v.substring(5).strip().matches("[A-Za-z_$][\\w$]*(\\.[A-Za-z_$][\\w$]*)*")) {
+      return;
+    }
+    throw ConfigException.at(e, sec, "'" + val.strip() + "' is " + (v.matches("[A-Za-z_][\\w.]*") ? "a Python"
+        + " callable, which this circusd cannot call" : "not a hook") + "; write hooks." + name + " = exec:COMMAND"
+        + " (a program: hook name, watcher and pid appended, exit code 0 to go on) or java:CLASS (an"
+        + " io.jcircus.plugin.Hook found on hooks.classpath), optionally followed by ', true' to ignore its failures");
   }
 }
