@@ -173,6 +173,35 @@ class PluginIT extends ItBase {
   }
 
   @Test
+  void resourceWatcherReplacesAWorkerThatGrewPastMaxMemWithoutAFailedRequest() throws Exception {
+    Path grow = worker("growserver.py");
+    Daemon d = start("[socket:web]\nhost = 127.0.0.1\nport = 0\n"
+        + "[watcher:grow]\ncmd = " + python() + " " + grow + " $(circus.sockets.web)\nuse_sockets = true\n"
+        + "numprocesses = 2\ngraceful_timeout = 10\n"
+        + "[plugin:memory]\nuse = circus.plugins.resource_watcher.ResourceWatcher\nwatcher = grow\nmax_mem = 60M\n"
+        + "max_cpu = 100\nhealth_threshold = 100\nloop_rate = 1\nmax_count = 1\n");
+    await(Duration.ofSeconds(30), "2 workers", () -> d.children().size() == 2);
+    java.util.Set<String> first = new java.util.HashSet<>(List.of(ctl(d, "list", "grow").split(",")));
+    int port = d.port("web");
+    try (Load load = new Load(port, 4)) {
+      // each request leaks 2 MiB: a worker passes 60 MiB after some 25 requests, is replaced within 2-3 s
+      await(Duration.ofSeconds(40), "both first workers replaced", () -> {
+        String now = quietly(d, "list", "grow");
+        return !now.isEmpty() && java.util.Arrays.stream(now.split(",")).noneMatch(first::contains);
+      });
+      Thread.sleep(500);
+      load.close();
+      System.out.println("PHASE resource_watcher under load: " + load);
+      assertThat(load.failed.get()).as(load.toString()).isZero();
+      assertThat(load.ok.get()).isGreaterThan(50);
+      assertThat(load.servedBy.keySet().size()).as("pids that answered").isGreaterThanOrEqualTo(4);
+    }
+    assertThat(d.logText()).contains("resource_watcher: grow pid ").contains("over max_mem (2 times in a row):"
+        + " replacing it");
+    assertThat(ctl(d, "status", "grow")).isEqualTo("active");
+  }
+
+  @Test
   void aPluginClassThatCannotBeUsedIsAConfigErrorNamingIt() throws Exception {
     Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     Path ini = dir.resolve("bad.ini");

@@ -414,7 +414,7 @@ public final class ConfigLoader {
     for (IniFile.Entry e : s.entries()) {
       m.put(e.key(), Substitution.expandEnv(e.value(), env));
     }
-    if (s.get("timeout") != null && io.jcircus.server.plugin.PluginHost.inProcess(m)) {
+    if (s.get("timeout") != null && io.jcircus.server.plugin.Builtins.inProcess(m)) {
       try {
         double t = Double.parseDouble(m.get("timeout"));
         if (!(t > 0 && t <= 3600)) {
@@ -440,7 +440,7 @@ public final class ConfigLoader {
   private void externalPlugins(CircusConfig cfg, List<IniFile.Section> watchers) {
     for (Map.Entry<String, IniFile.Section> e : pluginSections.entrySet()) {
       Map<String, String> m = cfg.plugins.get(e.getKey());
-      if (io.jcircus.server.plugin.PluginHost.inProcess(m)) {
+      if (io.jcircus.server.plugin.Builtins.inProcess(m)) {
         continue;
       }
       StringBuilder conf = new StringBuilder();

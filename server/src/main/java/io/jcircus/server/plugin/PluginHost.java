@@ -29,13 +29,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class PluginHost implements LifeCycle {
   private static final Logger LOG = LoggerFactory.getLogger(PluginHost.class);
-  /** Circus's class names that jcircus runs in-process. */
-  static final Map<String, String> BUILT_IN = Map.of("circus.plugins.flapping.Flapping", "flapping",
-      "circus.plugins.watchdog.WatchDog", "watchdog", "circus.plugins.statsd.StatsdEmitter", "statsd",
-      "circus.plugins.statsd.FullStats", "full_stats");
-  /** Keys of a plugin section that configure how it runs, not the plugin itself. */
-  static final List<String> HOST_KEYS = List.of("use", "classpath", "priority", "active", "timeout");
-
   private final Arbiter arbiter;
   private final Registry registry;
   private final CircusConfig cfg;
@@ -49,11 +42,6 @@ public final class PluginHost implements LifeCycle {
     this.cfg = cfg;
   }
 
-  /** Whether {@code [plugin:NAME]} with these keys runs in circusd (else Circus's circus-plugin runs it). */
-  public static boolean inProcess(Map<String, String> section) {
-    return BUILT_IN.containsKey(section.get("use")) || section.containsKey("classpath");
-  }
-
   @Override
   public String name() {
     return "plugins";
@@ -63,12 +51,12 @@ public final class PluginHost implements LifeCycle {
   public void start() throws IOException {
     for (Map.Entry<String, Map<String, String>> e : cfg.plugins.entrySet()) {
       Map<String, String> section = e.getValue();
-      if (!inProcess(section)) {
+      if (!Builtins.inProcess(section)) {
         continue;
       }
       String active = section.getOrDefault("active", "true").strip().toLowerCase(java.util.Locale.ROOT);
       Map<String, String> options = new LinkedHashMap<>(section);
-      HOST_KEYS.forEach(options::remove);
+      Builtins.HOST_KEYS.forEach(options::remove);
       Duration timeout = Duration.ofMillis((long) (Double.parseDouble(section.getOrDefault("timeout", "30")) * 1000));
       PluginRunner r = new PluginRunner(e.getKey(), factory(e.getKey(), section), options, registry, timeout);
       runners.put(e.getKey(), r);
@@ -117,13 +105,14 @@ public final class PluginHost implements LifeCycle {
   /** How to make the plugin: a built-in, or the class from its own class loader over {@code classpath}. */
   private Supplier<Plugin> factory(String name, Map<String, String> section) throws IOException {
     String use = section.get("use");
-    String builtIn = BUILT_IN.get(use);
+    String builtIn = Builtins.BUILT_IN.get(use);
     if (builtIn != null) {
       double checkDelay = cfg.checkDelay;
       switch (builtIn) {
         case "flapping": return () -> new Flapping(checkDelay);
         case "watchdog": return WatchDog::new;
         case "statsd": return () -> new Statsd(false);
+        case "resource_watcher": return ResourceWatcher::new;
         default: return () -> new Statsd(true);
       }
     }
