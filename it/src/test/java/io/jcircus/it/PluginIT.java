@@ -202,6 +202,47 @@ class PluginIT extends ItBase {
   }
 
   @Test
+  void httpObserverRestartsOnAFailedCheckAndCommandReloaderReloadsAChangedExecutable() throws Exception {
+    Path grow = worker("growserver.py");
+    Path script = dir.resolve("app.sh");
+    Files.writeString(script, "#!/bin/sh\nexec sleep 3600\n");
+    script.toFile().setExecutable(true);
+    int web = freePort();
+    int closed = freePort();
+    Daemon d = start("[socket:web]\nhost = 127.0.0.1\nport = " + web + "\n"
+        + "[watcher:web]\ncmd = " + python() + " " + grow + " $(circus.sockets.web)\nuse_sockets = true\n"
+        + "[watcher:calm]\ncmd = sleep 3600\n[watcher:victim]\ncmd = sleep 3601\n"
+        + "[watcher:app]\ncmd = " + script + "\n"
+        + "[plugin:reloader]\nuse = circus.plugins.command_reloader.CommandReloader\nloop_rate = 0.5\n"
+        + "[plugin:ok]\nuse = circus.plugins.http_observer.HttpObserver\ncheck_url = http://127.0.0.1:" + web
+        + "/\nloop_rate = 0.5\ntimeout = 2\nrestart_on_error = calm\n"
+        + "[plugin:bad]\nuse = circus.plugins.http_observer.HttpObserver\ncheck_url = http://127.0.0.1:" + closed
+        + "/\nloop_rate = 0.5\ntimeout = 2\nrestart_on_error = victim\n");
+    await(Duration.ofSeconds(30), "4 processes", () -> d.children().size() == 4);
+    String calm = ctl(d, "list", "calm");
+    String victim = ctl(d, "list", "victim");
+    String app = ctl(d, "list", "app");
+    // nothing answers on the second URL: its watcher is restarted; the first answers 200: nothing happens
+    await(Duration.ofSeconds(10), "victim restarted", () -> {
+      String now = quietly(d, "list", "victim");
+      return !now.isEmpty() && !now.equals(victim);
+    });
+    assertThat(d.logText()).contains("http_observer: http://127.0.0.1:" + closed + "/ failed: ConnectException")
+        .contains("; restarting victim");
+    assertThat(ctl(d, "list", "calm")).as("a healthy check restarts nothing").isEqualTo(calm);
+    // the app's executable changes: reloaded
+    assertThat(ctl(d, "list", "app")).isEqualTo(app);
+    Files.writeString(script, "#!/bin/sh\n# v2\nexec sleep 3600\n");
+    script.toFile().setLastModified(System.currentTimeMillis() + 2000);
+    await(Duration.ofSeconds(10), "app reloaded", () -> {
+      String now = quietly(d, "list", "app");
+      return !now.isEmpty() && !now.equals(app);
+    });
+    assertThat(d.logText()).contains("command_reloader: app changed");
+    assertThat(ctl(d, "list", "calm")).isEqualTo(calm);
+  }
+
+  @Test
   void aPluginClassThatCannotBeUsedIsAConfigErrorNamingIt() throws Exception {
     Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     Path ini = dir.resolve("bad.ini");

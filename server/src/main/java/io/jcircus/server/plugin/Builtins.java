@@ -15,7 +15,9 @@ public final class Builtins {
   static final Map<String, String> BUILT_IN = Map.of("circus.plugins.flapping.Flapping", "flapping",
       "circus.plugins.watchdog.WatchDog", "watchdog", "circus.plugins.statsd.StatsdEmitter", "statsd",
       "circus.plugins.statsd.FullStats", "full_stats",
-      "circus.plugins.resource_watcher.ResourceWatcher", "resource_watcher");
+      "circus.plugins.resource_watcher.ResourceWatcher", "resource_watcher",
+      "circus.plugins.http_observer.HttpObserver", "http_observer",
+      "circus.plugins.command_reloader.CommandReloader", "command_reloader");
 
   /** Keys of a plugin section that configure how it runs, not the plugin itself. */
   static final List<String> HOST_KEYS = List.of("use", "classpath", "priority", "active", "timeout");

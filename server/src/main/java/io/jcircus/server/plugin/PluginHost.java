@@ -113,6 +113,8 @@ public final class PluginHost implements LifeCycle {
         case "watchdog": return WatchDog::new;
         case "statsd": return () -> new Statsd(false);
         case "resource_watcher": return ResourceWatcher::new;
+        case "http_observer": return HttpObserver::new;
+        case "command_reloader": return CommandReloader::new;
         default: return () -> new Statsd(true);
       }
     }

@@ -33,6 +33,10 @@ final class StatsdClient implements AutoCloseable {
     send(bucket, "1|c");
   }
 
+  void timing(String bucket, long millis) {
+    send(bucket, millis + "|ms");
+  }
+
   void gauge(String bucket, Object value) {
     send(bucket, value + "|g");
   }
