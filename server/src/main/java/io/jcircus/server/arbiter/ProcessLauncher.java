@@ -23,7 +23,8 @@ final class ProcessLauncher {
   private ProcessLauncher() {}
 
   /** A running child and what belongs to it: the read ends of its output pipes and its sd_notify socket. */
-  record Launched(int pid, int wid, Fd stdout, Fd stderr, NotifySocket notifySocket, String readyCheck)
+  record Launched(int pid, int wid, Fd stdout, Fd stderr, NotifySocket notifySocket, String readyCheck,
+      String liveness)
       implements AutoCloseable {
     @Override
     public void close() {
@@ -85,7 +86,7 @@ final class ProcessLauncher {
       output(req, 2, cfg.closeChildStderr, errPipe);
       int pid = Spawner.spawn(req);
       Launched l = new Launched(pid, wid, new Fd(outPipe.read().release()), new Fd(errPipe.read().release()), notify,
-          plan.readyCheck);
+          plan.readyCheck, plan.liveness);
       notify = null;
       return l;
     } finally {

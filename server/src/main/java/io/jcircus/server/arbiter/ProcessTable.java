@@ -11,7 +11,10 @@ import java.util.BitSet;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.net.URI;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +36,8 @@ final class ProcessTable {
   private final java.util.function.Consumer<ManagedProcess> ready;
   /** Its max_age has passed: replace it. */
   private final java.util.function.Consumer<ManagedProcess> tooOld;
+  /** A process whose liveness probe failed liveness_failures times in a row. */
+  private final java.util.function.Consumer<ManagedProcess> dead;
   private final LinkedHashMap<Integer, ManagedProcess> procs = new LinkedHashMap<>();
   private final BitSet wids = new BitSet();
   private long generation;
@@ -40,7 +45,9 @@ final class ProcessTable {
 
   ProcessTable(WatcherHost host, IoEventLoop loop, WatcherOutput output,
       java.util.function.BiConsumer<ManagedProcess, Posix.ExitStatus> exited,
-      java.util.function.Consumer<ManagedProcess> ready, java.util.function.Consumer<ManagedProcess> tooOld) {
+      java.util.function.Consumer<ManagedProcess> ready, java.util.function.Consumer<ManagedProcess> tooOld,
+      java.util.function.Consumer<ManagedProcess> dead) {
+    this.dead = dead;
     this.host = host;
     this.loop = loop;
     this.output = output;
@@ -82,6 +89,9 @@ final class ProcessTable {
       ReadyCheck.poll(loop, l.readyCheck(), () -> procs.containsKey(p.pid) && !p.ready,
           (long) (cfg.readyTimeout * 1000), () -> ready.accept(p));
     }
+    if (l.liveness() != null) {
+      liveness(cfg, p, URI.create(l.liveness()));
+    }
     output.attach(cfg.name, p, l.stdout(), l.stderr(), onDrained);
     if (cfg.maxAge > 0) {
       long delay = cfg.maxAge * 1000L + (cfg.maxAgeVariance > 0
@@ -90,6 +100,39 @@ final class ProcessTable {
     }
     LOG.debug("watcher {}: spawned pid {} (wid {})", cfg.name, p.pid, wid);
     return p;
+  }
+
+  /**
+   * liveness: every liveness_interval s, once the process is ready (or at once if the watcher has no readiness),
+   * a probe within liveness_timeout s, off the loop; liveness_failures failures in a row and {@code dead} acts.
+   */
+  private void liveness(WatcherConfig cfg, ManagedProcess p, URI uri) {
+    long every = (long) (cfg.livenessInterval * 1000);
+    int[] failed = {0};
+    boolean[] probing = {false};
+    ScheduledFuture<?>[] timer = new ScheduledFuture<?>[1];
+    timer[0] = loop.scheduleWithFixedDelay(() -> {
+      if (!procs.containsKey(p.pid) || p.stopping) {
+        timer[0].cancel(false);
+        return;
+      }
+      if (probing[0] || (cfg.waitsForReady() && !p.ready)) {
+        return;
+      }
+      probing[0] = true;
+      ReadyCheck.probe(uri, (long) (cfg.livenessTimeout * 1000)).whenComplete((ok, err) -> loop.execute(() -> {
+        probing[0] = false;
+        if (!procs.containsKey(p.pid) || p.stopping) {
+          return;
+        }
+        if (Boolean.TRUE.equals(ok)) {
+          failed[0] = 0;
+        } else if (++failed[0] >= cfg.livenessFailures) {
+          failed[0] = 0;
+          dead.accept(p);
+        }
+      }));
+    }, every, every, TimeUnit.MILLISECONDS);
   }
 
   /** Takes out a reaped process: its wid is free again, the guardian forgets it, its timers go. */

@@ -47,6 +47,11 @@ final class ReadyCheck {
     }));
   }
 
+  /** One liveness probe, within {@code timeoutMs}; completes (off the loop) with whether it answered. */
+  static CompletableFuture<Boolean> probe(URI uri, long timeoutMs) {
+    return probe(uri).completeOnTimeout(false, timeoutMs, TimeUnit.MILLISECONDS);
+  }
+
   private static CompletableFuture<Boolean> probe(URI uri) {
     if (uri.getScheme().equalsIgnoreCase("http")) {
       HttpClient c = http;

@@ -27,8 +27,11 @@ final class SpawnPlan {
   final List<String> env;
   /** readiness = tcp://… or http://… expanded for this process, or null. */
   final String readyCheck;
+  /** The liveness probe's address for this process ($(circus.wid) and the rest expanded); null: none. */
+  final String liveness;
 
-  private SpawnPlan(String path, List<String> argv, List<String> env, String readyCheck) {
+  private SpawnPlan(String path, List<String> argv, List<String> env, String readyCheck, String liveness) {
+    this.liveness = liveness;
     this.path = path;
     this.argv = List.copyOf(argv);
     this.env = List.copyOf(env);
@@ -55,6 +58,7 @@ final class SpawnPlan {
       }
       java.util.function.Function<String, String> lookup = key -> lookup(cfg, key, wid, numprocesses, env, socketFds);
       String readyCheck = cfg.readyCheck == null ? null : Substitution.expand(cfg.readyCheck, lookup);
+      String liveness = cfg.liveness == null ? null : Substitution.expand(cfg.liveness, lookup);
       for (Map.Entry<String, String> e : env.entrySet()) {
         e.setValue(Substitution.expand(e.getValue(), lookup));
       }
@@ -88,12 +92,12 @@ final class SpawnPlan {
         envList.add(e.getKey() + "=" + e.getValue());
       }
       if (prefix.isEmpty()) {
-        return new SpawnPlan(path, argv, envList, readyCheck);
+        return new SpawnPlan(path, argv, envList, readyCheck, liveness);
       }
       List<String> full = new ArrayList<>(prefix);
       full.add(path);
       full.addAll(argv.subList(1, argv.size()));
-      return new SpawnPlan(prefix.get(0), full, envList, readyCheck);
+      return new SpawnPlan(prefix.get(0), full, envList, readyCheck, liveness);
     } catch (IllegalArgumentException e) {
       throw new IOException("cannot build the command line: " + e.getMessage(), e);
     }

@@ -84,7 +84,7 @@ public final class Watcher {
     this.cfg = cfg;
     this.loop = loop;
     this.output = new WatcherOutput(host, loop);
-    this.procs = new ProcessTable(host, loop, output, this::onExit, this::onReady, this::replaceOld);
+    this.procs = new ProcessTable(host, loop, output, this::onExit, this::onReady, this::replaceOld, this::notAlive);
     this.ops = new OpQueue(loop, "watcher '" + cfg.name + "'");
     this.numprocesses = cfg.numprocesses;
     this.topicName = cfg.name.toLowerCase(Locale.ROOT).replace(' ', '_');
@@ -647,6 +647,23 @@ public final class Watcher {
   }
 
   // ---------------------------------------------------------------- exits
+
+  /** Its liveness probe failed liveness_failures times in a row: liveness_action. */
+  private void notAlive(ManagedProcess p) {
+    String action = cfg.livenessAction;
+    LOG.warn("watcher {}: pid {} failed its liveness check {} times in a row ({}): {}", cfg.name, p.pid,
+        cfg.livenessFailures, cfg.liveness, action.equals("restart") ? "replacing it" : action.equals("stop")
+            ? "stopping the watcher" : "sending SIG" + action.toUpperCase(Locale.ROOT).replaceFirst("^SIG", ""));
+    event("liveness_failure", kv("process_pid", p.pid, "time", now(), "action", action));
+    if (action.equals("restart")) {
+      terminate(p, "liveness", cfg.gracefulTimeout);
+      manage();
+    } else if (action.equals("stop")) {
+      stop();
+    } else {
+      signal(io.jcircus.server.internal.posix.Signals.parse(action), p.pid, false);
+    }
+  }
 
   /** max_age has passed for {@code p}: it is replaced as if its time had come. */
   private void replaceOld(ManagedProcess p) {

@@ -78,6 +78,14 @@ public final class Limits {
     return (int) v;
   }
 
+  /** {@code liveness_failures}: 1 to 1 000. */
+  public static int failures(long v) {
+    if (v < 1 || v > 1000) {
+      throw new IllegalArgumentException("must be between 1 and 1000; got " + v);
+    }
+    return (int) v;
+  }
+
   /** {@code priority}: any int. */
   public static int priority(long v) {
     if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {

@@ -51,6 +51,13 @@ public final class WatcherConfig {
    * $(circus.wid) and the other spawn-time variables are expanded per process. Null otherwise.
    */
   public final String readyCheck;
+  /** liveness = http://…|tcp://…: probed every livenessInterval s once the process is up; null: none. */
+  public final String liveness;
+  public final double livenessInterval;
+  public final double livenessTimeout;
+  public final int livenessFailures;
+  /** restart (replace the process), stop (the watcher), or a signal's name. */
+  public final String livenessAction;
   /** How long a new process may take to report READY=1 before a reload is abandoned. */
   public final double readyTimeout;
   public final boolean closeChildStdin;
@@ -112,6 +119,11 @@ public final class WatcherConfig {
     this.handoff = b.handoff;
     this.notifyReady = b.notifyReady;
     this.readyCheck = b.readyCheck;
+    this.liveness = b.liveness;
+    this.livenessInterval = b.livenessInterval;
+    this.livenessTimeout = b.livenessTimeout;
+    this.livenessFailures = b.livenessFailures;
+    this.livenessAction = b.livenessAction;
     this.readyTimeout = b.readyTimeout;
     this.closeChildStdin = b.closeChildStdin;
     this.ownSession = b.ownSession;
@@ -192,6 +204,11 @@ public final class WatcherConfig {
     public Handoff handoff = Handoff.CIRCUS;
     public boolean notifyReady;
     public String readyCheck;
+    public String liveness;
+    public double livenessInterval = 10;
+    public double livenessTimeout = 2;
+    public int livenessFailures = 3;
+    public String livenessAction = "restart";
     public double readyTimeout = 30;
     public boolean closeChildStdin = true;
     public boolean ownSession = true;
@@ -248,6 +265,11 @@ public final class WatcherConfig {
       b.handoff = c.handoff;
       b.notifyReady = c.notifyReady;
       b.readyCheck = c.readyCheck;
+      b.liveness = c.liveness;
+      b.livenessInterval = c.livenessInterval;
+      b.livenessTimeout = c.livenessTimeout;
+      b.livenessFailures = c.livenessFailures;
+      b.livenessAction = c.livenessAction;
       b.readyTimeout = c.readyTimeout;
       b.closeChildStdin = c.closeChildStdin;
       b.ownSession = c.ownSession;

@@ -128,6 +128,23 @@ final class WatcherReader {
           + readiness + "'");
     }
     w.notifyReady = lower.equals("notify");
+    String liveness = v.str("liveness", "").strip();
+    if (!liveness.isEmpty()) {
+      String l = liveness.toLowerCase(Locale.ROOT);
+      if (!l.startsWith("tcp://") && !l.startsWith("http://")) {
+        throw v.error("liveness", "expected tcp://HOST:PORT or http://HOST:PORT/PATH; got '" + liveness + "'");
+      }
+      w.liveness = liveness;
+    }
+    String action = v.str("liveness_action", "restart").strip();
+    if (!action.equalsIgnoreCase("restart") && !action.equalsIgnoreCase("stop")) {
+      try {
+        io.jcircus.server.internal.posix.Signals.parse(action);
+      } catch (IllegalArgumentException e) {
+        throw v.error("liveness_action", "expected restart, stop or a signal (HUP, USR1, 10…); got '" + action + "'");
+      }
+    }
+    w.livenessAction = action.toLowerCase(Locale.ROOT);
     if (w.handoff != WatcherConfig.Handoff.CIRCUS) {
       w.useSockets = true; // the convention is how the sockets are passed: passing them is implied
     }

@@ -51,14 +51,14 @@ class ConfigLoaderTest {
   @Test
   void aPluginJcircusDoesNotRunInProcessRunsAsCircusRunsItAWatcherPluginNameRunningCircusPlugin() throws Exception {
     CircusConfig c = load("[circus]\npubsub_endpoint = tcp://127.0.0.1:5556\n"
-        + "[plugin:dog]\nuse = circus.plugins.http_observer.HttpObserver\nloop_rate = 5\nport = 1664\n"
+        + "[plugin:dog]\nuse = circus.plugins.redis_observer.RedisObserver\nloop_rate = 5\nport = 1664\n"
         + "[plugin:flapping]\nuse = circus.plugins.flapping.Flapping\nattempts = 3\n"
         + "[plugin:mine]\nuse = com.example.Mine\nclasspath = /opt/mine.jar\ntimeout = 2\n");
     assertThat(c.plugins.keySet()).containsExactly("dog", "flapping", "mine");
     assertThat(c.watchers).singleElement().satisfies(w -> {
       assertThat(w.name).isEqualTo("plugin:dog");
       assertThat(w.cmd).isEqualTo("circus-plugin --endpoint tcp://127.0.0.1:5555 --pubsub tcp://127.0.0.1:5556"
-          + " --config loop_rate:5:::port:1664 circus.plugins.http_observer.HttpObserver");
+          + " --config loop_rate:5:::port:1664 circus.plugins.redis_observer.RedisObserver");
       assertThat(w.priority).isEqualTo(1);
       assertThat(w.singleton).isTrue();
       assertThat(w.copyEnv).isTrue();
