@@ -44,6 +44,7 @@ final class Daemon implements AutoCloseable {
     cmd.add("--block-signal=HUP,INT,QUIT,TERM");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xrs");
+    cmd.add("-XX:+StartAttachListener"); // as bin/circusd: jcmd and JMX attach without SIGQUIT
     cmd.add("-XX:+UseSerialGC");
     cmd.add("-Xmx96m");
     cmd.add("-XX:TieredStopAtLevel=1");

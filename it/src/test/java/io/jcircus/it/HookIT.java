@@ -122,7 +122,32 @@ class HookIT extends ItBase {
     ctl(d, "start", "web");
     await(Duration.ofSeconds(20), "given up", () -> quietly(() -> d.logText().contains("before_spawn hook failed;"
         + " giving up after 2 failed attempt(s) (max_retry = 1)")));
-    assertThat(d.children()).isEmpty();
+    // no worker was spawned; the stop's own hooks (before_stop, after_stop) may still be running a moment
+    await(Duration.ofSeconds(10), "no process left", () -> d.children().isEmpty());
+  }
+
+  @Test
+  void aJavaHookFromHooksClasspathRunsWithItsArgumentsAndAFailingAfterSpawnStopsTheWatcher() throws Exception {
+    Path classes = Path.of(HookIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path log = dir.resolve("java-hooks.log");
+    Path ini = dir.resolve("circus.ini");
+    Files.writeString(ini, endpoints() + "[watcher:web]\ncmd = sleep 3600\n"
+        + "hooks.after_spawn = java:io.jcircus.it.plugins.RecordHook\nhooks.before_signal = java:io.jcircus.it.plugins.RecordHook\n"
+        + "hooks.classpath = " + classes + "\n");
+    Daemon d = Daemon.start(ini, java.util.Map.of("HOOK_LOG", log.toString()), "circusd running");
+    daemons().add(d);
+    String pid = ctl(d, "list", "web");
+    await(Duration.ofSeconds(10), "after_spawn", () -> quietly(() -> Files.exists(log)));
+    assertThat(Files.readAllLines(log)).containsExactly("after_spawn web {pid=" + pid + "}");
+    ctl(d, "signal", "web", "USR2");
+    await(Duration.ofSeconds(10), "before_signal", () -> quietly(() -> Files.readAllLines(log).size() == 2));
+    assertThat(Files.readAllLines(log).get(1)).isEqualTo("before_signal web {pid=" + pid + ", signum=12}");
+    // after_spawn refuses: as in Circus, the watcher is stopped
+    Files.writeString(Path.of(log + ".refuse"), "");
+    ctl(d, "restart", "web");
+    await(Duration.ofSeconds(10), "stopped by after_spawn", () -> quietly(() -> ctl(d, "status", "web").equals("stopped")));
+    assertThat(d.logText()).contains("hook after_spawn failed: returned false")
+        .contains("after_spawn hook failed for pid");
   }
 
   @Test

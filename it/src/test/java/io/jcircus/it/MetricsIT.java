@@ -119,6 +119,28 @@ class MetricsIT extends ItBase {
     assertThat(value(s, "jcircus_commands_total", Map.of("command", "restart", "outcome", "ok"))).isEqualTo(1);
     assertThat(value(s, "jcircus_commands_total", Map.of("command", "status", "outcome", "ok"))).isGreaterThanOrEqualTo(1);
     assertThat(value(s, "jcircus_command_duration_seconds_count", Map.of("command", "list"))).isGreaterThanOrEqualTo(3);
+
+    // the same watchers over JMX, as jconsole reads them: attach, start the local agent, read the MXBean
+    com.sun.tools.attach.VirtualMachine vm = com.sun.tools.attach.VirtualMachine.attach(Long.toString(d.pid()));
+    String address;
+    try {
+      address = vm.startLocalManagementAgent();
+    } finally {
+      vm.detach();
+    }
+    try (javax.management.remote.JMXConnector c = javax.management.remote.JMXConnectorFactory.connect(
+        new javax.management.remote.JMXServiceURL(address))) {
+      javax.management.MBeanServerConnection mbs = c.getMBeanServerConnection();
+      javax.management.ObjectName sleepyBean = new javax.management.ObjectName(
+          "jcircus:type=Watcher,name=\"sleepy\"");
+      await(Duration.ofSeconds(5), "the MXBean", () -> quietly(() -> mbs.isRegistered(sleepyBean)));
+      assertThat(mbs.getAttribute(sleepyBean, "Processes")).isEqualTo(2);
+      assertThat(mbs.getAttribute(sleepyBean, "State")).isEqualTo("active");
+      assertThat(mbs.getAttribute(sleepyBean, "Command")).isEqualTo("sleep 3600");
+      // refreshed every 2 s: the restart's two spawns show within one refresh
+      await(Duration.ofSeconds(5), "5 spawns", () -> quietly(() -> (Long) mbs.getAttribute(sleepyBean, "Spawns") == 5));
+      assertThat(mbs.queryNames(new javax.management.ObjectName("jcircus:type=Watcher,*"), null)).hasSize(2);
+    }
   }
 
   private static boolean quietly(java.util.concurrent.Callable<Boolean> c) {

@@ -258,14 +258,15 @@ public final class WatcherOptions {
     special("readiness", "warmup", Apply.FILE_ONLY, null);
     add("ready_timeout", Type.SECONDS, "30", Apply.FILE_ONLY, null, (b, v) -> b.readyTimeout = d(v),
         doubles(Limits::seconds));
-    special("liveness", "", Apply.FILE_ONLY, c -> c.liveness == null ? "" : c.liveness);
-    add("liveness_interval", Type.SECONDS, "10", Apply.FILE_ONLY, c -> c.livenessInterval,
-        (b, v) -> b.livenessInterval = d(v), doubles(Limits::seconds));
-    add("liveness_timeout", Type.SECONDS, "2", Apply.FILE_ONLY, c -> c.livenessTimeout,
-        (b, v) -> b.livenessTimeout = d(v), doubles(Limits::seconds));
-    add("liveness_failures", Type.INTEGER, "3", Apply.FILE_ONLY, c -> c.livenessFailures,
-        (b, v) -> b.livenessFailures = i(v), ints(Limits::failures));
-    special("liveness_action", "restart", Apply.FILE_ONLY, c -> c.livenessAction);
+    // not rendered by options/get (as readiness and ready_timeout): the replies stay those Circus's clients know
+    special("liveness", "", Apply.FILE_ONLY, null);
+    add("liveness_interval", Type.SECONDS, "10", Apply.FILE_ONLY, null, (b, v) -> b.livenessInterval = d(v),
+        doubles(Limits::seconds));
+    add("liveness_timeout", Type.SECONDS, "2", Apply.FILE_ONLY, null, (b, v) -> b.livenessTimeout = d(v),
+        doubles(Limits::seconds));
+    add("liveness_failures", Type.INTEGER, "3", Apply.FILE_ONLY, null, (b, v) -> b.livenessFailures = i(v),
+        ints(Limits::failures));
+    special("liveness_action", "restart", Apply.FILE_ONLY, null);
     add("own_session", Type.BOOLEAN, "true", Apply.FILE_ONLY, c -> c.ownSession, (b, v) -> b.ownSession = (Boolean) v,
         ANY);
   }

@@ -61,6 +61,7 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
   private HTTPServer server;
   private final ProcStats proc = new ProcStats();
   private final SocketQueues queues = new SocketQueues();
+  private WatcherBeans jmx;
 
   private final Counter spawns = Counter.builder().name("jcircus_process_spawns")
       .help("Processes spawned, by watcher").labelNames("watcher").register(registry);
@@ -135,6 +136,7 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
       scrapes.shutdownNow();
       throw new IOException("cannot serve metrics_endpoint " + cfg.metricsEndpoint + ": " + e.getMessage(), e);
     }
+    jmx = new WatcherBeans(arbiter);
     queues.start();
     LOG.info("metrics on {}", cfg.metricsEndpoint);
   }
@@ -320,6 +322,9 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
             latest.keySet().retainAll(fds);
             windows.keySet().retainAll(fds);
           }
+          if (tick % 20 == 0 && jmx != null) {
+            jmx.refresh();
+          }
           if (tick % 100 == 0) {
             windows.values().forEach(w -> {
               w[1] = w[0];
@@ -368,6 +373,9 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
   @Override
   public void stop() {
     queues.stop();
+    if (jmx != null) {
+      jmx.close();
+    }
     if (server != null) {
       server.close();
     }
