@@ -281,15 +281,8 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       send(ctx, req, HttpResponseStatus.NOT_FOUND, error("no such command: '" + command + "'"));
       return;
     }
-    if (!req.method().equals(HttpMethod.POST)) {
-      send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("commands are POSTed: POST /api/" + command));
-      return;
-    }
-    Map<String, Object> props;
-    try {
-      props = body(req);
-    } catch (IllegalArgumentException e) {
-      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+    Map<String, Object> props = postedObject(ctx, req, "commands are POSTed: POST /api/" + command);
+    if (props == null) {
       return;
     }
     boolean keepAlive = HttpUtil.isKeepAlive(req);
@@ -306,6 +299,20 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
     });
     if (!queued) {
       send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, error("too many requests are waiting for the daemon"));
+    }
+  }
+
+  /** A POST's JSON object body; null when the request was answered instead (405 not a POST, 400 not an object). */
+  private static Map<String, Object> postedObject(ChannelHandlerContext ctx, FullHttpRequest req, String usage) {
+    if (!req.method().equals(HttpMethod.POST)) {
+      send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error(usage));
+      return null;
+    }
+    try {
+      return body(req);
+    } catch (IllegalArgumentException e) {
+      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+      return null;
     }
   }
 
@@ -375,15 +382,8 @@ final class HttpApi extends SimpleChannelInboundHandler<FullHttpRequest> {
       send(ctx, req, HttpResponseStatus.NOT_FOUND, error("not found: " + path));
       return;
     }
-    if (!req.method().equals(HttpMethod.POST)) {
-      send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, error("POST " + path));
-      return;
-    }
-    Map<String, Object> props;
-    try {
-      props = body(req);
-    } catch (IllegalArgumentException e) {
-      send(ctx, req, HttpResponseStatus.BAD_REQUEST, error("bad JSON body: " + e.getMessage()));
+    Map<String, Object> props = postedObject(ctx, req, "POST " + path);
+    if (props == null) {
       return;
     }
     String name = props.get("name") instanceof String n ? n : null;

@@ -17,17 +17,6 @@ import org.zeromq.ZMQ;
 
 /** hooks.* as commands: each at its moment with its arguments, failures gating what they guard, timeouts. */
 class HookIT extends ItBase {
-  private static String ctl(Daemon d, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    return out;
-  }
-
   private List<String> log() throws Exception {
     Path f = dir.resolve("hooks/hooks.log");
     return Files.exists(f) ? Files.readAllLines(f) : List.of();
@@ -163,11 +152,4 @@ class HookIT extends ItBase {
     assertThat(r.output()).contains("hooks.befor_start: no hook named 'befor_start'; did you mean 'hooks.before_start'?");
   }
 
-  private static boolean quietly(java.util.concurrent.Callable<Boolean> c) {
-    try {
-      return c.call();
-    } catch (Exception e) {
-      return false;
-    }
-  }
 }

@@ -245,4 +245,31 @@ abstract class ItBase {
     }
     return "python3";
   }
+
+  /** bin/circusctl against {@code d}: what it printed (stdout and stderr), trimmed; "" if it could not run. */
+  static String ctl(Daemon d, String... args) {
+    try {
+      List<String> cmd = new java.util.ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
+      cmd.addAll(List.of(args));
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+      pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+      return out;
+    } catch (Exception e) {
+      return "";
+    }
+  }
+
+  /** A condition for {@link #await} that may throw: false when it does. */
+  static boolean quietly(java.util.concurrent.Callable<Boolean> c) {
+    try {
+      return c.call();
+    } catch (Exception e) {
+      return false;
+    }
+  }
 }

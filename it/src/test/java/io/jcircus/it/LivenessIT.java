@@ -12,21 +12,6 @@ import org.junit.jupiter.api.Test;
 
 /** liveness: a process that stops answering its probe is replaced (or its watcher stopped), a healthy one is not. */
 class LivenessIT extends ItBase {
-  private static String ctl(Daemon d, String... args) {
-    try {
-      List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
-      cmd.addAll(List.of(args));
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-      pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
-      Process p = pb.start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-      p.waitFor(30, TimeUnit.SECONDS);
-      return out;
-    } catch (Exception e) {
-      return "";
-    }
-  }
-
   @Test
   void aProcessThatStopsAnsweringIsReplacedAndAnotherWatchersActionStopsIt() throws Exception {
     Path wedge = worker("wedge.py");

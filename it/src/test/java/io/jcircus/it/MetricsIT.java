@@ -54,17 +54,6 @@ class MetricsIT extends ItBase {
         .mapToDouble(Sample::value).findFirst().orElse(Double.NaN);
   }
 
-  private static String ctl(Daemon d, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    return out;
-  }
-
   @Test
   void metricsParseAndMatchProcForKnownProcessesAndCountWhatHappened() throws Exception {
     int port = freePort();
@@ -140,14 +129,6 @@ class MetricsIT extends ItBase {
       // refreshed every 2 s: the restart's two spawns show within one refresh
       await(Duration.ofSeconds(5), "5 spawns", () -> quietly(() -> (Long) mbs.getAttribute(sleepyBean, "Spawns") == 5));
       assertThat(mbs.queryNames(new javax.management.ObjectName("jcircus:type=Watcher,*"), null)).hasSize(2);
-    }
-  }
-
-  private static boolean quietly(java.util.concurrent.Callable<Boolean> c) {
-    try {
-      return c.call();
-    } catch (Exception e) {
-      return false;
     }
   }
 

@@ -16,27 +16,6 @@ import org.zeromq.ZMQ;
 
 /** [plugin:NAME] sections: the built-in flapping under Circus's class name, Java plugins, and bad ones. */
 class PluginIT extends ItBase {
-  /** circusctl's output, exit code 0 asserted. */
-  private static String ctl(Daemon d, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Daemon.HOME.resolve("bin/circusctl").toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("CIRCUSCTL_ENDPOINT", d.endpoint());
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    return out;
-  }
-
-  private static String quietly(Daemon d, String... args) {
-    try {
-      return ctl(d, args);
-    } catch (Throwable e) {
-      return "";
-    }
-  }
-
   @Test
   void circusFlappingSectionStopsACrashLoopRetriesThenGivesUpAndCommandedStopsDoNotCount() throws Exception {
     Daemon d = start("check_delay = 1\n"
@@ -47,11 +26,11 @@ class PluginIT extends ItBase {
     assertThat(ctl(d, "status", "plugin:flapping")).isEqualTo("active");
     // three quick exits: stopped by the plugin, started again retry_in later, stopped for good the next time
     long t0 = System.nanoTime();
-    await(Duration.ofSeconds(15), "crash stopped by flapping", () -> quietly(d, "status", "crash").equals("stopped"));
+    await(Duration.ofSeconds(15), "crash stopped by flapping", () -> ctl(d, "status", "crash").equals("stopped"));
     System.out.println("PHASE flapping stopped the watcher after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
-    await(Duration.ofSeconds(10), "crash started again after retry_in", () -> quietly(d, "status", "crash")
+    await(Duration.ofSeconds(10), "crash started again after retry_in", () -> ctl(d, "status", "crash")
         .equals("active"));
-    await(Duration.ofSeconds(15), "crash stopped again", () -> quietly(d, "status", "crash").equals("stopped"));
+    await(Duration.ofSeconds(15), "crash stopped again", () -> ctl(d, "status", "crash").equals("stopped"));
     Thread.sleep(4000); // past retry_in: max_retry = 1 is reached, it stays stopped
     assertThat(ctl(d, "status", "crash")).isEqualTo("stopped");
     assertThat(d.logText()).contains("crash: flapping detected: retry in 3.0 s (retry 1 of 1)")
@@ -107,8 +86,8 @@ class PluginIT extends ItBase {
         .contains("web kill active").contains("web reap active");
     // the throwing one: restarted after 20 failures in a row, disabled after 3 restarts; the stuck one after 3
     // calls past its 1 s timeout
-    await(Duration.ofSeconds(20), "bug and stuck disabled", () -> quietly(d, "status", "plugin:bug").equals("stopped")
-        && quietly(d, "status", "plugin:stuck").equals("stopped"));
+    await(Duration.ofSeconds(20), "bug and stuck disabled", () -> ctl(d, "status", "plugin:bug").equals("stopped")
+        && ctl(d, "status", "plugin:stuck").equals("stopped"));
     assertThat(d.logText()).contains("plugin bug: 20 failures in a row; restarting it")
         .contains("plugin stuck: a call ran longer than 1 s; restarting it")
         .contains("plugin stuck: a call ran longer than 1 s; restarted 3 times in 10 minutes already: disabled");
@@ -143,7 +122,7 @@ class PluginIT extends ItBase {
       // silent after 1.5 s: killed within loop_rate × max_count (2 s) of its last heartbeat, plus one loop
       long t0 = System.nanoTime();
       await(Duration.ofSeconds(10), "the silent process replaced", () -> {
-        String now = quietly(d, "list", "silent");
+        String now = ctl(d, "list", "silent");
         return !now.isEmpty() && !now.equals(silent);
       });
       double replacedAfter = (System.nanoTime() - t0) / 1e9;
@@ -186,7 +165,7 @@ class PluginIT extends ItBase {
     try (Load load = new Load(port, 4)) {
       // each request leaks 2 MiB: a worker passes 60 MiB after some 25 requests, is replaced within 2-3 s
       await(Duration.ofSeconds(40), "both first workers replaced", () -> {
-        String now = quietly(d, "list", "grow");
+        String now = ctl(d, "list", "grow");
         return !now.isEmpty() && java.util.Arrays.stream(now.split(",")).noneMatch(first::contains);
       });
       Thread.sleep(500);
@@ -224,7 +203,7 @@ class PluginIT extends ItBase {
     String app = ctl(d, "list", "app");
     // nothing answers on the second URL: its watcher is restarted; the first answers 200: nothing happens
     await(Duration.ofSeconds(10), "victim restarted", () -> {
-      String now = quietly(d, "list", "victim");
+      String now = ctl(d, "list", "victim");
       return !now.isEmpty() && !now.equals(victim);
     });
     assertThat(d.logText()).contains("http_observer: http://127.0.0.1:" + closed + "/ failed: ConnectException")
@@ -235,11 +214,31 @@ class PluginIT extends ItBase {
     Files.writeString(script, "#!/bin/sh\n# v2\nexec sleep 3600\n");
     script.toFile().setLastModified(System.currentTimeMillis() + 2000);
     await(Duration.ofSeconds(10), "app reloaded", () -> {
-      String now = quietly(d, "list", "app");
+      String now = ctl(d, "list", "app");
       return !now.isEmpty() && !now.equals(app);
     });
     assertThat(d.logText()).contains("command_reloader: app changed");
     assertThat(ctl(d, "list", "calm")).isEqualTo(calm);
+  }
+
+  @Test
+  void reloadconfigStopsRemovedPluginsAndStartsNewOnesLeavingTheOthersRunning() throws Exception {
+    Path classes = Path.of(PluginIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path record = dir.resolve("recorded.txt");
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\n"
+        + "[plugin:flapping]\nuse = circus.plugins.flapping.Flapping\n"
+        + "[plugin:dog]\nuse = circus.plugins.watchdog.WatchDog\nport = " + freePort() + "\n");
+    assertThat(ctl(d, "list")).isEqualTo("plugin:dog,plugin:flapping,web");
+    Path ini = dir.resolve("circus.ini");
+    String text = Files.readString(ini);
+    Files.writeString(ini, text.substring(0, text.indexOf("[plugin:flapping]"))
+        + "[plugin:rec]\nuse = io.jcircus.it.plugins.Recording\nclasspath = " + classes + "\nto = " + record + "\n"
+        + text.substring(text.indexOf("[plugin:dog]")));
+    assertThat(ctl(d, "reloadconfig")).isEqualTo("ok");
+    await(Duration.ofSeconds(10), "the new plugin set", () -> ctl(d, "list").equals("plugin:dog,plugin:rec,web"));
+    assertThat(d.logText()).contains("plugin flapping stopped (reloadconfig)").doesNotContain("plugin dog stopped");
+    ctl(d, "incr", "web", "--waiting");
+    await(Duration.ofSeconds(10), "recorded", () -> quietly(() -> Files.readString(record).contains("web spawn")));
   }
 
   @Test

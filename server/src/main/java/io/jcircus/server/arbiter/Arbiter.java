@@ -74,6 +74,13 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
     listeners.add(l);
   }
 
+  /** Told of each configuration reloadconfig applied, on the arbiter loop (must not block). */
+  private final List<java.util.function.Consumer<CircusConfig>> configListeners = new CopyOnWriteArrayList<>();
+
+  public void addConfigListener(java.util.function.Consumer<CircusConfig> l) {
+    configListeners.add(l);
+  }
+
   private volatile ProcessObserver observer = ProcessObserver.NONE;
   /** systemd's notify socket, when circusd runs under it; null otherwise. */
   private volatile SdNotify sdNotify;
@@ -590,6 +597,13 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
     notifySystemd("RELOADING=1\nMONOTONIC_USEC=" + System.nanoTime() / 1000); // systemd 253 asks for the time
     cfg = next;
     f.addListener(done -> notifySystemd("READY=1\nSTATUS=configuration reloaded"));
+    for (java.util.function.Consumer<CircusConfig> l : configListeners) {
+      try {
+        l.accept(next);
+      } catch (RuntimeException e) {
+        LOG.warn("configuration listener failed: {}", e.toString());
+      }
+    }
     return f;
   }
 

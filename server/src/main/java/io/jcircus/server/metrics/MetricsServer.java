@@ -262,9 +262,9 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
           rss.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(x.rss).build());
           threads.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(x.threads).build());
           age.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(now - x.createTime).build());
-          String[] open = new java.io.File("/proc/" + pid + "/fd").list();
-          if (open != null) {
-            fds.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(open.length).build());
+          long open = openFds(pid);
+          if (open >= 0) {
+            fds.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(open).build());
           }
         }
       }
@@ -274,6 +274,24 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
       out.addAll(queues.snapshots());
       return new MetricSnapshots(out);
     }
+  }
+
+  /**
+   * A process's open descriptors: since Linux 6.2 the size of /proc/PID/fd (one stat, half the cost of listing it);
+   * listed on older kernels, which report 0. -1 if the process is gone.
+   */
+  private static long openFds(int pid) {
+    java.nio.file.Path dir = java.nio.file.Path.of("/proc", Integer.toString(pid), "fd");
+    try {
+      long n = java.nio.file.Files.size(dir);
+      if (n > 0) {
+        return n;
+      }
+    } catch (IOException e) {
+      return -1;
+    }
+    String[] open = dir.toFile().list();
+    return open == null ? -1 : open.length;
   }
 
   /**

@@ -32,7 +32,17 @@ public final class PluginHost implements LifeCycle {
   private final Arbiter arbiter;
   private final Registry registry;
   private final CircusConfig cfg;
-  private final Map<String, PluginRunner> runners = new LinkedHashMap<>();
+  /** Read by the arbiter (events, list/status) and written by reloadconfig's changes: copy-on-write. */
+  private volatile Map<String, PluginRunner> runners = Map.of();
+  /** The sections the running plugins were made from, to tell what a reloadconfig changed. */
+  private final Map<String, Map<String, String>> sections = new java.util.HashMap<>();
+  /** reloadconfig's plugin changes: stopping one may wait for its stop(), never on the arbiter loop. */
+  private final java.util.concurrent.ExecutorService changes = java.util.concurrent.Executors.newSingleThreadExecutor(
+      r -> {
+        Thread t = new Thread(r, "plugin-changes");
+        t.setDaemon(true);
+        return t;
+      });
   private final List<URLClassLoader> loaders = new ArrayList<>();
   private ScheduledExecutorService watchdog;
 
@@ -49,33 +59,25 @@ public final class PluginHost implements LifeCycle {
 
   @Override
   public void start() throws IOException {
+    Map<String, PluginRunner> made = new LinkedHashMap<>();
     for (Map.Entry<String, Map<String, String>> e : cfg.plugins.entrySet()) {
-      Map<String, String> section = e.getValue();
-      if (!Builtins.inProcess(section)) {
-        continue;
-      }
-      String active = section.getOrDefault("active", "true").strip().toLowerCase(java.util.Locale.ROOT);
-      Map<String, String> options = new LinkedHashMap<>(section);
-      Builtins.HOST_KEYS.forEach(options::remove);
-      Duration timeout = Duration.ofMillis((long) (Double.parseDouble(section.getOrDefault("timeout", "30")) * 1000));
-      PluginRunner r = new PluginRunner(e.getKey(), factory(e.getKey(), section), options, registry, timeout);
-      runners.put(e.getKey(), r);
-      if (java.util.Set.of("1", "yes", "true", "on").contains(active)) {
-        r.start();
-        LOG.info("plugin {} ({}) started", e.getKey(), section.get("use"));
-      } else {
-        LOG.info("plugin {} is not active (active = {})", e.getKey(), section.get("active"));
+      if (Builtins.inProcess(e.getValue())) {
+        made.put(e.getKey(), make(e.getKey(), e.getValue()));
+        sections.put(e.getKey(), e.getValue());
       }
     }
-    if (runners.isEmpty()) {
-      return;
-    }
+    runners = java.util.Collections.unmodifiableMap(made);
     arbiter.addListener((watcher, event, payload) -> {
+      Map<String, PluginRunner> now = runners;
+      if (now.isEmpty()) {
+        return;
+      }
       Map<String, Object> copy = Map.copyOf(withoutNulls(payload)); // the plugin's, read on its own thread
-      for (PluginRunner r : runners.values()) {
+      for (PluginRunner r : now.values()) {
         r.offer(watcher, event, copy);
       }
     });
+    arbiter.addConfigListener(next -> changes.execute(() -> reconfigure(next)));
     arbiter.execute(() -> arbiter.setPlugins(this::states));
     watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "plugin-watchdog");
@@ -83,6 +85,60 @@ public final class PluginHost implements LifeCycle {
       return t;
     });
     watchdog.scheduleWithFixedDelay(() -> runners.values().forEach(PluginRunner::checkStuck), 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** A runner for a section, started unless {@code active} is false. */
+  private PluginRunner make(String name, Map<String, String> section) throws IOException {
+    String active = section.getOrDefault("active", "true").strip().toLowerCase(java.util.Locale.ROOT);
+    Map<String, String> options = new LinkedHashMap<>(section);
+    Builtins.HOST_KEYS.forEach(options::remove);
+    Duration timeout = Duration.ofMillis((long) (Double.parseDouble(section.getOrDefault("timeout", "30")) * 1000));
+    PluginRunner r = new PluginRunner(name, factory(name, section), options, registry, timeout);
+    if (java.util.Set.of("1", "yes", "true", "on").contains(active)) {
+      r.start();
+      LOG.info("plugin {} ({}) started", name, section.get("use"));
+    } else {
+      LOG.info("plugin {} is not active (active = {})", name, section.get("active"));
+    }
+    return r;
+  }
+
+  /**
+   * reloadconfig: a plugin whose section is gone or changed is stopped, a new or changed one started; the others
+   * run on untouched. On the changes thread.
+   */
+  private void reconfigure(CircusConfig next) {
+    Map<String, PluginRunner> now = new LinkedHashMap<>(runners);
+    Map<String, Map<String, String>> wanted = new LinkedHashMap<>();
+    next.plugins.forEach((name, section) -> {
+      if (Builtins.inProcess(section)) {
+        wanted.put(name, section);
+      }
+    });
+    for (String name : new ArrayList<>(now.keySet())) {
+      if (!section(wanted, name).equals(sections.get(name))) {
+        PluginRunner old = now.remove(name);
+        runners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(now));
+        old.stop();
+        sections.remove(name);
+        LOG.info("plugin {} stopped (reloadconfig)", name);
+      }
+    }
+    for (Map.Entry<String, Map<String, String>> e : wanted.entrySet()) {
+      if (!now.containsKey(e.getKey())) {
+        try {
+          now.put(e.getKey(), make(e.getKey(), e.getValue()));
+          sections.put(e.getKey(), e.getValue());
+        } catch (IOException | RuntimeException ex) {
+          LOG.error("plugin {}: not started: {}", e.getKey(), ex.getMessage());
+        }
+      }
+    }
+    runners = java.util.Collections.unmodifiableMap(now);
+  }
+
+  private static Map<String, String> section(Map<String, Map<String, String>> m, String name) {
+    return m.getOrDefault(name, Map.of());
   }
 
   private static Map<String, Object> withoutNulls(Map<String, Object> m) {
@@ -151,6 +207,7 @@ public final class PluginHost implements LifeCycle {
 
   @Override
   public void stop() {
+    changes.shutdownNow();
     if (watchdog != null) {
       watchdog.shutdownNow();
     }
