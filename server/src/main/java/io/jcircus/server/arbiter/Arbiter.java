@@ -274,6 +274,7 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
   public void stop() {
     shutdown();
     awaitTermination();
+    Hooks.killAll();
   }
 
   /**

@@ -61,6 +61,17 @@ final class Hooks {
     RUNNERS.allowCoreThreadTimeOut(true);
   }
 
+  /** Hook commands running now (at most their timeout): killed, with what they started, when circusd stops. */
+  private static final Set<Process> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** circusd is stopping: no hook command outlives it. */
+  static void killAll() {
+    for (Process p : RUNNING) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+  }
+
   record Spec(String name, boolean java, String target, boolean ignoreFailure, double timeout) { }
 
   private final Map<String, Spec> specs;
@@ -199,6 +210,15 @@ final class Hooks {
       pb.environment().put("CIRCUS_" + a.getKey().toUpperCase(Locale.ROOT), String.valueOf(a.getValue()));
     }
     Process proc = pb.start();
+    RUNNING.add(proc);
+    try {
+      return await(proc, spec);
+    } finally {
+      RUNNING.remove(proc);
+    }
+  }
+
+  private static String await(Process proc, Spec spec) throws InterruptedException {
     // what it says, read on a thread of its own so that a chatty hook never blocks; the last 2 KiB kept for the log
     java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
     Thread reader = new Thread(() -> {
