@@ -42,7 +42,7 @@ final class PluginRunner {
   private final Registry registry;
   private final Duration timeout;
 
-  private ScheduledThreadPoolExecutor thread;
+  private volatile ScheduledThreadPoolExecutor thread;
   private Plugin plugin;
   private volatile State state = State.stopped;
   private final AtomicInteger queued = new AtomicInteger();
