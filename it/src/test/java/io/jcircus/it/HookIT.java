@@ -140,6 +140,30 @@ class HookIT extends ItBase {
   }
 
   @Test
+  void extendedStatsHookAddsToEachProcesssFigures() throws Exception {
+    Path ext = dir.resolve("ext.sh");
+    Files.writeString(ext, "#!/bin/sh\n# Circus's extended_stats: what it prints (a JSON object) joins the process's figures\n"
+        + "echo \"{\\\"queue_depth\\\": 42, \\\"seen_pid\\\": $CIRCUS_PID}\"\n");
+    Files.setPosixFilePermissions(ext, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Daemon d = start("[watcher:web]\ncmd = sleep 3600\nnumprocesses = 2\nhooks.extended_stats = exec:" + ext + "\n");
+    await(Duration.ofSeconds(20), "2 processes", () -> d.children().size() == 2);
+    List<String> pids = List.of(ctl(d, "list", "web").split(","));
+    try (ZContext zmq = new ZContext()) {
+      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
+      s.setLinger(0);
+      s.setReceiveTimeOut(10_000);
+      s.connect(d.endpoint());
+      s.send("{\"id\": \"x\", \"command\": \"stats\", \"properties\": {\"name\": \"web\", \"extended\": true}}");
+      String reply = s.recvStr();
+      for (String pid : pids) {
+        assertThat(reply).contains("\"seen_pid\": " + pid).contains("\"queue_depth\": 42");
+      }
+      s.send("{\"id\": \"y\", \"command\": \"stats\", \"properties\": {\"name\": \"web\"}}");
+      assertThat(s.recvStr()).as("without --extended, no hook").doesNotContain("queue_depth");
+    }
+  }
+
+  @Test
   void aPythonHookIsAConfigErrorThatSaysHowToWriteIt() throws Exception {
     Path ini = dir.resolve("bad.ini");
     Files.writeString(ini, endpoints() + "[watcher:web]\ncmd = sleep 1\nhooks.before_start = mymodule.myhook\n");

@@ -156,6 +156,43 @@ final class Hooks {
    * to go on (true when there is no such hook).
    */
   Future<Boolean> run(Watcher w, IoEventLoop loop, String name, Map<String, Object> args) {
+    return submit(w, loop, name, args, null);
+  }
+
+  /**
+   * extended_stats: {@code stats} of process {@code pid} with what the hook adds (a command prints a JSON object; a
+   * Java hook puts into the {@code stats} map it is given); {@code stats} unchanged when the hook fails.
+   */
+  Future<Map<String, Object>> extendedStats(Watcher w, IoEventLoop loop, int pid, Map<String, Object> stats) {
+    Promise<Map<String, Object>> p = loop.newPromise();
+    Map<String, Object> mutable = new LinkedHashMap<>(stats);
+    StringBuilder out = new StringBuilder();
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("pid", pid);
+    args.put("stats", mutable);
+    submit(w, loop, "extended_stats", args, out).addListener(f -> {
+      if (!Boolean.TRUE.equals(f.getNow())) {
+        p.trySuccess(stats);
+        return;
+      }
+      Map<String, Object> result = mutable;
+      String printed = out.toString().strip();
+      if (!printed.isEmpty()) {
+        try {
+          if (io.jcircus.protocol.Json.parse(printed) instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> result.put(String.valueOf(k), v));
+          }
+        } catch (IllegalArgumentException e) {
+          LOG.warn("watcher {}: extended_stats hook printed no JSON object: {}", w.name(), e.getMessage());
+        }
+      }
+      p.trySuccess(result);
+    });
+    return p;
+  }
+
+  private Future<Boolean> submit(Watcher w, IoEventLoop loop, String name, Map<String, Object> args,
+      StringBuilder out) {
     Spec spec = specs.get(name);
     if (spec == null) {
       return loop.newSucceededFuture(true);
@@ -166,7 +203,7 @@ final class Hooks {
       serial.execute(() -> {
         String error;
         try {
-          error = spec.java() ? callJava(spec, watcher, args) : exec(spec, watcher, args);
+          error = spec.java() ? callJava(spec, watcher, args) : exec(spec, watcher, args, out);
         } catch (Exception | LinkageError e) {
           error = String.valueOf(e);
         }
@@ -193,8 +230,8 @@ final class Hooks {
   }
 
   /** Runs the command; null on success, else why not. */
-  private static String exec(Spec spec, String watcher, Map<String, Object> args) throws IOException,
-      InterruptedException {
+  private static String exec(Spec spec, String watcher, Map<String, Object> args, StringBuilder out)
+      throws IOException, InterruptedException {
     List<String> argv = new ArrayList<>(Shlex.split(spec.target()));
     argv.add(spec.name());
     argv.add(watcher);
@@ -207,18 +244,20 @@ final class Hooks {
     pb.environment().put("CIRCUS_HOOK", spec.name());
     pb.environment().put("CIRCUS_WATCHER", watcher);
     for (Map.Entry<String, Object> a : args.entrySet()) {
-      pb.environment().put("CIRCUS_" + a.getKey().toUpperCase(Locale.ROOT), String.valueOf(a.getValue()));
+      Object v = a.getValue();
+      pb.environment().put("CIRCUS_" + a.getKey().toUpperCase(Locale.ROOT),
+          v instanceof Map<?, ?> ? io.jcircus.protocol.Json.write(v) : String.valueOf(v));
     }
     Process proc = pb.start();
     RUNNING.add(proc);
     try {
-      return await(proc, spec);
+      return await(proc, spec, out);
     } finally {
       RUNNING.remove(proc);
     }
   }
 
-  private static String await(Process proc, Spec spec) throws InterruptedException {
+  private static String await(Process proc, Spec spec, StringBuilder out) throws InterruptedException {
     // what it says, read on a thread of its own so that a chatty hook never blocks; the last 2 KiB kept for the log
     java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
     Thread reader = new Thread(() -> {
@@ -226,8 +265,8 @@ final class Hooks {
       try (InputStream in = proc.getInputStream()) {
         for (int n; (n = in.read(buf)) > 0; ) {
           synchronized (tail) {
-            if (tail.size() > 2048) {
-              byte[] keep = java.util.Arrays.copyOfRange(tail.toByteArray(), tail.size() - 1024, tail.size());
+            if (tail.size() > 65536) { // the last 32 KiB kept: an extended_stats hook's JSON, a failure's last words
+              byte[] keep = java.util.Arrays.copyOfRange(tail.toByteArray(), tail.size() - 32768, tail.size());
               tail.reset();
               tail.write(keep, 0, keep.length);
             }
@@ -249,6 +288,11 @@ final class Hooks {
     reader.join(1000);
     int code = proc.exitValue();
     if (code == 0) {
+      if (out != null) {
+        synchronized (tail) {
+          out.append(tail.toString(StandardCharsets.UTF_8));
+        }
+      }
       return null;
     }
     String said;

@@ -74,6 +74,12 @@ public final class Watcher {
     return hooks;
   }
 
+  /** {@code stats --extended}: a process's figures with what the extended_stats hook adds (as they are without one). */
+  public Future<Map<String, Object>> extendedStats(int pid, Map<String, Object> stats) {
+    return hooks().has("extended_stats") ? hooks().extendedStats(this, loop, pid, stats)
+        : loop.newSucceededFuture(stats);
+  }
+
   /** Runs hook {@code name}; the result (go on?) comes back on the loop. */
   private Future<Boolean> hook(String name, Map<String, Object> args) {
     return hooks().run(this, loop, name, args);

@@ -51,10 +51,45 @@ final class StatsCommands extends Family {
    * call over 500 processes takes about 100 ms of file reads, which must not hold up the arbiter.
    */
   void offLoop(java.util.function.Supplier<Map<String, Object>> work, Reply r) {
+    offLoop(work, r, (out, done) -> done.run());
+  }
+
+  /** The same, {@code then} given the reply on the loop (to amend it) and what sends it once it is done. */
+  private void offLoop(java.util.function.Supplier<Map<String, Object>> work, Reply r,
+      java.util.function.BiConsumer<Map<String, Object>, Runnable> then) {
     statsThread.execute(() -> {
       Map<String, Object> out = work.get();
-      arbiter.loop().execute(() -> r.ok(out));
+      arbiter.loop().execute(() -> then.accept(out, () -> r.ok(out)));
     });
+  }
+
+  /**
+   * stats --extended: each process's figures amended by its watcher's extended_stats hook (Circus's), {@code done}
+   * once every hook has answered. On the loop.
+   */
+  @SuppressWarnings("unchecked")
+  private static void amend(Watcher w, Map<String, Object> byPid, Runnable done) {
+    List<String> pids = new ArrayList<>();
+    byPid.forEach((pid, info) -> {
+      if (info instanceof Map) {
+        pids.add(pid);
+      }
+    });
+    if (pids.isEmpty()) {
+      done.run();
+      return;
+    }
+    int[] left = {pids.size()};
+    for (String pid : pids) {
+      w.extendedStats(Integer.parseInt(pid), (Map<String, Object>) byPid.get(pid)).addListener(f -> {
+        if (f.isSuccess()) {
+          byPid.put(pid, f.getNow());
+        }
+        if (--left[0] == 0) {
+          done.run();
+        }
+      });
+    }
   }
 
   /** Stats thread only. */
@@ -79,18 +114,38 @@ final class StatsCommands extends Family {
   }
 
   void stats(Map<String, Object> p, Reply r) throws CommandError {
-    // Circus's extended calls an extended_stats hook; here it adds open descriptors and CPU seconds
+    // extended: open descriptors and CPU seconds, and what the watcher's extended_stats hook adds (Circus's)
     boolean ext = bool(p, "extended", false);
     if (p.get("name") == null) {
       Map<String, List<Target>> all = new LinkedHashMap<>();
       for (Watcher w : arbiter.watchers()) {
         all.put(w.name().toLowerCase(Locale.ROOT), targets(w));
       }
+      Map<String, Watcher> byName = new LinkedHashMap<>();
+      for (Watcher w : arbiter.watchers()) {
+        byName.put(w.name().toLowerCase(Locale.ROOT), w);
+      }
       offLoop(() -> {
         Map<String, Object> infos = new LinkedHashMap<>();
         all.forEach((name, ts) -> infos.put(name, watcherInfo(ts, ext)));
         return kv("infos", infos);
-      }, r);
+      }, r, !ext ? (out, done) -> done.run() : (out, done) -> {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> infos = (Map<String, Object>) out.get("infos");
+        int[] left = {infos.size()};
+        if (left[0] == 0) {
+          done.run();
+        }
+        infos.forEach((name, byPid) -> {
+          @SuppressWarnings("unchecked")
+          Map<String, Object> m = (Map<String, Object>) byPid;
+          amend(byName.get(name), m, () -> {
+            if (--left[0] == 0) {
+              done.run();
+            }
+          });
+        });
+      });
       return;
     }
     Watcher w = watcher(p);
@@ -99,14 +154,27 @@ final class StatsCommands extends Family {
     if (pid != null) {
       for (Target t : ts) {
         if (t.pid == pid) {
-          offLoop(() -> kv("process", pid, "info", processInfo(t, ext)), r);
+          offLoop(() -> kv("process", pid, "info", processInfo(t, ext)), r, !ext ? (out, done) -> done.run()
+              : (out, done) -> {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put(Integer.toString(pid), out.get("info"));
+                amend(w, one, () -> {
+                  out.put("info", one.get(Integer.toString(pid)));
+                  done.run();
+                });
+              });
           return;
         }
       }
       throw CommandError.message("process " + pid + " not found in '" + w.name() + "'");
     }
     String name = w.name();
-    offLoop(() -> kv("name", name, "info", watcherInfo(ts, ext)), r);
+    offLoop(() -> kv("name", name, "info", watcherInfo(ts, ext)), r, !ext ? (out, done) -> done.run()
+        : (out, done) -> {
+          @SuppressWarnings("unchecked")
+          Map<String, Object> byPid = (Map<String, Object>) out.get("info");
+          amend(w, byPid, done);
+        });
   }
 
   /**
