@@ -179,6 +179,20 @@ final class ConfigCommands extends Family {
         } catch (IllegalArgumentException bad) {
           throw CommandError.message(bad.getMessage());
         }
+      } else if (k.equals("hooks") || k.startsWith("hooks.")) {
+        // Circus's forms: {"hooks": {"before_start": "…"}} (circusctl set web hooks before_start:…) or hooks.NAME
+        Map<String, Object> given = k.equals("hooks") && v instanceof Map<?, ?> m ? (Map<String, Object>) m
+            : k.equals("hooks") ? null : Map.of(k.substring("hooks.".length()), String.valueOf(v));
+        if (given == null) {
+          throw CommandError.message("'hooks' should be an object of hook names and values");
+        }
+        for (Map.Entry<String, Object> h : given.entrySet()) {
+          String problem = WatcherOptions.hookProblem(h.getKey(), String.valueOf(h.getValue()));
+          if (problem != null) {
+            throw CommandError.message("hooks." + h.getKey() + ": " + problem);
+          }
+          next.hooks.put(h.getKey(), String.valueOf(h.getValue()));
+        }
       } else if (c.freeform.containsKey(k)) {
         next.freeform.put(k, String.valueOf(v));
       } else {

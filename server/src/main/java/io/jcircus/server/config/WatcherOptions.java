@@ -285,4 +285,9 @@ public final class WatcherOptions {
   public static java.util.Set<String> keys() {
     return Collections.unmodifiableSet(TABLE.keySet());
   }
+
+  /** What is wrong with {@code hooks.NAME = val} (the file's rule), or null: for {@code set}. */
+  public static String hookProblem(String name, String val) {
+    return WatcherReader.hookProblem(name, val);
+  }
 }

@@ -346,6 +346,17 @@ final class WatcherReader {
    * {@code hooks.NAME = exec:COMMAND | java:CLASS [, true]}, {@code hooks.NAME.timeout = SECONDS},
    * {@code hooks.classpath = JARS}. A Python dotted name (Circus's form) is refused with how to write it instead.
    */
+  /** The same check for {@code set} (a client's value): the rule's text, or null if {@code hooks.NAME = val} is fine. */
+  public static String hookProblem(String name, String val) {
+    try {
+      checkHook(new IniFile.Entry("hooks." + name, val, null, 0), "set", name, val);
+      return null;
+    } catch (ConfigException e) {
+      String m = e.getMessage();
+      return m.substring(m.indexOf("hooks." + name + ": ") + ("hooks." + name + ": ").length());
+    }
+  }
+
   private static void checkHook(IniFile.Entry e, String sec, String name, String val) throws ConfigException {
     if (name.equals("classpath")) {
       return;

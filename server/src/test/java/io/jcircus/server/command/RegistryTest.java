@@ -132,6 +132,13 @@ class RegistryTest {
         .isEqualTo("'numprocesses' isn't an integer");
     assertThat(failure("set", "name", "sleeper", "options", Map.of("singleton", true)).getMessage())
         .isEqualTo("unknown key 'singleton'");
+    // hooks as Circus's clients send them; a Python callable refused with the file's rule
+    assertThat(failure("set", "name", "sleeper", "options", Map.of("hooks", Map.of("before_start", "mod.fn")))
+        .getMessage()).startsWith("hooks.before_start: 'mod.fn' is a Python callable, which this circusd cannot call");
+    assertThat(call("set", "name", "sleeper", "options", Map.of("hooks", Map.of("after_stop", "exec:/bin/true")),
+        "waiting", true)).isEmpty();
+    assertThat(call("options", "name", "sleeper").get("options")).asInstanceOf(
+        org.assertj.core.api.InstanceOfAssertFactories.MAP).containsEntry("hooks.after_stop", "exec:/bin/true");
     // a key whose change needs new processes: they are reloaded
     assertThat(call("set", "name", "sleeper", "options", Map.of("cmd", "sleep 3599"), "waiting", true)).isEmpty();
     @SuppressWarnings("unchecked")
