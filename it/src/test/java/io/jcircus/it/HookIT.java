@@ -60,10 +60,7 @@ class HookIT extends ItBase {
     Thread stopper = new Thread(() -> quietly(() -> ctl(d, "stop", "web", "--waiting") != null));
     stopper.start();
     try (ZContext zmq = new ZContext()) {
-      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
-      s.setLinger(0);
-      s.setReceiveTimeOut(5000);
-      s.connect(d.endpoint());
+      ZMQ.Socket s = dealer(zmq, d);
       s.send("{\"id\": \"w\", \"command\": \"status\", \"properties\": {}}");
       assertThat(s.recvStr()).contains("statuses");
       for (int i = 0; i < 200; i++) { // until the stop has begun: the hook is running now
@@ -149,10 +146,7 @@ class HookIT extends ItBase {
     await(Duration.ofSeconds(20), "2 processes", () -> d.children().size() == 2);
     List<String> pids = List.of(ctl(d, "list", "web").split(","));
     try (ZContext zmq = new ZContext()) {
-      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
-      s.setLinger(0);
-      s.setReceiveTimeOut(10_000);
-      s.connect(d.endpoint());
+      ZMQ.Socket s = dealer(zmq, d);
       s.send("{\"id\": \"x\", \"command\": \"stats\", \"properties\": {\"name\": \"web\", \"extended\": true}}");
       String reply = s.recvStr();
       for (String pid : pids) {

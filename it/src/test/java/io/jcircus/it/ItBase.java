@@ -272,4 +272,25 @@ abstract class ItBase {
       return false;
     }
   }
+
+  /**
+   * A DEALER to {@code d}'s control endpoint that has had a reply: JeroMQ 0.6.0 now and then never completes a first
+   * connection (circusctl's client retries for the same reason), so the first request is retried on a fresh socket
+   * until one answers, and what a test then times is circusd, not that.
+   */
+  static org.zeromq.ZMQ.Socket dealer(org.zeromq.ZContext zmq, Daemon d) throws IOException {
+    for (int attempt = 0; attempt < 30; attempt++) {
+      org.zeromq.ZMQ.Socket s = zmq.createSocket(org.zeromq.SocketType.DEALER);
+      s.setLinger(0);
+      s.setReceiveTimeOut(1000);
+      s.connect(d.endpoint());
+      s.send("{\"id\": \"hello" + attempt + "\", \"command\": \"numwatchers\", \"properties\": {}}");
+      if (s.recvStr() != null) {
+        s.setReceiveTimeOut(10_000);
+        return s;
+      }
+      zmq.destroySocket(s);
+    }
+    throw new AssertionError("circusd at " + d.endpoint() + " never answered");
+  }
 }

@@ -124,7 +124,8 @@ class MetricsIT extends ItBase {
           "jcircus:type=Watcher,name=\"sleepy\"");
       await(Duration.ofSeconds(5), "the MXBean", () -> quietly(() -> mbs.isRegistered(sleepyBean)));
       assertThat(mbs.getAttribute(sleepyBean, "Processes")).isEqualTo(2);
-      assertThat(mbs.getAttribute(sleepyBean, "State")).isEqualTo("active");
+      await(Duration.ofSeconds(5), "active again", () -> quietly(() -> "active".equals(mbs.getAttribute(sleepyBean,
+          "State"))));
       assertThat(mbs.getAttribute(sleepyBean, "Command")).isEqualTo("sleep 3600");
       // refreshed every 2 s: the restart's two spawns show within one refresh
       await(Duration.ofSeconds(5), "5 spawns", () -> quietly(() -> (Long) mbs.getAttribute(sleepyBean, "Spawns") == 5));

@@ -58,10 +58,7 @@ class PluginIT extends ItBase {
     assertThat(ctl(d, "list", "plugin:rec")).isEmpty();
 
     try (ZContext zmq = new ZContext()) {
-      ZMQ.Socket s = zmq.createSocket(SocketType.DEALER);
-      s.setLinger(0);
-      s.setReceiveTimeOut(5000);
-      s.connect(d.endpoint());
+      ZMQ.Socket s = dealer(zmq, d);
       s.send("{\"id\": \"warm\", \"command\": \"status\", \"properties\": {}}");
       assertThat(s.recvStr()).contains("\"statuses\"");
       long worst = 0;
@@ -177,6 +174,13 @@ class PluginIT extends ItBase {
     }
     assertThat(d.logText()).contains("resource_watcher: grow pid ").contains("over max_mem (2 times in a row):"
         + " replacing it");
+    // with a socket to serve, the successor is spawned before the old process is signalled
+    String log = d.logText();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("resource_watcher: grow pid (\\d+):").matcher(log);
+    assertThat(m.find()).isTrue();
+    int spawned = log.indexOf("event watcher.grow.spawn", m.start());
+    int killed = log.indexOf("event watcher.grow.kill {process_pid=" + m.group(1), m.start());
+    assertThat(spawned).as("the successor's spawn").isPositive().isLessThan(killed);
     assertThat(ctl(d, "status", "grow")).isEqualTo("active");
   }
 

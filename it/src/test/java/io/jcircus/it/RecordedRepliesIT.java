@@ -128,6 +128,10 @@ class RecordedRepliesIT extends ItBase {
     }
   }
 
+  /** {@code "key": } right before a number: whose value it is. */
+  private static final Pattern VALUE_OF = Pattern.compile("\"(\\w+)\": $");
+  private static final Set<String> PID_KEYS = Set.of("pid", "process_pid", "childpid", "os_pid", "process");
+
   private String mask(String line, Set<String> pids, int port, Daemon d) throws Exception {
     String out = line.replace(dir.toString(), "<dir>").replace(Daemon.HOME.toString(), "<home>");
     for (String ep : new String[] {d.endpoint()}) {
@@ -139,7 +143,11 @@ class RecordedRepliesIT extends ItBase {
     Matcher m = NUMBER.matcher(out);
     StringBuilder sb = new StringBuilder();
     while (m.find()) {
-      m.appendReplacement(sb, pids.contains(m.group()) ? "<pid>" : m.group());
+      // a pid is masked where pids are written (lists, pid keys, stats' keys), not where a setting's value merely
+      // equals one (a child once had pid 2048, the sockets' backlog)
+      Matcher key = VALUE_OF.matcher(out.substring(Math.max(0, m.start() - 40), m.start()));
+      boolean setting = key.find() && !PID_KEYS.contains(key.group(1));
+      m.appendReplacement(sb, pids.contains(m.group()) && !setting ? "<pid>" : m.group());
     }
     m.appendTail(sb);
     return sb.toString();

@@ -431,8 +431,19 @@ public final class Watcher {
    * {@code timeout}; the watcher respawns them as usual. Completes when they have been reaped.
    */
   public Future<Void> kill(Integer pid, int sig, double timeout) {
+    return kill(pid, sig, timeout, false);
+  }
+
+  /**
+   * {@code replaceFirst}: when one process is killed and the watcher serves a socket, its successor is spawned
+   * before the old one is signalled, so the socket never has one worker fewer (resource_watcher asks for this).
+   */
+  public Future<Void> kill(Integer pid, int sig, double timeout, boolean replaceFirst) {
     List<ManagedProcess> targets = pid == null ? procs.all()
         : procs.contains(pid) ? List.of(procs.get(pid)) : List.of();
+    if (replaceFirst && pid != null && !targets.isEmpty()) {
+      spawnSuccessorFirst();
+    }
     Promise<Void> done = loop.newPromise();
     if (targets.isEmpty()) {
       done.setSuccess(null);
@@ -654,6 +665,19 @@ public final class Watcher {
 
   // ---------------------------------------------------------------- exits
 
+  /**
+   * A process is about to be replaced: with sockets to serve, its successor is spawned now (before the old one is
+   * signalled), as long as the watcher is active and neither backing off nor resizing; otherwise manage() spawns it
+   * once the old one stops, as for any exit.
+   */
+  private void spawnSuccessorFirst() {
+    boolean sockets = cfg.useSockets || !cfg.socketRefs.isEmpty();
+    if (sockets && state == State.ACTIVE && !resize.active() && !rollout.active()
+        && backoff.remaining(System.nanoTime()) <= 0) {
+      spawnOrBackOff();
+    }
+  }
+
   /** Its liveness probe failed liveness_failures times in a row: liveness_action. */
   private void notAlive(ManagedProcess p) {
     String action = cfg.livenessAction;
@@ -662,6 +686,7 @@ public final class Watcher {
             ? "stopping the watcher" : "sending SIG" + action.toUpperCase(Locale.ROOT).replaceFirst("^SIG", ""));
     event("liveness_failure", kv("process_pid", p.pid, "time", now(), "action", action));
     if (action.equals("restart")) {
+      spawnSuccessorFirst();
       terminate(p, "liveness", cfg.gracefulTimeout);
       manage();
     } else if (action.equals("stop")) {

@@ -197,7 +197,9 @@ final class LifecycleCommands extends Family {
     int sig = p.get("signum") == null ? w.config().stopSignal : signum(p.get("signum"));
     Double timeout = number(p, "graceful_timeout");
     double t = timeout == null ? w.config().gracefulTimeout : timeout;
-    Future<Void> f = w.serialize(() -> w.kill(pid, sig, t));
+    // "replace" (jcircus's): the successor of a single process is spawned before it is signalled
+    boolean replace = Boolean.TRUE.equals(p.get("replace"));
+    Future<Void> f = w.serialize(() -> w.kill(pid, sig, t, replace));
     reply(p, f, r, Family::kv);
   }
 

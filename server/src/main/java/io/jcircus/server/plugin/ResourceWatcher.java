@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
  * {@code max_cpu} (90 %) or {@code max_mem} (90 % of the machine, or an amount: {@code 250M}, {@code 1G}), under
  * {@code min_cpu}/{@code min_mem} (off by default), or over {@code health_threshold} (75: the mean of its CPU % and
  * memory %) more than {@code max_count} (3) times in a row is replaced: {@code kill} with the watcher's stop signal
- * and graceful timeout, circusd spawning its successor at once (the listening socket is circusd's: connections wait
- * in its queue meanwhile, none is refused). Circus restarted the whole watcher instead.
+ * and graceful timeout, its successor spawned first when the watcher serves a socket (so the socket never has one
+ * worker fewer; connections wait in circusd's queue, none is refused). Circus restarted the whole watcher instead.
  */
 final class ResourceWatcher implements Plugin {
   private static final Logger LOG = LoggerFactory.getLogger(ResourceWatcher.class);
@@ -141,7 +141,7 @@ final class ResourceWatcher implements Plugin {
       if (n > maxCount) {
         strikes.remove(pid);
         LOG.info("resource_watcher: {} pid {}: {} ({} times in a row): replacing it", watcher, pid, why, n);
-        ctx.cast("kill", Map.of("name", watcher, "pid", Integer.parseInt(pid)));
+        ctx.cast("kill", Map.of("name", watcher, "pid", Integer.parseInt(pid), "replace", true));
       }
     }
     strikes.keySet().retainAll(seen);
