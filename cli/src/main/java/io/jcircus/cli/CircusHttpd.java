@@ -1,6 +1,5 @@
 package io.jcircus.cli;
 
-import io.jcircus.protocol.Json;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -14,15 +13,10 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import org.zeromq.SocketType;
 import org.zeromq.ZContext;
-import org.zeromq.ZMQ;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -39,8 +33,6 @@ import picocli.CommandLine.Option;
 public final class CircusHttpd implements Callable<Integer> {
   /** Request bodies: a command's properties are small; anything past this is answered 413. */
   static final int MAX_BODY = 64 * 1024;
-  /** Commands waiting for the daemon before new ones are refused with 503. */
-  static final int MAX_WAITING = 64;
 
   @Option(names = "--endpoint", paramLabel = "[NAME=]ENDPOINT", description = "A circusd's control endpoint;"
       + " repeat it to watch several (NAME names it in the page, default its host:port). Default, when neither"

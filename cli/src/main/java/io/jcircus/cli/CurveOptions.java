@@ -55,20 +55,12 @@ final class CurveOptions {
     if (server == null) {
       return null;
     }
-    Path client = clientKey != null ? clientKey : env("CIRCUSCTL_CURVE_KEY");
-    if (client == null) {
-      client = defaultDir().resolve("client.key_secret");
-      if (!Files.isReadable(client)) {
-        throw new IOException("CURVE server key " + server + " given but no client key: pass --curve-key FILE"
-            + " (make one with: circusctl keygen client)");
-      }
+    Keys own = clientKeys();
+    if (own == null) {
+      throw new IOException("CURVE server key " + server + " given but no client key: pass --curve-key FILE"
+          + " (make one with: circusctl keygen client)");
     }
-    String[] s = load(server);
-    String[] c = load(client);
-    if (c[1] == null) {
-      throw new IOException(client + " holds no secret-key; --curve-key takes the .key_secret file");
-    }
-    return new Keys(s[0], c[0], c[1]);
+    return new Keys(load(server)[0], own.clientPublic(), own.clientSecret());
   }
 
   /** This client's own key pair ({@code serverPublic} null), for daemons that name only their server key; null if none. */
