@@ -43,7 +43,8 @@ public final class PluginHost implements LifeCycle {
         t.setDaemon(true);
         return t;
       });
-  private final List<URLClassLoader> loaders = new ArrayList<>();
+  /** Java plugins' class loaders by plugin name, closed when the plugin goes (reloadconfig) or circusd stops. */
+  private final Map<String, URLClassLoader> loaders = new java.util.concurrent.ConcurrentHashMap<>();
   private ScheduledExecutorService watchdog;
 
   public PluginHost(Arbiter arbiter, Registry registry, CircusConfig cfg) {
@@ -120,6 +121,7 @@ public final class PluginHost implements LifeCycle {
         PluginRunner old = now.remove(name);
         runners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(now));
         old.stop();
+        close(loaders.remove(name));
         sections.remove(name);
         LOG.info("plugin {} stopped (reloadconfig)", name);
       }
@@ -182,7 +184,7 @@ public final class PluginHost implements LifeCycle {
     }
     URLClassLoader loader = new URLClassLoader("plugin-" + name, urls.toArray(new URL[0]),
         PluginHost.class.getClassLoader());
-    loaders.add(loader);
+    close(loaders.put(name, loader));
     Class<? extends Plugin> type;
     try {
       type = Class.forName(use, false, loader).asSubclass(Plugin.class);
@@ -214,7 +216,12 @@ public final class PluginHost implements LifeCycle {
     for (PluginRunner r : runners.values()) {
       r.stop();
     }
-    for (URLClassLoader l : loaders) {
+    loaders.values().forEach(PluginHost::close);
+    loaders.clear();
+  }
+
+  private static void close(URLClassLoader l) {
+    if (l != null) {
       try {
         l.close();
       } catch (IOException e) {
