@@ -6,7 +6,7 @@
 Prints median and p99 of `list`, `status` and `stats` round trips in milliseconds, then the wall time of a
 whole `bin/circusctl status` process (median of 20) next to a bare JVM (`java -version`) as the floor.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time, uuid
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402  (start_circusd, stop, endpoints)
@@ -67,6 +67,7 @@ def main():
               % (ctl_ms, jvm_ms, ctl_ms / jvm_ms))
     finally:
         core.stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

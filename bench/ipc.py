@@ -7,7 +7,7 @@ An ipc:// endpoint is a Unix-domain socket relayed to JeroMQ on a loopback port 
 endpoints"); this prints the cost of that hop: median and p99 `list` round trips from a pyzmq DEALER on each,
 and the ratio.
 """
-import argparse, json, os, statistics, sys, tempfile, time, uuid
+import argparse, json, os, shutil, statistics, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402
@@ -40,6 +40,14 @@ def main():
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-ipc-")
     results = {}
+    try:
+        run_all(tmp, a.calls, results)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_results(results, a.calls)
+
+
+def run_all(tmp, calls, results):
     for kind in ("tcp", "ipc", "tcp", "ipc"):  # alternated: the machine drifts
         cfg = os.path.join(tmp, kind + ".ini")
         ep = core.endpoints()
@@ -52,11 +60,14 @@ def main():
         p = core.start_circusd(cfg, os.path.join(tmp, kind + ".log"))
         try:
             time.sleep(1.0)
-            results.setdefault(kind, []).append(measure(endpoint, a.calls))
+            results.setdefault(kind, []).append(measure(endpoint, calls))
         finally:
             core.stop(p)
+
+
+def print_results(results, calls):
     print("list round trips, pyzmq DEALER, %d calls after 2000 warm-up, two runs each, %d cores" % (
-        a.calls, os.cpu_count()))
+        calls, os.cpu_count()))
     for kind in ("tcp", "ipc"):
         for med, p99 in results[kind]:
             print("%-4s median %7.1f us   p99 %7.1f us" % (kind, med, p99))

@@ -28,14 +28,27 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 class BrowserIT extends ItBase {
   private static final Path BROWSER = Daemon.HOME.resolve("it/src/test/resources/browser");
 
+  /** Chromium's profile: under target/, so even a killed test JVM leaves nothing in /tmp; removed after each quit. */
+  private static final Path PROFILE = Daemon.HOME.resolve("it/target/chromium-profile-" + ProcessHandle.current().pid());
+
+  private static void quit(WebDriver b) throws java.io.IOException {
+    b.quit();
+    if (Files.exists(PROFILE)) {
+      try (var files = Files.walk(PROFILE)) {
+        for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(f);
+        }
+      }
+    }
+  }
+
   private static WebDriver browser() {
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/chromium")) && Files.isExecutable(Path.of("/usr/bin/chromedriver")),
         "chromium and chromium-driver are not installed (.ci/run installs them)");
     ChromeOptions o = new ChromeOptions();
     o.setBinary(BROWSER.resolve("chromium").toString());
     o.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-        "--window-size=1280,800", "--user-data-dir=" + System.getProperty("java.io.tmpdir") + "/jcircus-chromium-"
-            + ProcessHandle.current().pid());
+        "--window-size=1280,800", "--user-data-dir=" + PROFILE);
     ChromeDriverService service = new ChromeDriverService.Builder()
         .usingDriverExecutable(new File(BROWSER.resolve("chromedriver").toString())).usingAnyFreePort().build();
     return new ChromeDriver(service, o);
@@ -120,7 +133,7 @@ class BrowserIT extends ItBase {
         wait.until(x -> x.findElements(By.cssSelector("tr[data-watcher='extra']")).isEmpty());
         assertThat(circusctl(d, "list")).doesNotContain("extra");
       } finally {
-        b.quit();
+        quit(b);
       }
     }
   }
@@ -173,7 +186,7 @@ class BrowserIT extends ItBase {
         wait.until(x -> "web-2".equals(((org.openqa.selenium.JavascriptExecutor) x).executeScript(
             "return document.getElementById('daemon-select').value")));
       } finally {
-        br.quit();
+        quit(br);
       }
     }
   }
@@ -210,7 +223,7 @@ class BrowserIT extends ItBase {
         assertThat(d.children()).hasSize(2);
         assertThat(b.findElement(By.id("reply")).getText()).contains("incr").contains("\"status\": \"ok\"");
       } finally {
-        b.quit();
+        quit(b);
       }
     }
   }
@@ -267,7 +280,7 @@ class BrowserIT extends ItBase {
         screenshot(b, "logs-phone");
         System.out.println("PHASE log status: " + b.findElement(By.id("log-status")).getText());
       } finally {
-        b.quit();
+        quit(b);
       }
     }
   }
