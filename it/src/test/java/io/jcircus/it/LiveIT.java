@@ -402,10 +402,12 @@ class LiveIT extends ItBase {
           + " s with one that stopped reading");
       assertThat(withStalled).isLessThan(alone * 1.5 + 0.5);
       // what circusd keeps for the stalled subscriber is bounded by the output XPUB's high-water mark: 64 chunks
-      // (4 MiB at most), where 1 000 had it hold up to 64 MB, and the child pay for filling it
+      // (4 MiB at most), where 1 000 had it hold up to 64 MB, and the child pay for filling it. The rest of the
+      // growth is the JVM's own (heap regions and direct buffers touched for the first time in a flood): 7.8 to
+      // 24.6 MiB in the runs so far, hence a bound that still tells 64 MB from 4.
       long grown = rssKb(d.pid()) - rssBefore;
       System.out.println("circusd's RSS grew by " + grown + " KiB with a stalled subscriber");
-      assertThat(grown).as("KiB circusd's RSS grew by for a stalled subscriber").isLessThan(24 * 1024);
+      assertThat(grown).as("KiB circusd's RSS grew by for a stalled subscriber").isLessThan(40 * 1024);
       // the configured stream still gets every line
       await(Duration.ofSeconds(30), "both floods in the file", () -> {
         try {

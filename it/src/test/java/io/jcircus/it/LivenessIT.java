@@ -44,4 +44,30 @@ class LivenessIT extends ItBase {
     assertThat(ctl(d, "list", "healthy")).as("a healthy process is left alone").isEqualTo(calm);
     assertThat(ctl(d, "status", "healthy")).isEqualTo("active");
   }
+
+  @Test
+  void aProcessThatStopsSendingWatchdogIsReplacedAndAHealthyOneIsNot() throws Exception {
+    Path w = worker("sdwatchdog.py");
+    Daemon d = start("[watcher:silent]\ncmd = " + python() + " " + w + " 1.5\nreadiness = notify\n"
+        + "liveness = notify\nliveness_interval = 0.4\nliveness_failures = 2\n"
+        + "stdout_stream.class = FileStream\nstdout_stream.filename = " + dir.resolve("silent.log") + "\n"
+        + "[watcher:chatty]\ncmd = " + python() + " " + w + " 100000\n"
+        + "liveness = notify\nliveness_interval = 0.4\nliveness_failures = 2\n");
+    await(Duration.ofSeconds(30), "2 processes", () -> d.children().size() == 2);
+    String first = ctl(d, "list", "silent");
+    String calm = ctl(d, "list", "chatty");
+    long t0 = System.nanoTime();
+    await(Duration.ofSeconds(10), "the silent process replaced", () -> {
+      String now = ctl(d, "list", "silent");
+      return !now.isEmpty() && !now.equals(first);
+    });
+    // silent from 1.5 s on: two intervals of 0.4 s without WATCHDOG=1, then its replacement
+    double after = (System.nanoTime() - t0) / 1e9;
+    System.out.println("PHASE silent process replaced " + after + " s after the wait began");
+    assertThat(after).isLessThan(1.5 + 3 * 0.4 + 1.5);
+    assertThat(d.logText()).contains("watcher silent: pid " + first + " failed its liveness check 2 times in a row"
+        + " (notify): replacing it");
+    assertThat(java.nio.file.Files.readString(dir.resolve("silent.log"))).contains("WATCHDOG_USEC=400000");
+    assertThat(ctl(d, "list", "chatty")).as("a process that keeps sending WATCHDOG=1 is left alone").isEqualTo(calm);
+  }
 }

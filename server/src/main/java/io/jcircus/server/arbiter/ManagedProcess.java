@@ -36,8 +36,10 @@ public final class ManagedProcess {
   List<long[]> descendants = List.of();
   /** Generation for reload: processes of an older generation are replaced (re-tagged when a reload is abandoned). */
   long generation;
-  /** sd_notify: the process's NOTIFY_SOCKET while it has not reported READY=1. */
+  /** sd_notify: the process's NOTIFY_SOCKET while it has not reported READY=1 (until exit with liveness = notify). */
   NotifySocket notify;
+  /** liveness = notify: WATCHDOG=1 heard since the last check. */
+  boolean watchdogSeen;
   /** Ready: reported READY=1 or passed its check; with warmup_delay, seen alive once the delay had passed. */
   boolean ready;
   /** Set while {@link Watcher} reaps it to judge its warmup: an exit found then is an exit before ready. */

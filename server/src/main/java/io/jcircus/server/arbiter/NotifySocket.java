@@ -16,7 +16,8 @@ import java.nio.file.Path;
  * The daemon side of sd_notify for one process: an AF_UNIX datagram socket whose path is the process's
  * {@code NOTIFY_SOCKET}. One socket per process, so a datagram's sender needs no credentials check: only that
  * process was told the path (the directory is not listable). Bound before the spawn, so a worker that reports
- * at once is heard; read on the arbiter loop once the process exists; closed after {@code READY=1} or exit.
+ * at once is heard; read on the arbiter loop once the process exists; closed after {@code READY=1} or exit (kept
+ * until exit when {@code liveness = notify} listens for {@code WATCHDOG=1}).
  */
 final class NotifySocket {
   final Path path;
@@ -48,16 +49,27 @@ final class NotifySocket {
     return new NotifySocket(path, s);
   }
 
-  /** Starts reading on {@code loop}; {@code onReady} runs there when a datagram carries {@code READY=1}. */
-  void watch(IoEventLoop loop, Runnable onReady) {
+  /** What a process reports: {@code READY=1}; {@code WATCHDOG=1}; {@code WATCHDOG=trigger} (it asks to be acted on). */
+  interface Listener {
+    void ready();
+
+    void watchdog();
+
+    void trigger();
+  }
+
+  /** Starts reading on {@code loop}; {@code to} hears there what each datagram carries, line by line. */
+  void watch(IoEventLoop loop, Listener to) {
     channel = new EpollDomainDatagramChannel(socket.intValue());
     channel.pipeline().addLast(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
       @Override
       protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket packet) {
         for (String line : packet.content().toString(StandardCharsets.UTF_8).split("\n")) {
-          if (line.strip().equals("READY=1")) {
-            onReady.run();
-            return;
+          switch (line.strip()) {
+            case "READY=1" -> to.ready();
+            case "WATCHDOG=1" -> to.watchdog();
+            case "WATCHDOG=trigger" -> to.trigger();
+            default -> { }
           }
         }
       }

@@ -60,7 +60,7 @@ final class ProcessLauncher {
         parentFds.put(s.name(), fd);
         socketFds.put(s.name(), cfg.handoff == WatcherConfig.Handoff.SYSTEMD ? 3 + socketFds.size() : fd);
       }
-      if (cfg.notifyReady) {
+      if (cfg.usesNotifySocket()) {
         notify = NotifySocket.bind(host.runtimeDir().resolve(
             cfg.name.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + wid + "-" + serial + ".sock"), cfg.uid, cfg.gid);
       }

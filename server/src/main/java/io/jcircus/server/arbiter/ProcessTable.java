@@ -83,13 +83,32 @@ final class ProcessTable {
     host.guardian().spawned(p.pid);
     if (l.notifySocket() != null) {
       p.notify = l.notifySocket();
-      p.notify.watch(loop, () -> ready.accept(p));
+      p.notify.watch(loop, new NotifySocket.Listener() {
+        @Override
+        public void ready() {
+          ready.accept(p);
+        }
+
+        @Override
+        public void watchdog() {
+          p.watchdogSeen = true;
+        }
+
+        @Override
+        public void trigger() {
+          if (cfg.livenessByNotify() && procs.containsKey(p.pid) && !p.stopping) {
+            dead.accept(p);
+          }
+        }
+      });
     }
     if (l.readyCheck() != null) {
       ReadyCheck.poll(loop, l.readyCheck(), () -> procs.containsKey(p.pid) && !p.ready,
           (long) (cfg.readyTimeout * 1000), () -> ready.accept(p));
     }
-    if (l.liveness() != null) {
+    if (cfg.livenessByNotify()) {
+      watchdog(cfg, p);
+    } else if (l.liveness() != null) {
       liveness(cfg, p, URI.create(l.liveness()));
     }
     output.attach(cfg.name, p, l.stdout(), l.stderr(), onDrained);
@@ -132,6 +151,33 @@ final class ProcessTable {
           dead.accept(p);
         }
       }));
+    }, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * liveness = notify: every liveness_interval s, once the process is ready (or at once with warmup), a WATCHDOG=1
+   * must have come since the last check; liveness_failures silent intervals in a row and {@code dead} acts.
+   */
+  private void watchdog(WatcherConfig cfg, ManagedProcess p) {
+    long every = (long) (cfg.livenessInterval * 1000);
+    int[] silent = {0};
+    ScheduledFuture<?>[] timer = new ScheduledFuture<?>[1];
+    timer[0] = loop.scheduleWithFixedDelay(() -> {
+      if (!procs.containsKey(p.pid) || p.stopping) {
+        timer[0].cancel(false);
+        return;
+      }
+      if (cfg.waitsForReady() && !p.ready) {
+        p.watchdogSeen = false;
+        return;
+      }
+      if (p.watchdogSeen) {
+        silent[0] = 0;
+      } else if (++silent[0] >= cfg.livenessFailures) {
+        silent[0] = 0;
+        dead.accept(p);
+      }
+      p.watchdogSeen = false;
     }, every, every, TimeUnit.MILLISECONDS);
   }
 

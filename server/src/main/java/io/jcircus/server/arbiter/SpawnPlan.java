@@ -55,10 +55,14 @@ final class SpawnPlan {
       handoffEnv(cfg, env, socketFds, ctx.masterPid());
       if (notifySocket != null) {
         env.put("NOTIFY_SOCKET", notifySocket);
+        if (cfg.livenessByNotify()) { // sd_watchdog_enabled(3): send WATCHDOG=1 within this many microseconds
+          env.put("WATCHDOG_USEC", Long.toString((long) (cfg.livenessInterval * 1e6)));
+        }
       }
       java.util.function.Function<String, String> lookup = key -> lookup(cfg, key, wid, numprocesses, env, socketFds);
       String readyCheck = cfg.readyCheck == null ? null : Substitution.expand(cfg.readyCheck, lookup);
-      String liveness = cfg.liveness == null ? null : Substitution.expand(cfg.liveness, lookup);
+      String liveness = cfg.liveness == null || cfg.livenessByNotify() ? cfg.liveness
+          : Substitution.expand(cfg.liveness, lookup);
       for (Map.Entry<String, String> e : env.entrySet()) {
         e.setValue(Substitution.expand(e.getValue(), lookup));
       }

@@ -595,7 +595,7 @@ public final class Watcher {
     host.observer().ready(cfg.name, System.nanoTime() - p.startedNanos);
     LOG.info("watcher {}: pid {} is ready after {} ms", cfg.name, p.pid,
         (System.nanoTime() - p.startedNanos) / 1_000_000);
-    if (p.notify != null) {
+    if (p.notify != null && !cfg.livenessByNotify()) {
       p.notify.close();
       p.notify = null;
     }

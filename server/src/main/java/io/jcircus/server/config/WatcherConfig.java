@@ -51,7 +51,10 @@ public final class WatcherConfig {
    * $(circus.wid) and the other spawn-time variables are expanded per process. Null otherwise.
    */
   public final String readyCheck;
-  /** liveness = http://…|tcp://…: probed every livenessInterval s once the process is up; null: none. */
+  /**
+   * liveness = http://…|tcp://…: probed every livenessInterval s once the process is up; notify: WATCHDOG=1
+   * datagrams expected as often; null: none.
+   */
   public final String liveness;
   public final double livenessInterval;
   public final double livenessTimeout;
@@ -149,6 +152,16 @@ public final class WatcherConfig {
     Builder b = new Builder();
     Builder.copy(this, b);
     return b;
+  }
+
+  /** {@code liveness = notify}: processes send sd_notify's WATCHDOG=1 at least every liveness_interval. */
+  public boolean livenessByNotify() {
+    return "notify".equals(liveness);
+  }
+
+  /** Whether processes get a NOTIFY_SOCKET: readiness or liveness by sd_notify. */
+  public boolean usesNotifySocket() {
+    return notifyReady || livenessByNotify();
   }
 
   /** Whether processes report readiness (notify or a check) rather than being ready after warmup_delay. */

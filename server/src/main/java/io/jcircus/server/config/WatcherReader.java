@@ -131,8 +131,11 @@ final class WatcherReader {
     String liveness = v.str("liveness", "").strip();
     if (!liveness.isEmpty()) {
       String l = liveness.toLowerCase(Locale.ROOT);
-      if (!l.startsWith("tcp://") && !l.startsWith("http://")) {
-        throw v.error("liveness", "expected tcp://HOST:PORT or http://HOST:PORT/PATH; got '" + liveness + "'");
+      if (l.equals("notify")) {
+        liveness = l;
+      } else if (!l.startsWith("tcp://") && !l.startsWith("http://")) {
+        throw v.error("liveness", "expected tcp://HOST:PORT, http://HOST:PORT/PATH or notify; got '" + liveness
+            + "'");
       }
       w.liveness = liveness;
     }
