@@ -153,7 +153,7 @@ class PluginIT extends ItBase {
     Path grow = worker("growserver.py");
     Daemon d = start("[socket:web]\nhost = 127.0.0.1\nport = 0\n"
         + "[watcher:grow]\ncmd = " + python() + " " + grow + " $(circus.sockets.web)\nuse_sockets = true\n"
-        + "numprocesses = 2\ngraceful_timeout = 10\n"
+        + "numprocesses = 2\ngraceful_timeout = 10\nwarmup_delay = 1\n"
         + "[plugin:memory]\nuse = circus.plugins.resource_watcher.ResourceWatcher\nwatcher = grow\nmax_mem = 60M\n"
         + "max_cpu = 100\nhealth_threshold = 100\nloop_rate = 1\nmax_count = 1\n");
     await(Duration.ofSeconds(30), "2 workers", () -> d.children().size() == 2);
@@ -181,6 +181,13 @@ class PluginIT extends ItBase {
     int spawned = log.indexOf("event watcher.grow.spawn", m.start());
     int killed = log.indexOf("event watcher.grow.kill {process_pid=" + m.group(1), m.start());
     assertThat(spawned).as("the successor's spawn").isPositive().isLessThan(killed);
+    // and the old one is signalled once the successor has been alive for warmup_delay
+    assertThat(log.substring(m.start(), killed)).contains("replacing pid " + m.group(1)
+        + " (kill) once its successor is ready");
+    java.time.LocalTime spawnedAt = logTime(log, spawned);
+    java.time.LocalTime killedAt = logTime(log, killed);
+    System.out.println("PHASE successor spawned at " + spawnedAt + ", old process signalled at " + killedAt);
+    assertThat(java.time.Duration.between(spawnedAt, killedAt).toMillis()).isGreaterThanOrEqualTo(950);
     assertThat(ctl(d, "status", "grow")).isEqualTo("active");
   }
 
@@ -256,5 +263,11 @@ class PluginIT extends ItBase {
     Files.writeString(ini, endpoints() + "[plugin:x]\nuse = io.jcircus.it.Daemon\nclasspath = " + classes + "\n");
     r = Daemon.run(ini, Duration.ofSeconds(30));
     assertThat(r.output()).contains("[plugin:x] use: io.jcircus.it.Daemon does not implement io.jcircus.plugin.Plugin");
+  }
+
+  /** The time stamp (HH:mm:ss.SSS) of the circusd log line holding {@code index}. */
+  private static java.time.LocalTime logTime(String log, int index) {
+    int start = log.lastIndexOf('\n', index) + 1;
+    return java.time.LocalTime.parse(log.substring(start + 11, start + 23));
   }
 }

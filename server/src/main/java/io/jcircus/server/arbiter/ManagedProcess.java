@@ -38,6 +38,8 @@ public final class ManagedProcess {
   long generation;
   /** sd_notify: the process's NOTIFY_SOCKET while it has not reported READY=1 (until exit with liveness = notify). */
   NotifySocket notify;
+  /** Being replaced: out of the watcher's count, signalled once its successor is ready ({@code Watcher.replace}). */
+  boolean outgoing;
   /** liveness = notify: WATCHDOG=1 heard since the last check. */
   boolean watchdogSeen;
   /** Ready: reported READY=1 or passed its check; with warmup_delay, seen alive once the delay had passed. */

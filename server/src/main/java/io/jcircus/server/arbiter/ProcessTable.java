@@ -253,7 +253,7 @@ final class ProcessTable {
   List<ManagedProcess> serving(boolean current) {
     List<ManagedProcess> out = new ArrayList<>();
     for (ManagedProcess p : procs.values()) {
-      if (!p.stopping && (p.generation == generation) == current) {
+      if (!p.stopping && !p.outgoing && (p.generation == generation) == current) {
         out.add(p);
       }
     }

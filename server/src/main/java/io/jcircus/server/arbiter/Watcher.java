@@ -435,15 +435,14 @@ public final class Watcher {
   }
 
   /**
-   * {@code replaceFirst}: when one process is killed and the watcher serves a socket, its successor is spawned
-   * before the old one is signalled, so the socket never has one worker fewer (resource_watcher asks for this).
+   * {@code replaceFirst}: when one process is killed and the watcher serves a socket, it is {@linkplain #replace
+   * replaced}: signalled once its successor is ready, so the socket never has one worker fewer (resource_watcher
+   * asks for this).
    */
   public Future<Void> kill(Integer pid, int sig, double timeout, boolean replaceFirst) {
     List<ManagedProcess> targets = pid == null ? procs.all()
         : procs.contains(pid) ? List.of(procs.get(pid)) : List.of();
-    if (replaceFirst && pid != null && !targets.isEmpty()) {
-      spawnSuccessorFirst();
-    }
+    boolean replacing = replaceFirst && pid != null && !targets.isEmpty();
     Promise<Void> done = loop.newPromise();
     if (targets.isEmpty()) {
       done.setSuccess(null);
@@ -456,7 +455,11 @@ public final class Watcher {
           done.trySuccess(null);
         }
       });
-      terminate(p, "kill", timeout, sig);
+      if (replacing) {
+        replace(p, "kill", timeout, sig);
+      } else {
+        terminate(p, "kill", timeout, sig);
+      }
     }
     manage();
     return done;
@@ -670,12 +673,49 @@ public final class Watcher {
    * signalled), as long as the watcher is active and neither backing off nor resizing; otherwise manage() spawns it
    * once the old one stops, as for any exit.
    */
-  private void spawnSuccessorFirst() {
+  /**
+   * Replaces {@code p} without the watcher's socket ever having one worker fewer: when the watcher serves a socket
+   * (and no reload, resize or backoff is under way), {@code p} steps out of the count, its successor is spawned,
+   * and {@code p} is signalled once the successor is ready (READY=1, its check, or warmup_delay alive), or
+   * ready_timeout (warmup_delay) has passed whatever became of it. Otherwise {@code p} is stopped and respawned as
+   * any exit is.
+   */
+  void replace(ManagedProcess p, String reason, double timeout, int sig) {
     boolean sockets = cfg.useSockets || !cfg.socketRefs.isEmpty();
-    if (sockets && state == State.ACTIVE && !resize.active() && !rollout.active()
-        && backoff.remaining(System.nanoTime()) <= 0) {
-      spawnOrBackOff();
+    long limit = (long) ((cfg.waitsForReady() ? cfg.readyTimeout : cfg.warmupDelay) * 1e9);
+    if (!sockets || p.outgoing || p.stopping || state != State.ACTIVE || resize.active() || rollout.active()
+        || backoff.remaining(System.nanoTime()) > 0) {
+      terminate(p, reason, timeout, sig);
+      return;
     }
+    long t0 = System.nanoTime();
+    p.outgoing = true; // no longer counted: manage() spawns its successor
+    manage();
+    if (limit <= 0) {
+      terminate(p, reason, timeout, sig); // warmup_delay = 0: a successor counts as ready once spawned
+      return;
+    }
+    LOG.info("watcher {}: replacing pid {} ({}) once its successor is ready", cfg.name, p.pid, reason);
+    ScheduledFuture<?>[] timer = new ScheduledFuture<?>[1];
+    timer[0] = loop.scheduleWithFixedDelay(() -> {
+      if (!procs.contains(p.pid) || p.stopping) {
+        timer[0].cancel(false);
+        return;
+      }
+      boolean successorReady = false;
+      for (ManagedProcess s : procs.serving(true)) {
+        successorReady |= s.startedNanos >= t0 && rollout.ready(s);
+      }
+      if (successorReady || System.nanoTime() - t0 >= limit || state != State.ACTIVE) {
+        timer[0].cancel(false);
+        if (!successorReady && state == State.ACTIVE) {
+          LOG.warn("watcher {}: no successor of pid {} ready within {} ms; stopping it anyway", cfg.name, p.pid,
+              limit / 1_000_000);
+        }
+        terminate(p, reason, timeout, sig);
+        manage();
+      }
+    }, 20, 20, TimeUnit.MILLISECONDS);
   }
 
   /** Its liveness probe failed liveness_failures times in a row: liveness_action. */
@@ -686,8 +726,7 @@ public final class Watcher {
             ? "stopping the watcher" : "sending SIG" + action.toUpperCase(Locale.ROOT).replaceFirst("^SIG", ""));
     event("liveness_failure", kv("process_pid", p.pid, "time", now(), "action", action));
     if (action.equals("restart")) {
-      spawnSuccessorFirst();
-      terminate(p, "liveness", cfg.gracefulTimeout);
+      replace(p, "liveness", cfg.gracefulTimeout, cfg.stopSignal);
       manage();
     } else if (action.equals("stop")) {
       stop();
