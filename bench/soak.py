@@ -75,6 +75,15 @@ def running(pid):
         return False
 
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat (clock ticks since boot), or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def is_guardian(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -106,7 +115,8 @@ def main():
     specs = {"w%02d" % i: (k, 1 + i % 3) for i, k in enumerate(kinds)}
     with open(cfg, "w") as f:
         f.write(config(ep, specs, output))
-    d = core.start_circusd(cfg, os.path.join(tmp, "circusd.log"))
+    log = os.path.join(tmp, "circusd.log")
+    d = core.start_circusd(cfg, log)
     c = Client(endpoint)
     probe = Client(endpoint)
     sub = zmq.Context.instance().socket(zmq.SUB)  # an output subscriber that comes and goes, never reading
@@ -118,7 +128,7 @@ def main():
             if "guardian started, pid" in line:
                 guardian = int(line.split("guardian started, pid")[1].split()[0].strip(","))
     samples, unlisted_ever, suspects = [], set(), set()
-    ever = set()  # every child seen: after the stop, any still alive was left behind (reparented to init)
+    ever = {}  # every child seen, pid -> start time: after the stop, one still alive was left behind
     actions = {}
     extra = 0
     t_start = time.time()
@@ -197,7 +207,8 @@ def main():
                     if lr and lr.get("status") == "ok":
                         listed.update(lr.get("pids", []))
                 kids = [k for k in core.children(d.pid) if k != guardian and not is_guardian(k)]
-                ever.update(kids)
+                for k in kids:
+                    ever.setdefault(k, start_time(k))
                 alive = [k for k in kids if running(k)]
                 now_unlisted = {k for k in alive if k not in listed}
                 for k in now_unlisted & suspects - unlisted_ever:
@@ -220,7 +231,16 @@ def main():
     finally:
         core.stop(d)
         time.sleep(1)
-        leftover = [k for k in sorted(ever) if running(k)]
+        # the same pid and the same start time: pids wrap (32 768 here) in a soak that spawns this much
+        leftover = [k for k in sorted(ever) if running(k) and start_time(k) == ever[k]]
+        for k in leftover:  # what each was, and what circusd said of it
+            try:
+                print("left behind: pid %d %s" % (k, open("/proc/%d/cmdline" % k).read().replace("\0", " ")[:80]))
+            except OSError:
+                pass
+            for line in open(log, errors="replace"):
+                if str(k) in line:
+                    print("  log: " + line.rstrip()[:200])
         shutil.rmtree(tmp, ignore_errors=True)
     first = samples[len(samples) // 10] if samples else None
     last = samples[-1] if samples else None
