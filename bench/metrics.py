@@ -6,12 +6,17 @@ without them, in one run.
   /usr/bin/python3 bench/metrics.py [--children 500] [--seconds 30]
 
 Both daemons run the same watcher; each is measured over the same window once its processes are up and its JIT
-has settled. The scrapes come from this script (urllib, one a second); the statsd lines go to a UDP socket it reads.
+has settled. The scrapes come from this script (one a second on a kept-alive connection); the statsd lines go to a UDP socket it reads.
 """
-import argparse, os, shutil, socket, sys, tempfile, threading, time, urllib.request
+import argparse, http.client, os, shutil, socket, sys, tempfile, threading, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import core  # noqa: E402
+
+
+# what Prometheus 2.x/3.x sends when it scrapes: OpenMetrics preferred, gzip accepted
+PROMETHEUS = {"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+                        "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "Accept-Encoding": "gzip"}
 
 
 def measure(tmp, name, extra, children, seconds, scrape_port=None, interval=1.0):
@@ -26,11 +31,14 @@ def measure(tmp, name, extra, children, seconds, scrape_port=None, interval=1.0)
             time.sleep(0.1)
         if scrape_port:
             def scrape():
+                conn = http.client.HTTPConnection("127.0.0.1", scrape_port, timeout=10)  # kept alive, as Prometheus
                 while not stop.is_set():
                     t = time.time()
-                    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % scrape_port, timeout=10).read()
+                    conn.request("GET", "/metrics", headers=PROMETHEUS)
+                    body = conn.getresponse().read()
                     scrapes.append((time.time() - t, len(body)))
                     stop.wait(max(0, interval - (time.time() - t)))
+                conn.close()
             threading.Thread(target=scrape, daemon=True).start()
         time.sleep(15)  # settle: the JIT, the first scrapes
         before = core.cpu_seconds(d.pid)
@@ -50,6 +58,8 @@ def main():
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between scrapes (Prometheus's default: 15)")
     ap.add_argument("--loop-rate", type=float, default=1.0, help="FullStats' loop_rate (Circus's default: 60)")
     ap.add_argument("--only", choices=["metrics", "statsd", "full_stats"], help="one of the three alone")
+    ap.add_argument("--full-stats", action="store_true",
+                    help="FullStats too (its `stats` every --loop-rate s); the issue's target is /metrics + statsd")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jcircus-bench-metrics-")
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -74,6 +84,8 @@ def main():
                  "statsd": "[plugin:statsd]\nuse = circus.plugins.statsd.StatsdEmitter\nport = %d\n" % sport,
                  "full_stats": "[plugin:full]\nuse = circus.plugins.statsd.FullStats\nport = %d\nloop_rate = %s\n"
                  % (sport, a.loop_rate)}
+        if not a.full_stats and a.only != "full_stats":
+            del parts["full_stats"]
         extra = "".join(v for k, v in parts.items() if a.only in (None, k))
         on_cpu, on_rss, scrapes = measure(tmp, "metrics", extra, a.children, a.seconds,
                                           scrape_port=port if a.only in (None, "metrics") else None,
@@ -83,7 +95,7 @@ def main():
         print("metrics and statsd plugins: %d processes, %d s windows (%d cores), a scrape every %s s, FullStats"
               " every %s s" % (a.children, a.seconds, os.cpu_count(), a.interval, a.loop_rate))
         print("%-48s %6.2f%% of a core, %.1f MiB RSS" % ("circusd, plain", base_cpu, base_rss))
-        print("%-48s %6.2f%% of a core, %.1f MiB RSS" % ("circusd, " + (a.only or "/metrics + statsd + full_stats"),
+        print("%-48s %6.2f%% of a core, %.1f MiB RSS" % ("circusd, " + (a.only or "/metrics + statsd" + (" + full_stats" if a.full_stats else "")),
                                                          on_cpu, on_rss))
         print("%-48s %+6.2f points of a core   (target < +1)" % ("difference", on_cpu - base_cpu))
         if scrapes:

@@ -90,6 +90,15 @@ class MetricsIT extends ItBase {
     assertThat(value(s, "jcircus_socket_accept_queue", Map.of("socket", "web"))).isEqualTo(0);
     assertThat(value(s, "jcircus_spawn_duration_seconds_count", Map.of("watcher", "sleepy"))).isEqualTo(2);
     assertThat(value(s, "jvm_threads_current", Map.of())).isGreaterThan(1);
+    // circusd's own process_* figures, as the Prometheus client names them
+    double selfFds = Path.of("/proc/" + d.pid() + "/fd").toFile().list().length;
+    assertThat(value(s, "process_open_fds", Map.of())).isBetween(selfFds - 8, selfFds + 8);
+    double selfRss = Long.parseLong(Files.readString(Path.of("/proc/" + d.pid() + "/statm")).split(" ")[1]) * 4096.0;
+    assertThat(value(s, "process_resident_memory_bytes", Map.of())).isBetween(selfRss * 0.8, selfRss * 1.2);
+    assertThat(value(s, "process_cpu_seconds_total", Map.of())).isBetween(0.1, cpuSeconds(d.pid()) + 0.05);
+    assertThat(value(s, "process_max_fds", Map.of())).isGreaterThan(1000);
+    assertThat(value(s, "process_start_time_seconds", Map.of()))
+        .isBetween(System.currentTimeMillis() / 1000.0 - 120, System.currentTimeMillis() / 1000.0);
 
     // what happens is counted: a crash (kill -9), a commanded restart, and the commands themselves
     long victim = Long.parseLong(ctl(d, "list", "sleepy").split(",")[0]);

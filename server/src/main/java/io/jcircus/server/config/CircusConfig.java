@@ -20,6 +20,8 @@ public final class CircusConfig {
   public double checkDelay = 5.0;
   /** http://HOST:PORT/PATH where circusd serves Prometheus metrics; null: off. */
   public String metricsEndpoint;
+  /** metrics_sample_interval: each process's figures are read from /proc at most this often (seconds; 0: every scrape). */
+  public double metricsSampleInterval = 5;
   public double warmupDelay;
   public boolean httpd;
   public String httpdHost = "localhost";

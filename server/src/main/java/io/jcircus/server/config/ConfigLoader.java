@@ -28,7 +28,8 @@ public final class ConfigLoader {
           "check_delay", "include", "include_dir", "warmup_delay", "httpd", "httpd_host", "httpd_port", "debug",
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
-          "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size", "metrics_endpoint");
+          "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size", "metrics_endpoint",
+          "metrics_sample_interval");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -353,6 +354,7 @@ public final class ConfigLoader {
       }
       cfg.metricsEndpoint = metrics;
     }
+    cfg.metricsSampleInterval = v.seconds("metrics_sample_interval", cfg.metricsSampleInterval);
     cfg.httpdHost = v.str("httpd_host", cfg.httpdHost);
     cfg.httpdPort = v.port("httpd_port", cfg.httpdPort);
     cfg.debug = v.bool("debug", false);

@@ -225,7 +225,15 @@ public final class LivePublishers {
   }
 
   private void statsLoop(ZMQ.Socket pub) {
-    ProcStats ps = new ProcStats();
+    ProcStats ps = ProcStats.keepingOpen();
+    try {
+      statsLoop(pub, ps);
+    } finally {
+      ps.close();
+    }
+  }
+
+  private void statsLoop(ZMQ.Socket pub, ProcStats ps) {
     Map<Integer, SocketSample> samples = new HashMap<>();
     List<Object[]> sockets = List.of();
     long next = System.nanoTime();

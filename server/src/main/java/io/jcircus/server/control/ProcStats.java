@@ -30,9 +30,30 @@ public final class ProcStats {
   /** /proc/PID/stat is a few hundred bytes; fields 4..24 are parsed into fieldBuf[1..21]. */
   private final byte[] statBuf = new byte[1024];
   private final Map<Integer, byte[]> paths = new HashMap<>();
+  /** With {@link #keepingOpen}: pid → its /proc/PID/stat, open (read with pread, no path lookup each time). */
+  private final Map<Integer, Integer> open = new HashMap<>();
+  private final boolean keepOpen;
   private final long[] fieldBuf = new long[22];
   private long memTotal = -1;
   private double bootTime = -1;
+
+  /** Opens /proc/PID/stat for each sample (for occasional use: the {@code stats} command). */
+  public ProcStats() {
+    this(false);
+  }
+
+  private ProcStats(boolean keepOpen) {
+    this.keepOpen = keepOpen;
+  }
+
+  /**
+   * For samplers that come back every second or so (the stats stream, /metrics): each process's /proc/PID/stat
+   * stays open until it is {@linkplain #forget forgotten} (one descriptor a process), and is read with pread —
+   * half the kernel's work of an open/read/close, and never a reused pid's file. Call {@link #close} at the end.
+   */
+  public static ProcStats keepingOpen() {
+    return new ProcStats(true);
+  }
 
   /** Circus's bytes2human: "1000B", "2.00K", "10.00M". */
   public static String human(long n) {
@@ -126,8 +147,7 @@ public final class ProcStats {
    * line are read once per process. CPU is the percent since the previous sample (0.0 the first time).
    */
   public Sample sample(int pid) {
-    byte[] path = paths.computeIfAbsent(pid, k -> ("/proc/" + k + "/stat\0").getBytes(StandardCharsets.US_ASCII));
-    int n = io.jcircus.server.internal.posix.Posix.readSmall(path, statBuf);
+    int n = keepOpen ? readOpen(pid) : io.jcircus.server.internal.posix.Posix.readSmall(path(pid), statBuf);
     int close = n - 1;
     while (close > 0 && statBuf[close] != ')') {
       close--;
@@ -267,6 +287,10 @@ public final class ProcStats {
     last.remove(pid);
     fixed.remove(pid);
     paths.remove(pid);
+    Integer fd = open.remove(pid);
+    if (fd != null) {
+      io.jcircus.server.internal.posix.Posix.closeFd(fd);
+    }
   }
 
   /** Forgets every pid not in {@code alive}: the caches never grow past the processes being watched. */
@@ -274,6 +298,36 @@ public final class ProcStats {
     last.keySet().retainAll(alive);
     fixed.keySet().retainAll(alive);
     paths.keySet().retainAll(alive);
+    for (var it = open.entrySet().iterator(); it.hasNext();) {
+      var e = it.next();
+      if (!alive.contains(e.getKey())) {
+        io.jcircus.server.internal.posix.Posix.closeFd(e.getValue());
+        it.remove();
+      }
+    }
+  }
+
+  /** Closes what {@link #keepingOpen} holds. */
+  public void close() {
+    retain(java.util.Set.of());
+  }
+
+  private byte[] path(int pid) {
+    return paths.computeIfAbsent(pid, k -> ("/proc/" + k + "/stat\0").getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /** /proc/PID/stat through its open descriptor (opened the first time); -1 when the process is gone. */
+  private int readOpen(int pid) {
+    Integer fd = open.get(pid);
+    if (fd == null) {
+      int f = io.jcircus.server.internal.posix.Posix.openReadOnly(path(pid));
+      if (f < 0) {
+        return -1;
+      }
+      open.put(pid, f);
+      fd = f;
+    }
+    return io.jcircus.server.internal.posix.Posix.readAtStart(fd, statBuf);
   }
 
   /** Total RAM in bytes (MemTotal). */

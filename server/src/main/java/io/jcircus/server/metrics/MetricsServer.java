@@ -17,7 +17,13 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
-import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmBufferPoolMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmClassLoadingMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmCompilationMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmGarbageCollectorMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmMemoryPoolAllocationMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -59,7 +65,7 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
   private final Registry commands;
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private HTTPServer server;
-  private final ProcStats proc = new ProcStats();
+  private final ProcStats proc = ProcStats.keepingOpen(); // the scrape thread's, under its lock
   private final SocketQueues queues = new SocketQueues();
   private WatcherBeans jmx;
 
@@ -107,7 +113,19 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
       return;
     }
     URI uri = URI.create(cfg.metricsEndpoint);
-    JvmMetrics.builder().register(registry);
+    // JvmMetrics but for ProcessMetrics, whose process_open_fds lists /proc/self/fd at every scrape (three
+    // descriptors a child here: a third of a scrape's time with 500 children), and JvmThreadsMetrics, whose
+    // deadlock and per-state counts stop the JVM at a safepoint at every scrape: the same names come from
+    // selfMetrics and threadMetrics
+    registry.register(MetricsServer::threadMetrics);
+    JvmBufferPoolMetrics.builder().register(registry);
+    JvmClassLoadingMetrics.builder().register(registry);
+    JvmCompilationMetrics.builder().register(registry);
+    JvmGarbageCollectorMetrics.builder().register(registry);
+    JvmMemoryPoolAllocationMetrics.builder().register(registry);
+    JvmMemoryMetrics.builder().register(registry);
+    JvmRuntimeInfoMetric.builder().register(registry);
+    registry.register(this::selfMetrics);
     LiveOutput live = arbiter.liveOutput();
     if (live != null) {
       CounterWithCallback.builder().name("jcircus_output_dropped_chunks")
@@ -214,10 +232,38 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
     }).get(2, TimeUnit.SECONDS);
   }
 
-  /** The states, read at each scrape. */
+  /** A process's labels, kept while it lives (built and checked once, not at every scrape). */
+  private record ProcessLabels(String watcher, long wid, Labels labels) { }
+
+  private final Map<Integer, ProcessLabels> labelCache = new HashMap<>(); // under proc's lock
+
+  private Labels labels(int pid, String pidText, String watcher, long wid) {
+    ProcessLabels l = labelCache.get(pid);
+    if (l == null || l.wid() != wid || !l.watcher().equals(watcher)) {
+      l = new ProcessLabels(watcher, wid, Labels.of("pid", pidText, "watcher", watcher, "wid", Long.toString(wid)));
+      labelCache.put(pid, l);
+    }
+    return l.labels();
+  }
+
+  /**
+   * The states, read at each scrape; each process's figures (a read of /proc/PID/stat and a stat of /proc/PID/fd
+   * each) at most once per {@code metrics_sample_interval}, so a scrape every second with hundreds of processes
+   * does not read /proc for each of them every second.
+   */
   private final class State implements MultiCollector {
+    private final long sampleNanos = (long) (cfg.metricsSampleInterval * 1e9);
+    private List<io.prometheus.metrics.model.snapshots.MetricSnapshot> perProcess;
+    private long sampledAt;
+
     @Override
     public MetricSnapshots collect() {
+      synchronized (proc) {
+        return collectLocked();
+      }
+    }
+
+    private MetricSnapshots collectLocked() {
       Snapshot snap;
       try {
         snap = snapshot();
@@ -229,6 +275,29 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
           .help("Processes a watcher runs now");
       GaugeSnapshot.Builder state = GaugeSnapshot.builder().name("jcircus_watcher_state")
           .help("A watcher's state: 1 for the state it is in");
+      for (Map.Entry<String, List<long[]>> w : new java.util.TreeMap<>(snap.processes()).entrySet()) {
+        String name = w.getKey();
+        processes.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(Labels.of("watcher", name))
+            .value(w.getValue().size()).build());
+        for (String s : new String[] {"active", "starting", "stopped", "stopping"}) {
+          state.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+              .labels(Labels.of("state", s, "watcher", name)).value(s.equals(snap.states().get(name)) ? 1 : 0).build());
+        }
+      }
+      long now = System.nanoTime();
+      if (perProcess == null || now - sampledAt >= sampleNanos) {
+        perProcess = sampleProcesses(snap);
+        sampledAt = now;
+      }
+      List<io.prometheus.metrics.model.snapshots.MetricSnapshot> out = new ArrayList<>(List.of(processes.build(),
+          state.build()));
+      out.addAll(perProcess);
+      out.addAll(queues.snapshots());
+      return new MetricSnapshots(out);
+    }
+
+    /** Each process's figures from /proc (at most once per metrics_sample_interval: see {@link #collect}). */
+    private List<io.prometheus.metrics.model.snapshots.MetricSnapshot> sampleProcesses(Snapshot snap) {
       CounterSnapshot.Builder cpu = CounterSnapshot.builder().name("jcircus_process_cpu_seconds")
           .help("CPU time a process has used (user and system)").unit(Unit.SECONDS);
       GaugeSnapshot.Builder rss = GaugeSnapshot.builder().name("jcircus_process_resident_memory_bytes")
@@ -240,40 +309,85 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
       GaugeSnapshot.Builder age = GaugeSnapshot.builder().name("jcircus_process_age_seconds")
           .help("Time since a process started");
       Set<Integer> alive = new HashSet<>();
+      alive.add((int) ProcessHandle.current().pid()); // selfMetrics' /proc/self/stat stays open too
       double now = System.currentTimeMillis() / 1000.0;
+      // data points added in the order the snapshots sort them by (label names, then values: pid before watcher),
+      // so their sort is one pass rather than a fifth of the scrape
+      List<Object[]> all = new ArrayList<>();
       for (Map.Entry<String, List<long[]>> w : snap.processes().entrySet()) {
-        String name = w.getKey();
-        processes.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(Labels.of("watcher", name))
-            .value(w.getValue().size()).build());
-        for (String s : new String[] {"active", "starting", "stopping", "stopped"}) {
-          state.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
-              .labels(Labels.of("watcher", name, "state", s)).value(s.equals(snap.states().get(name)) ? 1 : 0).build());
-        }
         for (long[] p : w.getValue()) {
-          int pid = (int) p[0];
-          ProcStats.Sample x = proc.sample(pid);
-          if (x == null) {
-            continue;
-          }
-          alive.add(pid);
-          Labels labels = Labels.of("watcher", name, "pid", Integer.toString(pid), "wid", Long.toString(p[1]));
-          cpu.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().labels(labels).value(x.cpuTicks / TICKS)
-              .build());
-          rss.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(x.rss).build());
-          threads.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(x.threads).build());
-          age.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(now - x.createTime).build());
-          long open = openFds(pid);
-          if (open >= 0) {
-            fds.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels).value(open).build());
-          }
+          all.add(new Object[] {Long.toString(p[0]), w.getKey(), p});
+        }
+      }
+      all.sort((a, b) -> ((String) a[0]).compareTo((String) b[0]));
+      for (Object[] e : all) {
+        long[] p = (long[]) e[2];
+        int pid = (int) p[0];
+        ProcStats.Sample x = proc.sample(pid);
+        if (x == null) {
+          continue;
+        }
+        alive.add(pid);
+        Labels labels = labels(pid, (String) e[0], (String) e[1], p[1]);
+        cpu.dataPoint(new CounterSnapshot.CounterDataPointSnapshot(x.cpuTicks / TICKS, labels, null,
+            (long) (x.createTime * 1000)));
+        rss.dataPoint(new GaugeSnapshot.GaugeDataPointSnapshot(x.rss, labels, null));
+        threads.dataPoint(new GaugeSnapshot.GaugeDataPointSnapshot(x.threads, labels, null));
+        age.dataPoint(new GaugeSnapshot.GaugeDataPointSnapshot(Math.round((now - x.createTime) * 100) / 100.0,
+            labels, null));
+        long open = openFds(pid);
+        if (open >= 0) {
+          fds.dataPoint(new GaugeSnapshot.GaugeDataPointSnapshot(open, labels, null));
         }
       }
       proc.retain(alive);
-      List<io.prometheus.metrics.model.snapshots.MetricSnapshot> out = new ArrayList<>(List.of(processes.build(),
-          state.build(), cpu.build(), rss.build(), fds.build(), threads.build(), age.build()));
-      out.addAll(queues.snapshots());
-      return new MetricSnapshots(out);
+      labelCache.keySet().retainAll(alive);
+      return List.of(cpu.build(), rss.build(), fds.build(), threads.build(), age.build());
     }
+  }
+
+  /**
+   * circusd's own process_* figures, named as the Prometheus client's ProcessMetrics names them: CPU seconds, start
+   * time, open and maximum descriptors, virtual and resident memory (one read of /proc/self/stat, one stat of
+   * /proc/self/fd).
+   */
+  private MetricSnapshots selfMetrics() {
+    int self = (int) ProcessHandle.current().pid();
+    ProcStats.Sample x;
+    synchronized (proc) {
+      x = proc.sample(self);
+    }
+    if (x == null) {
+      return MetricSnapshots.of();
+    }
+    long maxFds = ((com.sun.management.UnixOperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getMaxFileDescriptorCount();
+    return new MetricSnapshots(
+        CounterSnapshot.builder().name("process_cpu_seconds").help("Total user and system CPU time spent in seconds.")
+            .unit(Unit.SECONDS).dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder()
+                .value(x.cpuTicks / TICKS).build()).build(),
+        gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", x.createTime),
+        gauge("process_open_fds", "Number of open file descriptors.", openFds(self)),
+        gauge("process_max_fds", "Maximum number of open file descriptors.", maxFds),
+        gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", x.vms),
+        gauge("process_resident_memory_bytes", "Resident memory size in bytes.", x.rss));
+  }
+
+  /** jvm_threads_* as the client's JvmThreadsMetrics names them, from counters the JVM keeps (no safepoint). */
+  private static MetricSnapshots threadMetrics() {
+    java.lang.management.ThreadMXBean t = java.lang.management.ManagementFactory.getThreadMXBean();
+    return new MetricSnapshots(
+        gauge("jvm_threads_current", "Current thread count of a JVM", t.getThreadCount()),
+        gauge("jvm_threads_daemon", "Daemon thread count of a JVM", t.getDaemonThreadCount()),
+        gauge("jvm_threads_peak", "Peak thread count of a JVM", t.getPeakThreadCount()),
+        CounterSnapshot.builder().name("jvm_threads_started").help("Started thread count of a JVM")
+            .dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().value(t.getTotalStartedThreadCount())
+                .build()).build());
+  }
+
+  private static GaugeSnapshot gauge(String name, String help, double value) {
+    return GaugeSnapshot.builder().name(name).help(help)
+        .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(value).build()).build();
   }
 
   /**
@@ -296,7 +410,8 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
 
   /**
    * Each TCP socket's accept queue, sampled every 100 ms on a thread of its own (one getsockopt a socket), so the
-   * recent maximum (the last 10 s) shows bursts a scrape every 15 s would miss.
+   * recent maximum (the last 10 s) shows bursts a scrape every 15 s would miss. With no TCP socket it wakes once a
+   * second (for new sockets and the JMX refresh).
    */
   private final class SocketQueues {
     private record Sample(String name, String address, int queue, int backlog, int max) { }
@@ -358,8 +473,10 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
               latest.put(fd, new Sample((String) s[1], (String) s[2], q[0], q[1], Math.max(w[0], w[1])));
             }
           }
-          tick++;
-          Thread.sleep(100);
+          // no TCP socket to watch: the list (and JMX) once a second, not ten wake-ups a second for nothing
+          boolean idle = sockets.isEmpty();
+          tick += idle ? 10 : 1;
+          Thread.sleep(idle ? 1000 : 100);
         } catch (InterruptedException e) {
           return;
         } catch (Exception e) {
@@ -396,6 +513,9 @@ public final class MetricsServer implements LifeCycle, ProcessObserver {
     }
     if (server != null) {
       server.close();
+    }
+    synchronized (proc) {
+      proc.close();
     }
   }
 

@@ -81,6 +81,9 @@ public interface LibC {
   @IgnoreError
   long read(int fd, @jnr.ffi.annotations.Out byte[] buf, long count);
 
+  @IgnoreError
+  long pread(int fd, @jnr.ffi.annotations.Out byte[] buf, long count, long offset);
+
   @SaveError
   int pidfd_open(int pid, int flags);
 

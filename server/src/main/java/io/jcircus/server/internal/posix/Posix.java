@@ -265,6 +265,21 @@ public final class Posix {
    * Reads up to {@code buf.length} bytes of a small file (a /proc entry) with one open, read and close and no
    * Java stream objects; {@code pathz} is the path in ASCII ending with a NUL. Returns the byte count, or -1.
    */
+  /** Opens {@code pathz} (NUL-terminated) read-only and close-on-exec; the fd, or -1. */
+  public static int openReadOnly(byte[] pathz) {
+    return Holder.C.open(pathz, 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */);
+  }
+
+  /** pread(2) from offset 0: a /proc file kept open is generated anew; -1 once its process is gone (ESRCH). */
+  public static int readAtStart(int fd, byte[] buf) {
+    return (int) Holder.C.pread(fd, buf, buf.length, 0);
+  }
+
+  /** close(2), errors ignored. */
+  public static void closeFd(int fd) {
+    Holder.C.close(fd);
+  }
+
   public static int readSmall(byte[] pathz, byte[] buf) {
     int fd = Holder.C.open(pathz, 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */);
     if (fd < 0) {
