@@ -39,6 +39,17 @@ public final class Circusctl implements Callable<Integer> {
   @Option(names = "--timeout", paramLabel = "SECONDS", description = "Reply timeout in seconds (default: 5).")
   double timeout = 5;
 
+  @Option(names = "--cluster", paramLabel = "ZK",
+      description = "Send the command to the fleet registered at zk://HOST:PORT,…/NAME (default: $CIRCUSCTL_CLUSTER),"
+          + " each node over its own endpoint.")
+  String cluster;
+
+  @Option(names = "--node", paramLabel = "NAME", description = "With --cluster: only this node (repeatable).")
+  List<String> nodes = new ArrayList<>();
+
+  @Option(names = "--tag", paramLabel = "TAG", description = "With --cluster: only nodes with this tag (repeatable).")
+  List<String> tags = new ArrayList<>();
+
   @Option(names = "--json", description = "Print the daemon's JSON reply.")
   boolean json;
 
@@ -57,6 +68,9 @@ public final class Circusctl implements Callable<Integer> {
   static volatile Circusctl session;
 
   public static void main(String[] args) throws Exception {
+    // --cluster: ZooKeeper's and Curator's clients would print their connection attempts among the replies
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.zookeeper", "off");
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.curator", "off");
     if (Boolean.getBoolean("jcircus.cds.training")) {
       System.exit(CdsTraining.run());
     }
@@ -66,7 +80,8 @@ public final class Circusctl implements Callable<Integer> {
   /** Every command, in the order help lists them. */
   static final List<String> COMMANDS = List.of("add", "decr", "dstats", "get", "globaloptions", "incr", "kill",
       "list", "listen", "listsockets", "numprocesses", "numwatchers", "options", "quit", "reload", "reloadconfig",
-      "restart", "rm", "set", "signal", "start", "stats", "status", "stop", "tail", "keygen", "completion");
+      "restart", "rm", "set", "signal", "start", "stats", "status", "stop", "tail", "keygen", "completion",
+      "singletons");
 
   static Object create(String name) {
     switch (name) {
@@ -97,6 +112,7 @@ public final class Circusctl implements Callable<Integer> {
       case "tail": return new CtlCommands.Tail();
       case "keygen": return new CtlCommands.Keygen();
       case "completion": return new CtlCommands.Completion();
+      case "singletons": return new CtlCommands.Singletons();
       default: throw new IllegalArgumentException(name);
     }
   }
@@ -109,7 +125,8 @@ public final class Circusctl implements Callable<Integer> {
   static String commandIn(String[] args) {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
-      if (a.equals("--endpoint") || a.equals("--timeout") || a.equals("--curve-server-key") || a.equals("--curve-key")) {
+      if (a.equals("--endpoint") || a.equals("--timeout") || a.equals("--curve-server-key") || a.equals("--curve-key")
+          || a.equals("--cluster") || a.equals("--node") || a.equals("--tag")) {
         i++;
       } else if (!a.startsWith("-")) {
         return COMMANDS.contains(a) ? a : null;
@@ -199,10 +216,28 @@ public final class Circusctl implements Callable<Integer> {
     }
   }
 
+  /** --cluster, or $CIRCUSCTL_CLUSTER; null: one daemon. */
+  String cluster() {
+    if (cluster != null) {
+      return cluster;
+    }
+    String env = System.getenv("CIRCUSCTL_CLUSTER");
+    return env != null && !env.isEmpty() && endpoint == null ? env : null;
+  }
+
+  /** The fleet's selected nodes (--node, --tag). */
+  List<ClusterFanOut.Node> clusterNodes() throws IOException {
+    return ClusterFanOut.select(cluster(), nodes, tags, Math.max(1000, (long) (timeout * 1000)));
+  }
+
   /** Sends one command and prints its reply; the exit code follows the reply's status. */
   int execute(CommandSpec cmd, String command, Map<String, Object> props,
       java.util.function.Function<Map<String, Object>, String> render) throws Exception {
     trace("parsed");
+    if (cluster() != null) {
+      return ClusterFanOut.run(clusterNodes(), command, props, Math.max(1, (long) (timeout * 1000)), curve(), json,
+          render, cmd.commandLine().getOut(), cmd.commandLine().getErr());
+    }
     ControlClient c = client();
     trace("client");
     Map<String, Object> reply = c.call(command, props);

@@ -423,10 +423,57 @@ final class CtlCommands {
     boolean waiting;
     @Option(names = "--sequential", description = "One process at a time (a rolling reload).")
     boolean sequential;
+    @Option(names = "--fleet", description = "With --cluster: one node at a time, each back to full strength and"
+        + " ready before the next; stops at the first failure.")
+    boolean fleet;
+    @Option(names = "--max-unavailable", paramLabel = "N", defaultValue = "1",
+        description = "With --fleet: how many nodes reload at once (default: 1).")
+    int maxUnavailable;
 
     @Override
     Map<String, Object> props() {
       return map("name", name, "graceful", !terminate, "waiting", waiting, "sequential", sequential);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      if (!fleet) {
+        return super.call();
+      }
+      if (top.cluster() == null) {
+        throw new ParameterException(spec.commandLine(), "--fleet needs --cluster");
+      }
+      if (maxUnavailable < 1) {
+        throw new ParameterException(spec.commandLine(), "--max-unavailable: expected 1 or more, got " + maxUnavailable);
+      }
+      return ClusterFanOut.fleetReload(top.clusterNodes(), name, sequential, maxUnavailable,
+          Math.max(1, (long) (top.timeout * 1000)), top.curve(), spec.commandLine().getOut(),
+          spec.commandLine().getErr());
+    }
+  }
+
+  @Command(name = "singletons", description = "With --cluster: each cluster singleton, the node running it, and the"
+      + " nodes standing by.")
+  static final class Singletons implements Callable<Integer> {
+    @ParentCommand
+    Circusctl top;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      if (top.cluster() == null) {
+        throw new ParameterException(spec.commandLine(), "singletons needs --cluster (or $CIRCUSCTL_CLUSTER)");
+      }
+      Map<String, List<String>> all = ClusterFanOut.singletons(top.cluster(), Math.max(1000, (long) (top.timeout * 1000)));
+      for (Map.Entry<String, List<String>> e : all.entrySet()) {
+        List<String> in = e.getValue();
+        spec.commandLine().getOut().println(e.getKey() + ": " + (in.isEmpty() ? "(nobody)" : in.get(0))
+            + (in.size() > 1 ? " (standing by: " + String.join(", ", in.subList(1, in.size())) + ")" : ""));
+      }
+      spec.commandLine().getOut().flush();
+      return Circusctl.OK;
     }
   }
 

@@ -125,6 +125,7 @@ public final class Circusd implements Callable<Integer> {
       components.start(controller);
       components.start(new io.jcircus.server.plugin.PluginHost(arbiter, controller.registry(), cfg));
       components.start(new io.jcircus.server.metrics.MetricsServer(cfg, arbiter, controller.registry()));
+      components.start(new io.jcircus.server.cluster.ClusterMember(cfg, arbiter, version()));
       components.start(LifeCycle.of("signal handling", () -> installSignals(arbiter, log), () -> { },
           Duration.ofSeconds(1)));
     } catch (IOException e) {
@@ -206,6 +207,9 @@ public final class Circusd implements Callable<Integer> {
     setDefault("org.slf4j.simpleLogger.showShortLogName", "true");
     setDefault("org.slf4j.simpleLogger.levelInBrackets", "true");
     setDefault("org.slf4j.simpleLogger.log.io.netty", "warn");
+    // ZooKeeper's client logs every connection attempt; ClusterMember logs what matters (connected, lost…)
+    setDefault("org.slf4j.simpleLogger.log.org.apache.zookeeper", "error");
+    setDefault("org.slf4j.simpleLogger.log.org.apache.curator", "warn");
   }
 
   private static void setDefault(String k, String v) {

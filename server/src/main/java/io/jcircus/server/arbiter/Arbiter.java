@@ -211,6 +211,28 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
     });
   }
 
+  /** A cluster singleton: started by the cluster when this node holds it, never by start-up. */
+  private boolean clusterHeld(Watcher w) {
+    return w.config().clusterSingleton && cfg.cluster != null;
+  }
+
+  /** Cluster singletons this node holds now (loop thread). */
+  private final java.util.Set<String> heldSingletons = new java.util.HashSet<>();
+
+  @Override
+  public boolean mayRun(Watcher w) {
+    return !clusterHeld(w) || heldSingletons.contains(w.name().toLowerCase(java.util.Locale.ROOT));
+  }
+
+  /** The cluster elected this node to run singleton {@code name}, or took it away (loop thread). */
+  public void setSingletonHeld(String name, boolean held) {
+    if (held) {
+      heldSingletons.add(name.toLowerCase(java.util.Locale.ROOT));
+    } else {
+      heldSingletons.remove(name.toLowerCase(java.util.Locale.ROOT));
+    }
+  }
+
   /** Starts autostart watchers from the highest priority down, each once the previous is active, failed or backing off. */
   private Future<Void> startAll() {
     List<Watcher> order = new ArrayList<>(watchers);
@@ -221,7 +243,8 @@ public final class Arbiter implements io.jcircus.server.lifecycle.LifeCycle, Wat
   }
 
   private void startNext(List<Watcher> order, int i, Promise<Void> done) {
-    while (i < order.size() && (!order.get(i).config().autostart || order.get(i).config().onDemand)) {
+    while (i < order.size() && (!order.get(i).config().autostart || order.get(i).config().onDemand
+        || clusterHeld(order.get(i)))) {
       if (order.get(i).config().onDemand && order.get(i).config().autostart) {
         armOnDemand(order.get(i));
       }

@@ -157,6 +157,10 @@ public final class Watcher {
       // even the second half of a restart that was under way
       return loop.newFailedFuture(new IOException("watcher '" + cfg.name + "' was removed"));
     }
+    if (!host.mayRun(this)) {
+      return loop.newFailedFuture(new IOException("watcher '" + cfg.name + "' is a cluster singleton that another"
+          + " node holds (or ZooKeeper has not elected this one)"));
+    }
     switch (state) {
       case ACTIVE:
         return loop.newSucceededFuture(null);

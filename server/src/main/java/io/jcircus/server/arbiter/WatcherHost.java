@@ -45,4 +45,7 @@ interface WatcherHost {
 
   /** An on-demand watcher that stopped waits for the next connection on its sockets. */
   void armOnDemand(Watcher w);
+
+  /** False for a cluster singleton this node does not hold: nothing may start it here. */
+  boolean mayRun(Watcher w);
 }

@@ -23,6 +23,18 @@ public final class CircusConfig {
   /** metrics_sample_interval: each process's figures are read from /proc at most this often (seconds; 0: every scrape). */
   public double metricsSampleInterval = 5;
   public double warmupDelay;
+  /** cluster = zk://HOST:PORT,…/NAME: the fleet's ZooKeeper registry; null: this circusd is on its own. */
+  public io.jcircus.cluster.ClusterAddress cluster;
+  /** node_name: this circusd's name in the fleet (default: the host name). */
+  public String nodeName;
+  /** node_tags: what fleet commands select nodes by (--tag). */
+  public java.util.List<String> nodeTags = java.util.List.of();
+  /** cluster_auth: a file USER:PASSWORD (mode 600) for ZooKeeper's digest ACLs; null: an open registry. */
+  public Path clusterAuth;
+  /** cluster_session_timeout: ZooKeeper's session timeout, seconds. */
+  public double clusterSessionTimeout = 15;
+  /** cluster_update_interval: this node's record is rewritten on change, at most once per this many seconds. */
+  public double clusterUpdateInterval = 5;
   public boolean httpd;
   public String httpdHost = "localhost";
   public int httpdPort = 8080;

@@ -29,7 +29,8 @@ public final class ConfigLoader {
           "debug_gc", "pidfile", "umask", "loglevel", "logoutput", "loggerconfig", "fqdn_prefix",
           "statsd_close_outputs", "httpd_close_outputs", "stream_backend", "ssh_server", "curve_secret_key",
           "curve_authorized_keys", "fdpass_socket", "fdpass_uids", "max_message_size", "metrics_endpoint",
-          "metrics_sample_interval");
+          "metrics_sample_interval", "cluster", "node_name", "node_tags", "cluster_auth", "cluster_session_timeout",
+          "cluster_update_interval");
 
   static final Set<String> SOCKET_KEYS =
       Set.of(
@@ -295,6 +296,57 @@ public final class ConfigLoader {
     return e.file() + ":" + e.line();
   }
 
+  /** cluster, node_name, node_tags, cluster_auth, cluster_session_timeout, cluster_update_interval. */
+  private static void readCluster(IniFile.Section s, Values v, CircusConfig cfg) throws ConfigException {
+    String cluster = v.str("cluster", "").strip();
+    if (cluster.isEmpty()) {
+      return;
+    }
+    try {
+      cfg.cluster = io.jcircus.cluster.ClusterAddress.parse(cluster);
+    } catch (IllegalArgumentException e) {
+      throw v.error("cluster", e.getMessage());
+    }
+    String name = v.str("node_name", "").strip();
+    if (name.isEmpty()) {
+      try {
+        name = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        name = System.getenv().getOrDefault("HOSTNAME", "localhost");
+      }
+    }
+    if (!name.matches("[A-Za-z0-9_.-]{1,200}")) {
+      throw v.error("node_name", "expected letters, digits, '_', '.' or '-' (at most 200); got '" + name + "'");
+    }
+    cfg.nodeName = name;
+    java.util.List<String> tags = new java.util.ArrayList<>();
+    for (String t : v.str("node_tags", "").split(",")) {
+      if (!t.isBlank()) {
+        if (!t.strip().matches("[A-Za-z0-9_.:-]{1,100}")) {
+          throw v.error("node_tags", "a tag is letters, digits, '_', '.', ':' or '-'; got '" + t.strip() + "'");
+        }
+        tags.add(t.strip());
+      }
+    }
+    cfg.nodeTags = java.util.List.copyOf(tags);
+    String auth = v.str("cluster_auth", "").strip();
+    if (!auth.isEmpty()) {
+      Path base = s.get("cluster_auth").file().toAbsolutePath().getParent();
+      Path file = (base == null ? Path.of(auth) : base.resolve(auth)).normalize();
+      try {
+        io.jcircus.cluster.Credentials.read(file);
+      } catch (java.io.IOException e) {
+        throw v.error("cluster_auth", e.getMessage());
+      }
+      cfg.clusterAuth = file;
+    }
+    cfg.clusterSessionTimeout = v.seconds("cluster_session_timeout", cfg.clusterSessionTimeout);
+    if (cfg.clusterSessionTimeout < 2 || cfg.clusterSessionTimeout > 600) {
+      throw v.error("cluster_session_timeout", "must be between 2 and 600 seconds; got " + cfg.clusterSessionTimeout);
+    }
+    cfg.clusterUpdateInterval = v.seconds("cluster_update_interval", cfg.clusterUpdateInterval);
+  }
+
   /** CURVE is all or nothing: both keys, a readable private certificate, an existing directory. */
   private static void readCurve(IniFile.Section s, Values v, CircusConfig cfg) throws ConfigException {
     String secret = v.str("curve_secret_key", null);
@@ -355,6 +407,7 @@ public final class ConfigLoader {
       cfg.metricsEndpoint = metrics;
     }
     cfg.metricsSampleInterval = v.seconds("metrics_sample_interval", cfg.metricsSampleInterval);
+    readCluster(s, v, cfg);
     cfg.httpdHost = v.str("httpd_host", cfg.httpdHost);
     cfg.httpdPort = v.port("httpd_port", cfg.httpdPort);
     cfg.debug = v.bool("debug", false);

@@ -69,6 +69,8 @@ public final class WatcherConfig {
    * group of its own in circusd's session (see README, "Rolling reloads on a busy machine": the kernel's autogroup).
    */
   public final boolean ownSession;
+  /** cluster_singleton: with a cluster, runs on exactly one of the nodes that define it (leader election). */
+  public final boolean clusterSingleton;
   public final boolean closeChildStdout;
   public final boolean closeChildStderr;
   public final int maxAge;
@@ -130,6 +132,7 @@ public final class WatcherConfig {
     this.readyTimeout = b.readyTimeout;
     this.closeChildStdin = b.closeChildStdin;
     this.ownSession = b.ownSession;
+    this.clusterSingleton = b.clusterSingleton;
     this.closeChildStdout = b.closeChildStdout;
     this.closeChildStderr = b.closeChildStderr;
     this.maxAge = b.maxAge;
@@ -225,6 +228,7 @@ public final class WatcherConfig {
     public double readyTimeout = 30;
     public boolean closeChildStdin = true;
     public boolean ownSession = true;
+    public boolean clusterSingleton;
     public boolean closeChildStdout;
     public boolean closeChildStderr;
     public int maxAge;
@@ -286,6 +290,7 @@ public final class WatcherConfig {
       b.readyTimeout = c.readyTimeout;
       b.closeChildStdin = c.closeChildStdin;
       b.ownSession = c.ownSession;
+      b.clusterSingleton = c.clusterSingleton;
       b.closeChildStdout = c.closeChildStdout;
       b.closeChildStderr = c.closeChildStderr;
       b.maxAge = c.maxAge;

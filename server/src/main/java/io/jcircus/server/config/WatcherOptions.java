@@ -269,6 +269,8 @@ public final class WatcherOptions {
     special("liveness_action", "restart", Apply.FILE_ONLY, null);
     add("own_session", Type.BOOLEAN, "true", Apply.FILE_ONLY, c -> c.ownSession, (b, v) -> b.ownSession = (Boolean) v,
         ANY);
+    add("cluster_singleton", Type.BOOLEAN, "false", Apply.FILE_ONLY, null,
+        (b, v) -> b.clusterSingleton = (Boolean) v, ANY);
   }
 
   /** Every key, in the table's order. */

@@ -24,6 +24,10 @@ public final class Components {
       LOG.debug("{} did not start: {}", c.name(), e.toString());
       stopAll();
       throw e;
+    } catch (LinkageError e) { // a class missing from the installation: the daemon stops, it does not hang half-up
+      LOG.debug("{} did not start: {}", c.name(), e.toString());
+      stopAll();
+      throw new IOException(c.name() + ": " + e, e);
     }
     started.push(c);
   }

@@ -227,4 +227,28 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> load("[watcher:a]\ncmd = x\nhandoff = inetd\n"))
         .hasMessageContaining("circus.ini:3").hasMessageContaining("expected circus, systemd or einhorn");
   }
+
+  @Test
+  void clusterKeysAreReadAndCheckedWithTheKeyInTheError() throws Exception {
+    CircusConfig c = load("[circus]\ncluster = zk://z1:2181,z2:2181/shop\nnode_name = web-1\nnode_tags = web, eu-west\n"
+        + "cluster_session_timeout = 6\n[watcher:w]\ncmd = sleep 1\ncluster_singleton = true\n");
+    assertThat(c.cluster.connectString()).isEqualTo("z1:2181,z2:2181");
+    assertThat(c.cluster.name()).isEqualTo("shop");
+    assertThat(c.nodeName).isEqualTo("web-1");
+    assertThat(c.nodeTags).containsExactly("web", "eu-west");
+    assertThat(c.clusterSessionTimeout).isEqualTo(6);
+    assertThat(c.watchers.get(0).clusterSingleton).isTrue();
+    assertThat(load("[watcher:w]\ncmd = sleep 1\n").cluster).isNull();
+    assertThatThrownBy(() -> load("[circus]\ncluster = zookeeper:2181\n"))
+        .hasMessageContaining(":2: [circus] cluster: expected zk://HOST:PORT");
+    assertThatThrownBy(() -> load("[circus]\ncluster = zk://z:2181\nnode_name = a b\n"))
+        .hasMessageContaining("[circus] node_name: expected letters");
+    assertThatThrownBy(() -> load("[circus]\ncluster = zk://z:2181\ncluster_session_timeout = 1\n"))
+        .hasMessageContaining("[circus] cluster_session_timeout: must be between 2 and 600");
+    Files.writeString(dir.resolve("zk.auth"), "a:b\n");
+    java.nio.file.Files.setPosixFilePermissions(dir.resolve("zk.auth"),
+        java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+    assertThatThrownBy(() -> load("[circus]\ncluster = zk://z:2181\ncluster_auth = zk.auth\n"))
+        .hasMessageContaining("[circus] cluster_auth:").hasMessageContaining("chmod 600");
+  }
 }
