@@ -43,6 +43,10 @@ public final class CircusHttpd implements Callable<Integer> {
       + " each (endpoint, curve_server_key, curve_key; see README); daemons added in the page are saved there.")
   java.nio.file.Path config;
 
+  @Option(names = "--cluster", paramLabel = "ZK", description = "Follow every node of the fleet registered at"
+      + " zk://HOST:PORT,…/NAME (nodes come and go with the registry).")
+  String cluster;
+
   @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
   String host = "127.0.0.1";
 
@@ -79,6 +83,8 @@ public final class CircusHttpd implements Callable<Integer> {
   private final CountDownLatch stop = new CountDownLatch(1);
 
   public static void main(String[] args) {
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.zookeeper", "off");
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.curator", "off");
     System.exit(new CommandLine(new CircusHttpd()).execute(args));
   }
 
@@ -135,7 +141,7 @@ public final class CircusHttpd implements Callable<Integer> {
     ZContext ctx = ControlClient.context();
     Fleet fleet = new Fleet(ctx, timeoutMs, curveOptions, config);
     try {
-      if (endpoints.isEmpty() && config == null) {
+      if (endpoints.isEmpty() && config == null && cluster == null) {
         endpoints.add(System.getenv().getOrDefault("CIRCUSCTL_ENDPOINT", "tcp://127.0.0.1:5555"));
       }
       for (String e : endpoints) {
@@ -148,6 +154,16 @@ public final class CircusHttpd implements Callable<Integer> {
       fleet.close();
       ctx.close();
       return 2;
+    }
+    if (cluster != null) {
+      try {
+        io.jcircus.cluster.ClusterAddress.parse(cluster);
+      } catch (IllegalArgumentException e) {
+        System.err.println("circus-httpd: --cluster: " + e.getMessage());
+        fleet.close();
+        ctx.close();
+        return 2;
+      }
     }
     HttpApi api = new HttpApi(fleet, access, tls != null);
     io.netty.handler.ssl.SslContext ssl = tls;
@@ -182,8 +198,12 @@ public final class CircusHttpd implements Callable<Integer> {
           + local.getPort() + " for " + String.join(", ", fleet.all().stream().map(d -> d.endpoint).toList()));
       System.out.flush();
       fleet.start();
+      Thread registry = cluster == null ? null : followRegistry(fleet, curve);
       Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
       stop.await();
+      if (registry != null) {
+        registry.interrupt();
+      }
       server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
       return 0;
     } finally {
@@ -199,4 +219,38 @@ public final class CircusHttpd implements Callable<Integer> {
     return 2;
   }
 
+
+  /**
+   * Reads the registry every 2 s and keeps the fleet in step with it (Curator reconnects by itself; while ZooKeeper
+   * is unreachable the daemons already followed stay).
+   */
+  private Thread followRegistry(Fleet fleet, CurveOptions.Keys curve) {
+    Thread t = new Thread(() -> {
+      io.jcircus.cluster.ClusterAddress address = io.jcircus.cluster.ClusterAddress.parse(cluster);
+      org.apache.curator.framework.CuratorFramework c = io.jcircus.cluster.FleetRegistry.client(address, null, 30_000,
+          10_000);
+      c.start();
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          try {
+            if (c.getZookeeperClient().isConnected()) {
+              fleet.sync(io.jcircus.cluster.FleetRegistry.nodes(c, 10_000), curve);
+            }
+          } catch (InterruptedException e) {
+            return;
+          } catch (Exception e) {
+            System.err.println("circus-httpd: the registry at " + address + ": " + e.getMessage());
+          }
+          Thread.sleep(2000);
+        }
+      } catch (InterruptedException e) {
+        // stopping
+      } finally {
+        c.close();
+      }
+    }, "console-cluster");
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
 }

@@ -53,18 +53,46 @@ public final class CircusTop {
   public static void main(String[] args) throws Exception {
     String endpoint = System.getenv().getOrDefault("CIRCUSTOP_ENDPOINT", "tcp://127.0.0.1:5557");
     double timeout = 3;
+    String cluster = null;
+    String node = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--endpoint": endpoint = args[++i]; break;
+        case "--cluster": cluster = args[++i]; break;
+        case "--node": node = args[++i]; break;
         case "--process-timeout": timeout = Double.parseDouble(args[++i]); break;
         case "--version": System.out.println("circus-top " + java.util.Objects.requireNonNullElse(CircusTop.class.getPackage().getImplementationVersion(), "dev") + " (jcircus)"); return;
         case "-h": case "--help":
-          System.out.println("usage: circus-top [--endpoint ENDPOINT] [--process-timeout SECONDS]\n"
+          System.out.println("usage: circus-top [--endpoint ENDPOINT | --cluster ZK [--node NAME]]"
+              + " [--process-timeout SECONDS]\n"
               + "keys: q quit, c/m/p sort by cpu/mem/pid, w cycle watcher filter, space pause");
           return;
         default:
           System.err.println("circus-top: unknown argument " + args[i]);
           System.exit(2);
+      }
+    }
+    if (cluster != null) {
+      // a node of the fleet: its stats endpoint from the registry (the first node with one, without --node)
+      System.setProperty("org.slf4j.simpleLogger.log.org.apache.zookeeper", "off");
+      System.setProperty("org.slf4j.simpleLogger.log.org.apache.curator", "off");
+      endpoint = null;
+      try {
+        for (ClusterFanOut.Node n : ClusterFanOut.select(cluster, node == null ? List.of() : List.of(node), List.of(),
+            10_000)) {
+          if (n.record().get("endpoints") instanceof Map<?, ?> ep && ep.get("stats") != null) {
+            endpoint = ep.get("stats").toString();
+            break;
+          }
+        }
+      } catch (java.io.IOException e) {
+        System.err.println("circus-top: " + e.getMessage());
+        System.exit(1);
+      }
+      if (endpoint == null) {
+        System.err.println("circus-top: no node" + (node == null ? "" : " named " + node) + " of " + cluster
+            + " publishes a stats endpoint");
+        System.exit(1);
       }
     }
     System.exit(new CircusTop(endpoint, timeout).run());

@@ -225,6 +225,43 @@ final class Fleet implements AutoCloseable {
     daemons.put(d.name, d);
   }
 
+  /** Daemons that come from a cluster's registry (followed while registered there). */
+  private final java.util.Set<String> fromCluster = new java.util.HashSet<>();
+
+  /**
+   * The registry's nodes now: a node not followed yet is followed (its record's endpoint, its published CURVE key
+   * with the console's client keys), one that left the registry is dropped. Daemons named on the command line or in
+   * the config file are left as they are.
+   */
+  synchronized void sync(Map<String, Map<String, Object>> nodes, CurveOptions.Keys client) {
+    for (String gone : new ArrayList<>(fromCluster)) {
+      if (!nodes.containsKey(gone)) {
+        Daemon d = daemons.remove(gone);
+        fromCluster.remove(gone);
+        if (d != null) {
+          d.close();
+        }
+      }
+    }
+    for (Map.Entry<String, Map<String, Object>> e : nodes.entrySet()) {
+      if (daemons.containsKey(e.getKey())) {
+        continue;
+      }
+      ClusterFanOut.Node n = new ClusterFanOut.Node(e.getKey(), e.getValue());
+      if (n.endpoint() == null || !NAME.matcher(n.name()).matches() || daemons.size() >= MAX) {
+        continue;
+      }
+      CurveOptions.Keys keys = null;
+      if (e.getValue().get("curve_public_key") instanceof String pub && client != null && client.clientSecret() != null) {
+        keys = new CurveOptions.Keys(pub, client.clientPublic(), client.clientSecret());
+      }
+      Daemon d = new Daemon(ctx, n.name(), n.endpoint(), keys, timeoutMs, false);
+      put(d);
+      fromCluster.add(n.name());
+      d.start();
+    }
+  }
+
   /** Starts following every daemon. */
   synchronized void start() {
     daemons.values().forEach(Daemon::start);

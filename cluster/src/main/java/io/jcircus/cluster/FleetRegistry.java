@@ -39,7 +39,10 @@ public final class FleetRegistry {
         .namespace(address.name())
         .sessionTimeoutMs(sessionTimeoutMs)
         .connectionTimeoutMs(connectionTimeoutMs)
-        .retryPolicy(new ExponentialBackoffRetry(250, 29, 5000));
+        .retryPolicy(new ExponentialBackoffRetry(250, 29, 5000))
+        // the servers named in `cluster` are the ones used: without this, Curator would replace them with the
+        // ensemble's own member list (dynamic reconfiguration), going around a proxy or name the operator chose
+        .ensembleTracker(false);
     if (credentials != null) {
       // a mutable list: ZooKeeper asks it contains(null), which List.of answers with an exception
       List<ACL> acl = new ArrayList<>(List.of(new ACL(ZooDefs.Perms.ALL, new Id("digest", credentials.digestId())),

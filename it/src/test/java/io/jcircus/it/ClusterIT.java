@@ -106,6 +106,20 @@ class ClusterIT extends ItBase {
       Run one = circusctl("--cluster", fleet, "--node", "n3", "numwatchers");
       assertThat(one.out()).isEqualTo("n3  1");
 
+      // the web console follows the registry: every node, each with its own watchers
+      try (Httpd console = Httpd.launch("--cluster", fleet)) {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        await(Duration.ofSeconds(10), "the console's three daemons", () -> quietly(() -> {
+          String body = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(console.base
+              + "/api/daemons")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+          return body.contains("\"n1\"") && body.contains("\"n2\"") && body.contains("\"n3\"");
+        }));
+        await(Duration.ofSeconds(10), "n1's watchers through the console", () -> quietly(() -> http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(console.base + "/api/status?daemon=n1"))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("")).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString()).body().contains("\"only1\": \"active\"")));
+      }
+
       // only the fleet's credentials write the registry; anyone reads it
       CuratorFramework stranger = FleetRegistry.client(ClusterAddress.parse(fleet), null, 10_000, 5_000);
       stranger.start();
@@ -263,10 +277,19 @@ class ClusterIT extends ItBase {
         // n1 cut off from ZooKeeper: it stops its copy, then (its session expired) another node starts one
         proxy.pause();
         long cut = System.nanoTime();
-        await(Duration.ofSeconds(20), "a copy on n2 or n3", () -> {
-          List<String> now = copies(markers);
-          return now.size() == 1 && !now.get(0).equals("n1");
-        });
+        try {
+          await(Duration.ofSeconds(20), "a copy on n2 or n3", () -> {
+            List<String> now = copies(markers);
+            return now.size() == 1 && !now.get(0).equals("n1");
+          });
+        } catch (AssertionError e) {
+          for (Daemon d : List.of(n1, n2, n3)) {
+            System.out.println("DEBUG " + d.logText().lines().filter(l -> l.contains("luster") || l.contains("cron"))
+                .collect(java.util.stream.Collectors.joining("\n")));
+          }
+          System.out.println("DEBUG copies " + copies(markers));
+          throw e;
+        }
         double takeover = (System.nanoTime() - cut) / 1e9;
         System.out.println("PHASE partitioned holder replaced after " + takeover + " s");
         assertThat(takeover).isLessThan(SESSION + 2 + 2);

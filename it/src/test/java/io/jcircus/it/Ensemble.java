@@ -11,6 +11,12 @@ import org.apache.curator.test.TestingCluster;
  * killed test JVM leaves nothing in /tmp and takes the servers with it), on free loopback ports.
  */
 final class Ensemble implements AutoCloseable {
+  static {
+    // the servers' INFO lines (every session, every election) would be most of the suite's log
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.zookeeper", "off");
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.curator", "error");
+  }
+
   final TestingCluster cluster;
   final List<InstanceSpec> specs = new ArrayList<>();
 
@@ -38,7 +44,7 @@ final class Ensemble implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws java.io.IOException {
     cluster.close();
     File base = specs.get(0).getDataDirectory().getParentFile();
     try (var files = java.nio.file.Files.walk(base.toPath())) {
