@@ -37,8 +37,13 @@ final class ClusterFanOut {
 
   private ClusterFanOut() { }
 
-  /** The registry's nodes, selected by name and tag (a node must match one name if any, and every tag given). */
-  static List<Node> select(String cluster, List<String> names, List<String> tags, long timeoutMs) throws IOException {
+  /** What is read from the registry with a connected client. */
+  private interface Read<T> {
+    T from(CuratorFramework c, long timeoutMs) throws Exception;
+  }
+
+  /** Connects to the registry at {@code cluster}, reads, disconnects; any failure as one IOException. */
+  private static <T> T read(String cluster, long timeoutMs, Read<T> what) throws IOException {
     ClusterAddress address;
     try {
       address = ClusterAddress.parse(cluster);
@@ -49,14 +54,7 @@ final class ClusterFanOut {
     c.start();
     try {
       FleetRegistry.awaitConnected(c, timeoutMs, address);
-      List<Node> out = new ArrayList<>();
-      for (Map.Entry<String, Map<String, Object>> e : FleetRegistry.nodes(c, timeoutMs).entrySet()) {
-        Node n = new Node(e.getKey(), e.getValue());
-        if ((names.isEmpty() || names.contains(n.name())) && n.tags().containsAll(tags)) {
-          out.add(n);
-        }
-      }
-      return out;
+      return what.from(c, timeoutMs);
     } catch (IOException e) {
       throw e;
     } catch (Exception e) {
@@ -66,23 +64,29 @@ final class ClusterFanOut {
     }
   }
 
+  /** The registry's nodes, selected by name and tag (a node must match one name if any, and every tag given). */
+  static List<Node> select(String cluster, List<String> names, List<String> tags, long timeoutMs) throws IOException {
+    return read(cluster, timeoutMs, (c, t) -> {
+      List<Node> out = new ArrayList<>();
+      for (Map.Entry<String, Map<String, Object>> e : FleetRegistry.nodes(c, t).entrySet()) {
+        Node n = new Node(e.getKey(), e.getValue());
+        if ((names.isEmpty() || names.contains(n.name())) && n.tags().containsAll(tags)) {
+          out.add(n);
+        }
+      }
+      return out;
+    });
+  }
+
   /** The holder of each singleton, and who else stands by. */
   static Map<String, List<String>> singletons(String cluster, long timeoutMs) throws IOException {
-    ClusterAddress address = ClusterAddress.parse(cluster);
-    CuratorFramework c = FleetRegistry.client(address, null, 30_000, (int) Math.min(timeoutMs, 15_000));
-    c.start();
-    try {
-      FleetRegistry.awaitConnected(c, timeoutMs, address);
+    return read(cluster, timeoutMs, (c, t) -> {
       Map<String, List<String>> out = new LinkedHashMap<>();
       for (String w : FleetRegistry.singletons(c).keySet()) {
         out.put(w, FleetRegistry.candidates(c, w));
       }
       return out;
-    } catch (Exception e) {
-      throw new IOException(e.getMessage(), e);
-    } finally {
-      c.close();
-    }
+    });
   }
 
   /** One node's outcome: its exit code and its lines (stdout, stderr). */
